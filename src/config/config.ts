@@ -1,0 +1,106 @@
+import { z } from 'zod';
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const secretKey = z.string().refine((v) => Buffer.from(v, 'base64').length === 32, {
+  message: 'expected 32 random bytes in base64 (generate one with: openssl rand -base64 32)',
+});
+
+/** Every environment variable the service reads, with its default. `.env.example` mirrors this. */
+export const envSchema = z.object({
+  DATABASE_URL: z.string().url({ message: 'expected a postgres:// URL' }).optional(),
+  DATA_DIR: z.string().default('.wxlive-data'),
+  REDIS_URL: z.string().url({ message: 'expected a redis:// URL' }).default('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, - or _')
+    .default('wxlive'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().default('0.0.0.0'),
+  WECHAT_API_BASE: z.string().url({ message: 'expected an http(s) URL' }).default('https://api.weixin.qq.com'),
+  WECHAT_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  TOKEN_REFRESH_AHEAD_SECONDS: z.coerce.number().int().min(0).default(300),
+  SECRET_KEY: secretKey.optional(),
+  ROLE: z.enum(['api', 'worker', 'all']).default('all'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WEBHOOK_REPLAY_WINDOW_SECONDS: z.coerce.number().int().min(0).default(300),
+  APPLY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  APPLY_BACKOFF_MS: z.coerce.number().int().min(0).default(2000),
+  APPLY_HOURLY_CAP_PER_APP: z.coerce.number().int().min(1).default(10),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
+  GRAPHQL_INTROSPECTION: bool.default(false),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(8),
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(5000),
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(1).default(30),
+  ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
+  DB_POOL_SIZE: z.coerce.number().int().min(1).default(10),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  redisUrl: string;
+  redisPrefix: string;
+  port: number;
+  host: string;
+  wechatApiBase: string;
+  wechatTimeoutMs: number;
+  tokenRefreshAheadMs: number;
+  /** 32 bytes; undefined only when the demo makes one. */
+  secretKey: Buffer | undefined;
+  role: 'api' | 'worker' | 'all';
+  logLevel: Env['LOG_LEVEL'];
+  webhookReplayWindowMs: number;
+  applyMaxAttempts: number;
+  applyBackoffMs: number;
+  applyHourlyCapPerApp: number;
+  workerConcurrency: number;
+  graphql: { introspection: boolean; maxDepth: number; maxCost: number; maxAliases: number };
+  adminToken: string | undefined;
+  dbPoolSize: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses the environment once; the first problem is reported as one line naming the variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = issue?.path.join('.') ?? 'environment';
+    throw new ConfigError(`${name}: ${issue?.message ?? 'invalid'}`);
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    port: e.PORT,
+    host: e.HOST,
+    wechatApiBase: e.WECHAT_API_BASE.replace(/\/+$/, ''),
+    wechatTimeoutMs: e.WECHAT_TIMEOUT_MS,
+    tokenRefreshAheadMs: e.TOKEN_REFRESH_AHEAD_SECONDS * 1000,
+    secretKey: e.SECRET_KEY ? Buffer.from(e.SECRET_KEY, 'base64') : undefined,
+    role: e.ROLE,
+    logLevel: e.LOG_LEVEL,
+    webhookReplayWindowMs: e.WEBHOOK_REPLAY_WINDOW_SECONDS * 1000,
+    applyMaxAttempts: e.APPLY_MAX_ATTEMPTS,
+    applyBackoffMs: e.APPLY_BACKOFF_MS,
+    applyHourlyCapPerApp: e.APPLY_HOURLY_CAP_PER_APP,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    graphql: {
+      introspection: e.GRAPHQL_INTROSPECTION,
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxCost: e.GRAPHQL_MAX_COST,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+    },
+    adminToken: e.ADMIN_TOKEN,
+    dbPoolSize: e.DB_POOL_SIZE,
+  };
+}

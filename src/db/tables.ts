@@ -1,0 +1,153 @@
+import { sql } from 'drizzle-orm';
+import { bigserial, boolean, index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const tenants = pgTable('tenants', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull(),
+  componentAppId: text('component_app_id').notNull().unique(),
+  /** Sealed with SecretBox (AES-256-GCM under SECRET_KEY), like every *_enc column. */
+  componentAppSecretEnc: text('component_app_secret_enc').notNull(),
+  tokenEnc: text('token_enc').notNull(),
+  encodingAesKeyEnc: text('encoding_aes_key_enc').notNull(),
+  dailyQuotaPerApp: integer('daily_quota_per_app').notNull().default(100),
+  /** null = unlimited */
+  dailyQuotaPerTenant: integer('daily_quota_per_tenant'),
+  callsPerSecond: integer('calls_per_second').notNull().default(10),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    /** SHA-256 of the whole key, hex; the key itself is shown once and never stored. */
+    keyHash: text('key_hash').notNull().unique(),
+    prefix: text('prefix').notNull(),
+    scope: text('scope', { enum: ['read', 'write'] }).notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [index('api_keys_tenant_idx').on(t.tenantId)],
+);
+
+export const componentTickets = pgTable('component_tickets', {
+  tenantId: uuid('tenant_id')
+    .primaryKey()
+    .references(() => tenants.id, { onDelete: 'cascade' }),
+  ticketEnc: text('ticket_enc').notNull(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+export const authorizers = pgTable(
+  'authorizers',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    appId: text('app_id').notNull(),
+    refreshTokenEnc: text('refresh_token_enc').notNull(),
+    /** Permission set ids granted to the provider (live needs 52). */
+    permissionSets: integer('permission_sets').array().notNull().default(sql`'{}'::integer[]`),
+    status: text('status', { enum: ['AUTHORIZED', 'REVOKED'] })
+      .notNull()
+      .default('AUTHORIZED'),
+    liveOpen: boolean('live_open').notNull().default(false),
+    liveOpenedAt: ts('live_opened_at'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('authorizers_tenant_app_uq').on(t.tenantId, t.appId),
+    index('authorizers_tenant_created_idx').on(t.tenantId, t.createdAt.desc(), t.id.desc()),
+  ],
+);
+
+export const APPLICATION_STATUSES = ['QUEUED', 'SUBMITTED', 'OPENED', 'REJECTED', 'EXPIRED', 'FAILED', 'CANCELLED'] as const;
+export type ApplicationStatus = (typeof APPLICATION_STATUSES)[number];
+export const ACTIVE_STATUSES: readonly ApplicationStatus[] = ['QUEUED', 'SUBMITTED'];
+
+export const liveApplications = pgTable(
+  'live_applications',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    appId: text('app_id').notNull(),
+    status: text('status', { enum: APPLICATION_STATUSES }).notNull().default('QUEUED'),
+    idempotencyKey: text('idempotency_key'),
+    errcode: integer('errcode'),
+    errmsg: text('errmsg'),
+    /** Our stable code for the outcome (NOT_PAID_90_DAYS, PERMISSION_NOT_GRANTED, ...). */
+    errorCode: text('error_code'),
+    attempts: integer('attempts').notNull().default(0),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    submittedAt: ts('submitted_at'),
+    openedAt: ts('opened_at'),
+    expiresAt: ts('expires_at'),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('live_applications_idempotency_uq').on(t.tenantId, t.idempotencyKey),
+    // At most one active application per tenant and merchant, enforced by the database.
+    uniqueIndex('live_applications_one_active_uq').on(t.tenantId, t.appId).where(sql`${t.status} in ('QUEUED', 'SUBMITTED')`),
+    index('live_applications_page_idx').on(t.tenantId, t.createdAt.desc(), t.id.desc()),
+    index('live_applications_app_page_idx').on(t.tenantId, t.appId, t.createdAt.desc(), t.id.desc()),
+    index('live_applications_status_idx').on(t.status, t.expiresAt),
+  ],
+);
+
+export const liveApplicationEvents = pgTable(
+  'live_application_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    applicationId: uuid('application_id')
+      .notNull()
+      .references(() => liveApplications.id, { onDelete: 'cascade' }),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    /** CREATED | ATTEMPT | STATUS | NOTE */
+    type: text('type').notNull(),
+    status: text('status', { enum: APPLICATION_STATUSES }),
+    errcode: integer('errcode'),
+    errmsg: text('errmsg'),
+    latencyMs: integer('latency_ms'),
+    attempt: integer('attempt'),
+    message: text('message'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('live_application_events_app_idx').on(t.applicationId, t.id)],
+);
+
+export const webhookInbox = pgTable(
+  'webhook_inbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    /** 'auth' (authorization event URL) or 'event' (message and event URL) */
+    kind: text('kind', { enum: ['auth', 'event'] }).notNull(),
+    appId: text('app_id'),
+    eventType: text('event_type').notNull(),
+    dedupKey: text('dedup_key').notNull(),
+    /** The decrypted XML, as received. */
+    payload: text('payload').notNull(),
+    receivedAt: ts('received_at').notNull().defaultNow(),
+    processedAt: ts('processed_at'),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+  },
+  (t) => [
+    uniqueIndex('webhook_inbox_dedup_uq').on(t.tenantId, t.dedupKey),
+    index('webhook_inbox_unprocessed_idx').on(t.receivedAt).where(sql`${t.processedAt} is null`),
+  ],
+);

@@ -1,0 +1,163 @@
+import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../db/client.js';
+import { authorizers } from '../db/tables.js';
+import type { SecretBox } from '../lib/secret-box.js';
+import { isAppId } from './app-id.js';
+import type { TenantContext } from './context.js';
+import { clampPageSize, decodeCursor, type Page } from './cursor.js';
+import { DomainError, type UserError, userError } from './errors.js';
+
+export const LIVE_PERMISSION_SET = 52;
+
+export interface Authorizer {
+  id: string;
+  appId: string;
+  permissionSets: number[];
+  status: 'AUTHORIZED' | 'REVOKED';
+  liveOpen: boolean;
+  liveOpenedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ImportAuthorizerInput {
+  appId: string;
+  refreshToken: string;
+  /** Granted permission set ids; when omitted, live (52) is assumed granted and WeChat has the last word (61007). */
+  permissionSets?: number[] | undefined;
+}
+
+export interface ImportResult {
+  appId: string;
+  authorizer: Authorizer | null;
+  userErrors: UserError[];
+}
+
+const columns = {
+  id: authorizers.id,
+  appId: authorizers.appId,
+  permissionSets: authorizers.permissionSets,
+  status: authorizers.status,
+  liveOpen: authorizers.liveOpen,
+  liveOpenedAt: authorizers.liveOpenedAt,
+  createdAt: authorizers.createdAt,
+  updatedAt: authorizers.updatedAt,
+};
+
+export const MAX_IMPORT = 1000;
+
+export class AuthorizersService {
+  constructor(
+    private readonly db: DbOrTx,
+    private readonly box: SecretBox,
+  ) {}
+
+  /** Providers moving existing merchants in: upserts by app id, one statement for the batch. */
+  async import(ctx: TenantContext, items: ImportAuthorizerInput[]): Promise<ImportResult[]> {
+    if (items.length > MAX_IMPORT) throw new DomainError('BATCH_TOO_LARGE', `Got ${items.length} authorizers.`);
+    const results: ImportResult[] = items.map((i) => ({ appId: i.appId, authorizer: null, userErrors: [] }));
+    const valid = new Map<string, ImportAuthorizerInput>();
+    items.forEach((item, index) => {
+      const r = results[index];
+      if (!r) return;
+      if (!isAppId(item.appId)) r.userErrors.push(userError('INVALID_APP_ID', `"${item.appId}" is not an app id.`, ['input', String(index), 'appId']));
+      else if (item.refreshToken.trim() === '')
+        r.userErrors.push(userError('INVALID_INPUT', 'refreshToken is empty.', ['input', String(index), 'refreshToken']));
+      else valid.set(item.appId, item);
+    });
+    if (valid.size > 0) {
+      const now = new Date();
+      const rows = await this.db
+        .insert(authorizers)
+        .values(
+          [...valid.values()].map((i) => ({
+            tenantId: ctx.tenantId,
+            appId: i.appId,
+            refreshTokenEnc: this.box.seal(i.refreshToken),
+            permissionSets: i.permissionSets ?? [LIVE_PERMISSION_SET],
+            status: 'AUTHORIZED' as const,
+          })),
+        )
+        .onConflictDoUpdate({
+          target: [authorizers.tenantId, authorizers.appId],
+          set: {
+            refreshTokenEnc: sql`excluded.refresh_token_enc`,
+            permissionSets: sql`excluded.permission_sets`,
+            status: 'AUTHORIZED',
+            updatedAt: now,
+          },
+        })
+        .returning(columns);
+      const byAppId = new Map(rows.map((r) => [r.appId, r]));
+      for (const r of results) if (r.userErrors.length === 0) r.authorizer = byAppId.get(r.appId) ?? null;
+    }
+    return results;
+  }
+
+  async get(ctx: TenantContext, appId: string): Promise<Authorizer | undefined> {
+    const [row] = await this.db
+      .select(columns)
+      .from(authorizers)
+      .where(and(eq(authorizers.tenantId, ctx.tenantId), eq(authorizers.appId, appId)));
+    return row;
+  }
+
+  async getMany(ctx: TenantContext, appIds: readonly string[]): Promise<Map<string, Authorizer>> {
+    if (appIds.length === 0) return new Map();
+    const rows = await this.db
+      .select(columns)
+      .from(authorizers)
+      .where(and(eq(authorizers.tenantId, ctx.tenantId), inArray(authorizers.appId, [...appIds])));
+    return new Map(rows.map((r) => [r.appId, r]));
+  }
+
+  async list(ctx: TenantContext, first?: number | null, after?: string | null): Promise<Page<Authorizer>> {
+    const limit = clampPageSize(first);
+    const cursor = after ? decodeCursor(after) : undefined;
+    if (after && !cursor) throw new DomainError('INVALID_INPUT', 'The "after" cursor is not one this API issued.');
+    const rows = await this.db
+      .select(columns)
+      .from(authorizers)
+      .where(
+        and(
+          eq(authorizers.tenantId, ctx.tenantId),
+          cursor ? or(lt(authorizers.createdAt, cursor.createdAt), and(eq(authorizers.createdAt, cursor.createdAt), lt(authorizers.id, cursor.id))) : undefined,
+        ),
+      )
+      .orderBy(desc(authorizers.createdAt), desc(authorizers.id))
+      .limit(limit + 1);
+    return { items: rows.slice(0, limit), hasNextPage: rows.length > limit };
+  }
+
+  /** From an `authorized` / `updateauthorized` push, after exchanging the authorization code. */
+  async upsertAuthorized(tenantId: string, input: Required<ImportAuthorizerInput>): Promise<Authorizer> {
+    const [row] = await this.db
+      .insert(authorizers)
+      .values({ tenantId, appId: input.appId, refreshTokenEnc: this.box.seal(input.refreshToken), permissionSets: input.permissionSets })
+      .onConflictDoUpdate({
+        target: [authorizers.tenantId, authorizers.appId],
+        set: { refreshTokenEnc: this.box.seal(input.refreshToken), permissionSets: input.permissionSets, status: 'AUTHORIZED', updatedAt: new Date() },
+      })
+      .returning(columns);
+    if (!row) throw new Error('authorizer upsert returned no row');
+    return row;
+  }
+
+  /** From an `unauthorized` push. Returns false when the merchant was unknown. */
+  async revoke(tenantId: string, appId: string): Promise<boolean> {
+    const rows = await this.db
+      .update(authorizers)
+      .set({ status: 'REVOKED', updatedAt: new Date() })
+      .where(and(eq(authorizers.tenantId, tenantId), eq(authorizers.appId, appId)))
+      .returning({ id: authorizers.id });
+    return rows.length > 0;
+  }
+
+  /** From a `wxa_live_apply_event`, even one we did not ask for. */
+  async markLiveOpen(tenantId: string, appId: string, openedAt: Date): Promise<void> {
+    await this.db
+      .update(authorizers)
+      .set({ liveOpen: true, liveOpenedAt: openedAt, updatedAt: new Date() })
+      .where(and(eq(authorizers.tenantId, tenantId), eq(authorizers.appId, appId)));
+  }
+}

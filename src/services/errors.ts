@@ -1,0 +1,54 @@
+/**
+ * The closed vocabulary of error codes a client can meet. Expected outcomes travel as values
+ * (`UserError` in payloads); `DomainError` carries one of these codes when a whole operation fails.
+ */
+export const ERROR_CODES = {
+  UNAUTHENTICATED: 'Send a valid API key as "Authorization: Bearer <key>".',
+  FORBIDDEN: 'This API key has the read scope; use a key with the write scope.',
+  NOT_FOUND: 'No such object for this tenant.',
+  INVALID_APP_ID: 'An app id is "wx" followed by 16 hexadecimal characters.',
+  INVALID_INPUT: 'Check the input and try again.',
+  AUTHORIZER_NOT_FOUND: 'Import the merchant (importAuthorizers) or have it authorize the provider first.',
+  AUTHORIZER_REVOKED: 'The merchant revoked its authorization; it must authorize the provider again.',
+  PERMISSION_NOT_GRANTED: 'The merchant must grant permission set 52 (live broadcast) to the provider.',
+  ALREADY_OPEN: 'Live broadcasting is already open for this Mini Program; nothing to apply for.',
+  NOT_PAID_90_DAYS: 'WeChat rejected it: no payment in the last 90 days (data is T+1). Try again after a payment.',
+  REAUTHORIZE_REQUIRED: "WeChat no longer accepts this merchant's refresh token; the merchant must authorize again.",
+  WECHAT_ERROR: 'WeChat refused the call; see errcode and errmsg.',
+  RETRIES_EXHAUSTED: 'WeChat stayed unavailable through every retry; apply again later.',
+  NOT_CANCELLABLE: 'Only QUEUED applications can be cancelled.',
+  BATCH_TOO_LARGE: 'Send at most 1,000 app ids per batch.',
+  IDEMPOTENCY_CONFLICT: 'This idempotency key was used for another app id.',
+  COMPONENT_TICKET_MISSING: 'WeChat has not pushed a component_verify_ticket yet; check the authorization event URL and wait up to 10 minutes.',
+  TENANT_NOT_FOUND: 'No such tenant.',
+  INTERNAL_SERVER_ERROR: 'Something went wrong on our side; the request id is in the logs.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface UserError {
+  code: ErrorCode;
+  message: string;
+  field?: string[];
+}
+
+export function userError(code: ErrorCode, detail?: string, field?: string[]): UserError {
+  const message = detail ? `${detail} ${ERROR_CODES[code]}` : ERROR_CODES[code];
+  return field ? { code, message, field } : { code, message };
+}
+
+export class DomainError extends Error {
+  override readonly name = 'DomainError';
+  constructor(
+    readonly code: ErrorCode,
+    detail?: string,
+  ) {
+    super(detail ? `${detail} ${ERROR_CODES[code]}` : ERROR_CODES[code]);
+  }
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: UserError };
+
+export function assertNever(x: never): never {
+  throw new Error(`unexpected value: ${String(x)}`);
+}

@@ -1,0 +1,183 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { and, asc, eq, isNull } from 'drizzle-orm';
+import type { DbOrTx } from '../db/client.js';
+import { apiKeys, tenants } from '../db/tables.js';
+import type { SecretBox } from '../lib/secret-box.js';
+import type { TenantContext } from './context.js';
+import { DomainError } from './errors.js';
+
+export interface TenantQuotaSettings {
+  dailyQuotaPerApp?: number;
+  /** null = unlimited */
+  dailyQuotaPerTenant?: number | null;
+  callsPerSecond?: number;
+}
+
+export interface CreateTenantInput extends TenantQuotaSettings {
+  name: string;
+  componentAppId: string;
+  componentAppSecret: string;
+  token: string;
+  encodingAesKey: string;
+}
+
+export interface TenantSummary {
+  id: string;
+  name: string;
+  componentAppId: string;
+  dailyQuotaPerApp: number;
+  dailyQuotaPerTenant: number | null;
+  callsPerSecond: number;
+  createdAt: Date;
+}
+
+/** What the webhook receiver needs to verify and decrypt a tenant's pushes. */
+export interface TenantCrypto {
+  tenantId: string;
+  componentAppId: string;
+  token: string;
+  encodingAesKey: string;
+}
+
+export interface ApiKeyCreated {
+  id: string;
+  /** Shown once; only its SHA-256 is stored. */
+  key: string;
+  prefix: string;
+  scope: 'read' | 'write';
+}
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+const summaryColumns = {
+  id: tenants.id,
+  name: tenants.name,
+  componentAppId: tenants.componentAppId,
+  dailyQuotaPerApp: tenants.dailyQuotaPerApp,
+  dailyQuotaPerTenant: tenants.dailyQuotaPerTenant,
+  callsPerSecond: tenants.callsPerSecond,
+  createdAt: tenants.createdAt,
+};
+
+export class TenantsService {
+  constructor(
+    private readonly db: DbOrTx,
+    private readonly box: SecretBox,
+  ) {}
+
+  async create(input: CreateTenantInput): Promise<{ tenant: TenantSummary; apiKey: ApiKeyCreated }> {
+    validateQuota(input);
+    const aesKey = Buffer.from(`${input.encodingAesKey}=`, 'base64');
+    if (input.encodingAesKey.length !== 43 || aesKey.length !== 32) {
+      throw new DomainError('INVALID_INPUT', 'encodingAesKey must be the 43-character EncodingAESKey from the Open Platform.');
+    }
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(tenants)
+        .values({
+          name: input.name,
+          componentAppId: input.componentAppId,
+          componentAppSecretEnc: this.box.seal(input.componentAppSecret),
+          tokenEnc: this.box.seal(input.token),
+          encodingAesKeyEnc: this.box.seal(input.encodingAesKey),
+          ...(input.dailyQuotaPerApp !== undefined && { dailyQuotaPerApp: input.dailyQuotaPerApp }),
+          ...(input.dailyQuotaPerTenant !== undefined && { dailyQuotaPerTenant: input.dailyQuotaPerTenant }),
+          ...(input.callsPerSecond !== undefined && { callsPerSecond: input.callsPerSecond }),
+        })
+        .returning(summaryColumns);
+      if (!row) throw new Error('tenant insert returned no row');
+      const apiKey = await new TenantsService(tx, this.box).createApiKey(row.id, 'write');
+      return { tenant: row, apiKey };
+    });
+  }
+
+  async update(tenantId: string, settings: TenantQuotaSettings): Promise<TenantSummary> {
+    validateQuota(settings);
+    const [row] = await this.db
+      .update(tenants)
+      .set({ ...settings, updatedAt: new Date() })
+      .where(eq(tenants.id, tenantId))
+      .returning(summaryColumns);
+    if (!row) throw new DomainError('TENANT_NOT_FOUND', `Tenant ${tenantId} does not exist.`);
+    return row;
+  }
+
+  async get(tenantId: string): Promise<TenantSummary | undefined> {
+    const [row] = await this.db.select(summaryColumns).from(tenants).where(eq(tenants.id, tenantId));
+    return row;
+  }
+
+  /** For the authenticated tenant itself (the GraphQL `tenant` field, quota settings). */
+  async current(ctx: TenantContext): Promise<TenantSummary> {
+    const row = await this.get(ctx.tenantId);
+    if (!row) throw new DomainError('TENANT_NOT_FOUND');
+    return row;
+  }
+
+  list(): Promise<TenantSummary[]> {
+    return this.db.select(summaryColumns).from(tenants).orderBy(asc(tenants.createdAt));
+  }
+
+  async crypto(tenantId: string): Promise<TenantCrypto | undefined> {
+    const [row] = await this.db
+      .select({ id: tenants.id, componentAppId: tenants.componentAppId, tokenEnc: tenants.tokenEnc, aes: tenants.encodingAesKeyEnc })
+      .from(tenants)
+      .where(eq(tenants.id, tenantId));
+    if (!row) return undefined;
+    return { tenantId: row.id, componentAppId: row.componentAppId, token: this.box.open(row.tokenEnc), encodingAesKey: this.box.open(row.aes) };
+  }
+
+  async createApiKey(tenantId: string, scope: 'read' | 'write'): Promise<ApiKeyCreated> {
+    const prefix = randomBytes(4).toString('hex');
+    const key = `wxl_${prefix}_${randomBytes(24).toString('base64url')}`;
+    const [row] = await this.db
+      .insert(apiKeys)
+      .values({ tenantId, keyHash: hashApiKey(key), prefix, scope })
+      .returning({ id: apiKeys.id });
+    if (!row) throw new Error('api key insert returned no row');
+    return { id: row.id, key, prefix, scope };
+  }
+
+  /** Revokes by key id or display prefix; returns how many keys were revoked. */
+  async revokeApiKey(tenantId: string, idOrPrefix: string): Promise<number> {
+    const byId = /^[0-9a-f-]{36}$/.test(idOrPrefix) ? eq(apiKeys.id, idOrPrefix) : eq(apiKeys.prefix, idOrPrefix);
+    const rows = await this.db
+      .update(apiKeys)
+      .set({ revokedAt: new Date() })
+      .where(and(eq(apiKeys.tenantId, tenantId), byId, isNull(apiKeys.revokedAt)))
+      .returning({ id: apiKeys.id });
+    return rows.length;
+  }
+
+  listApiKeys(tenantId: string) {
+    return this.db
+      .select({ id: apiKeys.id, prefix: apiKeys.prefix, scope: apiKeys.scope, createdAt: apiKeys.createdAt, revokedAt: apiKeys.revokedAt })
+      .from(apiKeys)
+      .where(eq(apiKeys.tenantId, tenantId))
+      .orderBy(asc(apiKeys.createdAt));
+  }
+
+  /** The one place an API key becomes a tenant context; undefined for unknown or revoked keys. */
+  async authenticate(key: string): Promise<TenantContext | undefined> {
+    if (!key.startsWith('wxl_')) return undefined;
+    const [row] = await this.db
+      .select({ tenantId: apiKeys.tenantId, scope: apiKeys.scope })
+      .from(apiKeys)
+      .where(and(eq(apiKeys.keyHash, hashApiKey(key)), isNull(apiKeys.revokedAt)));
+    return row ? { tenantId: row.tenantId, scope: row.scope } : undefined;
+  }
+}
+
+function validateQuota(s: TenantQuotaSettings): void {
+  if (s.dailyQuotaPerApp !== undefined && !(Number.isInteger(s.dailyQuotaPerApp) && s.dailyQuotaPerApp >= 1)) {
+    throw new DomainError('INVALID_INPUT', 'dailyQuotaPerApp must be a whole number of at least 1.');
+  }
+  if (s.dailyQuotaPerTenant != null && !(Number.isInteger(s.dailyQuotaPerTenant) && s.dailyQuotaPerTenant >= 1)) {
+    throw new DomainError('INVALID_INPUT', 'dailyQuotaPerTenant must be a whole number of at least 1, or null for unlimited.');
+  }
+  if (s.callsPerSecond !== undefined && !(Number.isInteger(s.callsPerSecond) && s.callsPerSecond >= 1)) {
+    throw new DomainError('INVALID_INPUT', 'callsPerSecond must be a whole number of at least 1.');
+  }
+}
