@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../lib/logger.js';
+
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+  url: URL;
+  requestId: string;
+  log: Logger;
+}
+
+export type Handler = (ctx: RequestContext) => Promise<void> | void;
+
+export interface Route {
+  method: 'GET' | 'POST' | 'ALL';
+  /** Path with `:name` segments, e.g. `/webhooks/wechat/:tenantId/auth`; a trailing `*` matches a prefix. */
+  path: string;
+  handler: Handler;
+}
+
+interface CompiledRoute extends Route {
+  regex: RegExp;
+  names: string[];
+}
+
+function compile(route: Route): CompiledRoute {
+  const names: string[] = [];
+  const source = route.path
+    .split('/')
+    .map((seg) => {
+      if (seg.startsWith(':')) {
+        names.push(seg.slice(1));
+        return '([^/]+)';
+      }
+      if (seg === '*') return '.*';
+      return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('/');
+  return { ...route, regex: new RegExp(`^${source}/?$`), names };
+}
+
+/** A small path router for node:http: the gateway has a handful of routes, not a framework's worth. */
+export function createRouter(routes: Route[], logger: Logger) {
+  const compiled = routes.map(compile);
+  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const header = req.headers['x-request-id'];
+    const requestId = typeof header === 'string' && /^[\w.-]{1,64}$/.test(header) ? header : randomUUID();
+    res.setHeader('x-request-id', requestId);
+    let methodMismatch = false;
+    for (const route of compiled) {
+      const m = route.regex.exec(url.pathname);
+      if (!m) continue;
+      if (route.method !== 'ALL' && route.method !== req.method) {
+        methodMismatch = true;
+        continue;
+      }
+      const params: Record<string, string> = {};
+      route.names.forEach((n, i) => {
+        params[n] = decodeURIComponent(m[i + 1] ?? '');
+      });
+      const log = logger.child({ requestId });
+      try {
+        await route.handler({ req, res, params, url, requestId, log });
+      } catch (err) {
+        log.error({ err, path: url.pathname }, 'unhandled error in HTTP handler');
+        if (!res.headersSent) sendText(res, 500, 'internal error');
+        else res.end();
+      }
+      return;
+    }
+    sendText(res, methodMismatch ? 405 : 404, methodMismatch ? 'method not allowed' : 'not found');
+  };
+}
+
+export function sendText(res: ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  sendText(res, status, JSON.stringify(body), 'application/json; charset=utf-8');
+}
+
+export class BodyTooLargeError extends Error {
+  readonly code = 'BODY_TOO_LARGE';
+}
+
+/** Reads the whole body, refusing more than `limit` bytes without buffering the rest. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      req.resume();
+      reject(new BodyTooLargeError(`body of ${declared} bytes is over the ${limit}-byte limit`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new BodyTooLargeError(`body is over the ${limit}-byte limit`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
