@@ -1,0 +1,140 @@
+import type { Logger } from '../../lib/logger.js';
+import { WECHAT_ENDPOINTS, type WechatEndpoint } from '../endpoints.js';
+import { WechatError, type WechatErrorCode } from '../errors.js';
+
+/** How one call ended, for metrics. */
+export type CallOutcome = 'ok' | 'errcode' | 'network' | 'timeout' | 'http_5xx' | 'http_status' | 'bad_response';
+
+export interface CallInfo {
+  endpoint: WechatEndpoint;
+  errcode: number | null;
+  latencyMs: number;
+  outcome: CallOutcome;
+}
+
+export type OnCall = (info: CallInfo) => void;
+
+export interface WechatHttpOptions {
+  baseUrl: string;
+  /** Per call; default 5000 ms. */
+  timeoutMs?: number;
+  logger: Logger;
+  onCall?: OnCall;
+}
+
+/** A WeChat reply with errcode 0 (or an errcode the caller declared a business result). */
+export interface WechatReply {
+  body: Record<string, unknown>;
+  errcode: number;
+  errmsg: string;
+  latencyMs: number;
+}
+
+export interface WechatHttp {
+  /**
+   * POST a JSON body; the access token goes in the query string as WeChat wants it. Throws
+   * WechatError for transport failures and for non-zero errcodes not listed in `resultErrcodes`.
+   */
+  post(
+    endpoint: WechatEndpoint,
+    token: { param: 'component_access_token' | 'access_token'; value: string } | null,
+    body: Record<string, unknown>,
+    resultErrcodes?: readonly number[],
+  ): Promise<WechatReply>;
+}
+
+/** Request fields safe to log; every other field (secrets, tickets, refresh tokens, codes) is dropped. */
+const LOGGABLE_FIELDS = ['component_appid', 'authorizer_appid', 'action', 'cgi_path'];
+
+/** The error codes an HTTP call itself can end with (the others come from the token manager). */
+type CallErrorCode = Exclude<WechatErrorCode, 'COMPONENT_TICKET_MISSING' | 'AUTHORIZER_UNKNOWN' | 'TOKEN_REFRESH_TIMEOUT'>;
+
+const OUTCOME_OF: Record<CallErrorCode, CallOutcome> = {
+  WECHAT_ERRCODE: 'errcode',
+  WECHAT_NETWORK: 'network',
+  WECHAT_TIMEOUT: 'timeout',
+  WECHAT_HTTP_5XX: 'http_5xx',
+  WECHAT_HTTP_STATUS: 'http_status',
+  WECHAT_BAD_RESPONSE: 'bad_response',
+};
+
+export function createWechatHttp(options: WechatHttpOptions): WechatHttp {
+  const base = options.baseUrl.replace(/\/+$/, '');
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const { logger, onCall } = options;
+
+  function report(endpoint: WechatEndpoint, body: Record<string, unknown>, info: CallInfo, errmsg: string): void {
+    onCall?.(info);
+    const request: Record<string, unknown> = {};
+    for (const field of LOGGABLE_FIELDS) if (field in body) request[field] = body[field];
+    const entry = { wechat: { endpoint, request, errcode: info.errcode, errmsg, latencyMs: info.latencyMs, outcome: info.outcome } };
+    if (info.outcome === 'ok') logger.debug(entry, 'wechat call');
+    else if (info.outcome === 'errcode') logger.info(entry, 'wechat call answered an errcode');
+    else logger.warn(entry, 'wechat call failed');
+  }
+
+  async function post(
+    endpoint: WechatEndpoint,
+    token: { param: 'component_access_token' | 'access_token'; value: string } | null,
+    body: Record<string, unknown>,
+    resultErrcodes: readonly number[] = [],
+  ): Promise<WechatReply> {
+    const query = token === null ? '' : `?${token.param}=${encodeURIComponent(token.value)}`;
+    const started = performance.now();
+    const fail = (code: CallErrorCode, extra: { errcode?: number; errmsg?: string; httpStatus?: number; cause?: unknown }): never => {
+      const latencyMs = performance.now() - started;
+      const error = new WechatError({ code, endpoint, latencyMs, ...extra });
+      report(endpoint, body, { endpoint, errcode: error.errcode, latencyMs, outcome: OUTCOME_OF[code] }, error.errmsg);
+      throw error;
+    };
+
+    let response: Response;
+    let text: string;
+    try {
+      // Node's fetch (undici) keeps connections alive and pools them per origin by default.
+      response = await fetch(`${base}${WECHAT_ENDPOINTS[endpoint]}${query}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      text = await response.text();
+    } catch (error) {
+      const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+      return fail(timedOut ? 'WECHAT_TIMEOUT' : 'WECHAT_NETWORK', {
+        errmsg: timedOut ? `no answer within ${timeoutMs} ms` : errorMessage(error),
+        cause: error,
+      });
+    }
+    if (response.status >= 500) return fail('WECHAT_HTTP_5XX', { httpStatus: response.status, errmsg: `HTTP ${response.status}` });
+    if (response.status !== 200) return fail('WECHAT_HTTP_STATUS', { httpStatus: response.status, errmsg: `HTTP ${response.status}` });
+
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      return fail('WECHAT_BAD_RESPONSE', { errmsg: 'reply is not JSON', cause: error });
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      return fail('WECHAT_BAD_RESPONSE', { errmsg: 'reply is not a JSON object' });
+    }
+    const reply = parsed as Record<string, unknown>;
+    // Success replies of several endpoints omit errcode entirely.
+    const errcode = typeof reply.errcode === 'number' ? reply.errcode : 0;
+    const errmsg = typeof reply.errmsg === 'string' ? reply.errmsg : errcode === 0 ? 'ok' : '';
+    if (errcode !== 0 && !resultErrcodes.includes(errcode)) return fail('WECHAT_ERRCODE', { errcode, errmsg });
+
+    const latencyMs = performance.now() - started;
+    report(endpoint, body, { endpoint, errcode, latencyMs, outcome: 'ok' }, errmsg);
+    return { body: reply, errcode, errmsg, latencyMs };
+  }
+
+  return { post };
+}
+
+function errorMessage(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  // undici wraps the interesting part ("ECONNREFUSED ...") in `cause`.
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return `${error.message}${cause}`;
+}

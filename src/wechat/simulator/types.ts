@@ -1,0 +1,93 @@
+import type { WechatEndpoint } from '../endpoints.js';
+
+/** What applyliveinfo answers for one app id (after the token, permission and quota checks). */
+export type SimScenario =
+  | { kind: 'accept' }
+  /** errcode 2: no payment in the last 90 days. */
+  | { kind: 'not_paid' }
+  /** errcode -1 for the next `times` calls (counted against quota, as WeChat does), then accept. */
+  | { kind: 'busy'; times: number | 'forever' }
+  /** Wait `delayMs` (real time), then answer as `inner` does. */
+  | { kind: 'slow'; delayMs: number; inner: SimScenario }
+  /** HTTP 500 with an HTML body, as a failing gateway in front of WeChat would. */
+  | { kind: 'http500' }
+  /** errcode 61007: permission set 52 not granted to the component. */
+  | { kind: 'no_permission' }
+  /**
+   * Any errcode (e.g. 40001, 45011, 61003, an unknown one) for the next `times` calls (default
+   * forever), then accept. Not counted against quota: it stands for a rejection before the API runs.
+   */
+  | { kind: 'errcode'; errcode: number; errmsg?: string; times?: number | 'forever' };
+
+export interface ComponentRegistration {
+  componentAppId: string;
+  componentAppSecret: string;
+  /** The message token and EncodingAESKey configured on the Open Platform. */
+  token: string;
+  encodingAesKey: string;
+  /** Authorization event URL (component_verify_ticket, authorized...). */
+  authUrl?: string | null;
+  /** Message and event URL; `$APPID$` is replaced by the authorizer's app id. */
+  messageUrlTemplate?: string | null;
+  /** The current component_verify_ticket; a random one when omitted. */
+  ticket?: string;
+}
+
+export interface AuthorizerRegistration {
+  componentAppId: string;
+  appId: string;
+  /** Default: a random one. */
+  refreshToken?: string;
+  /** Granted permission sets; default [52] (live). */
+  funcInfo?: number[];
+  /** Answer a new refresh token on every api_authorizer_token (as WeChat sometimes does). */
+  rotateRefreshToken?: boolean;
+  nickName?: string;
+}
+
+export interface AppBehaviourInput {
+  /** An authorizer app id, or '*' for every app id without its own behaviour. */
+  appId: string;
+  scenario?: SimScenario;
+  /** After an accepted apply, push wxa_live_apply_event after this many ms; null = never. */
+  openAfterMs?: number | null;
+}
+
+export interface SimSettings {
+  /** applyliveinfo calls per app id per quota day (WeChat: 100). */
+  applyLiveDailyLimit: number;
+  /** Lifetime of issued tokens (WeChat: 7200). */
+  tokenTtlSeconds: number;
+  /** Extra latency per endpoint, in real ms. */
+  delaysMs: Partial<Record<WechatEndpoint, number>>;
+}
+
+export type PushKind = 'component_verify_ticket' | 'authorized' | 'wxa_live_apply_event';
+
+export interface PushRecord {
+  kind: PushKind;
+  url: string;
+  /** The component app id for auth pushes, the authorizer app id for events. */
+  appId: string;
+  /** HTTP status of the receiver's answer; null when the request failed. */
+  status: number | null;
+  body: string | null;
+  error: string | null;
+  atMs: number;
+}
+
+export interface CountersSnapshot {
+  /** Per endpoint: total calls and calls per app id (authorizer app id, else component app id; '-' when unknown). */
+  calls: Partial<Record<WechatEndpoint, { total: number; byAppId: Record<string, number> }>>;
+  pushes: { sent: number; failed: number; byStatus: Record<string, number>; recent: PushRecord[] };
+}
+
+export interface ClockInput {
+  nowMs?: number;
+  advanceMs?: number;
+}
+
+export interface ClockSnapshot {
+  nowMs: number;
+  quotaDay: string;
+}
