@@ -1,0 +1,121 @@
+import type { Clock } from '../lib/clock.js';
+import type { InboxKind, InboxRow, InboxStore } from './inbox.store.js';
+import type { PushProcessor } from './push-processor.js';
+import { pushIdentity, type VerifiedPush } from './push-verifier.js';
+import type { ReplayGuard } from './replay-guard.js';
+import { type PushKindLabel, WebhookRejection } from './webhook-outcome.js';
+
+export interface IntakeDeps {
+  inbox: InboxStore;
+  processor: PushProcessor;
+  replayGuard: ReplayGuard;
+  clock: Clock;
+  /**
+   * Pushes processed at once after their answers; default 4. Processing shares the Postgres pool
+   * with the inserts that answer WeChat, so it is bounded to keep storing fast in a burst.
+   */
+  processingConcurrency?: number;
+  /** Answered pushes waiting for processing; past this, the inbox sweeper takes them. Default 10,000. */
+  maxQueuedProcessing?: number;
+}
+
+export interface IntakeInput {
+  tenantId: string;
+  kind: InboxKind;
+  pathAppId: string | undefined;
+  verified: VerifiedPush;
+}
+
+export interface IntakeResult {
+  outcome: 'accepted' | 'duplicate' | 'replayed';
+  /** The new inbox row; undefined when nothing was inserted. */
+  inboxId: number | undefined;
+  kind: PushKindLabel;
+}
+
+/**
+ * Stores a verified push and, once the caller has answered WeChat, processes it. The answer never
+ * waits for processing: `authorized` calls WeChat (seconds), and WeChat gives up after 5 s.
+ */
+export class PushIntake {
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly waiting: InboxRow[] = [];
+  private running = 0;
+  private readonly concurrency: number;
+  private readonly maxQueued: number;
+
+  constructor(private readonly deps: IntakeDeps) {
+    this.concurrency = deps.processingConcurrency ?? 4;
+    this.maxQueued = deps.maxQueuedProcessing ?? 10_000;
+  }
+
+  /**
+   * Throws WebhookRejection('STORE_UNAVAILABLE') when the row could not be written: the caller
+   * answers 503 and the replay mark is released, so WeChat's retry is stored rather than dropped.
+   */
+  async store(input: IntakeInput): Promise<{ result: IntakeResult; process: () => void }> {
+    const { verified, tenantId } = input;
+    const identity = pushIdentity(verified.push, verified.plaintext, input.pathAppId);
+    const kind = verified.push.kind;
+    const claim = await this.deps.replayGuard.claim(tenantId, verified.tuple);
+    if (claim.state === 'stored') {
+      return { result: { outcome: 'replayed', inboxId: undefined, kind }, process: noop };
+    }
+    const row = {
+      tenantId,
+      kind: input.kind,
+      appId: identity.appId,
+      eventType: identity.eventType,
+      dedupKey: identity.dedupKey,
+      payload: verified.plaintext,
+      receivedAt: new Date(this.deps.clock.now()),
+    };
+    const hasEffect = verified.push.kind !== 'unknown';
+    let id: number | undefined;
+    try {
+      id = await this.deps.inbox.insert(row, hasEffect ? 'claimed' : 'processed');
+    } catch (err) {
+      await claim.release();
+      throw new WebhookRejection('STORE_UNAVAILABLE', 'the webhook inbox insert failed', { cause: err });
+    }
+    // Not awaited: until it lands the mark reads `pending`, and a repeat then meets the inbox key.
+    void claim.confirm();
+    if (id === undefined) return { result: { outcome: 'duplicate', inboxId: undefined, kind }, process: noop };
+    const stored: InboxRow = { ...row, id, attempts: hasEffect ? 1 : 0, processedAt: hasEffect ? null : row.receivedAt, lastError: null };
+    const result: IntakeResult = { outcome: 'accepted', inboxId: id, kind };
+    return { result, process: hasEffect ? () => this.schedule(stored) : noop };
+  }
+
+  /**
+   * Forgets answered pushes still waiting for processing (shutdown): they are stored, and the
+   * sweeper of any instance takes them after its backoff. Returns how many there were.
+   */
+  abandonWaiting(): number {
+    return this.waiting.splice(0).length;
+  }
+
+  /** Waits until every answered push has been processed (tests, benchmarks). */
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Rows neither run nor queued keep attempt 1 open; the sweeper takes them after its backoff. */
+  private schedule(row: InboxRow): void {
+    if (this.running < this.concurrency) this.start(row);
+    else if (this.waiting.length < this.maxQueued) this.waiting.push(row);
+  }
+
+  private start(row: InboxRow): void {
+    this.running++;
+    // run() records failures itself and never rejects.
+    const work = this.deps.processor.run(row).finally(() => {
+      this.running--;
+      const next = this.waiting.shift();
+      if (next) this.start(next);
+    });
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,151 @@
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import { isAppId } from '../services/app-id.js';
+import { assertNever } from '../services/errors.js';
+import type { InboxRow, InboxStore } from './inbox.store.js';
+import { type AuthorizedPush, type LiveApplyEventPush, parseMessage, type UnauthorizedPush } from './xml/events.js';
+
+/** What an `authorized` push's AuthorizationCode is exchanged for (api_query_auth). */
+export interface AuthorizationGrant {
+  appId: string;
+  refreshToken: string;
+  /** func_info permission set ids; live needs 52. */
+  permissionSets: number[];
+}
+
+export type ExchangeAuthorizationCode = (tenantId: string, authorizationCode: string) => Promise<AuthorizationGrant>;
+
+/** The domain calls pushes lead to; narrow so the composition root wires services in one place. */
+export interface PushEffects {
+  saveTicket(tenantId: string, ticket: string): Promise<void>;
+  exchangeAuthorizationCode: ExchangeAuthorizationCode;
+  upsertAuthorized(tenantId: string, grant: AuthorizationGrant): Promise<unknown>;
+  revoke(tenantId: string, appId: string): Promise<unknown>;
+  /** Cancels the merchant's QUEUED applications; returns them so their jobs can be removed. */
+  cancelForRevoked(tenantId: string, appId: string): Promise<readonly { id: string }[]>;
+  /** Optional: the worker skips non-QUEUED rows anyway, this only spares it the lookup. */
+  removeJob?(applicationId: string): Promise<unknown>;
+  opened(tenantId: string, appId: string, openedAt: Date): Promise<unknown>;
+}
+
+/** `ignored`: an authentic push with nothing to do (stale ticket, not an app id); recorded as processed. */
+export type ProcessResult = { status: 'processed' } | { status: 'ignored'; note: string };
+
+export type ProcessingOutcome = 'processed' | 'ignored' | 'failed' | 'gave_up';
+
+export type OnProcessed = (outcome: ProcessingOutcome, eventType: string) => void;
+
+export interface PushProcessorDeps {
+  inbox: InboxStore;
+  effects: PushEffects;
+  clock: Clock;
+  logger: Logger;
+  /** Processing attempts per push, the first (in the request) included; default 8. */
+  maxAttempts?: number;
+  onProcessed?: OnProcessed;
+}
+
+export const DEFAULT_MAX_ATTEMPTS = 8;
+
+/**
+ * Applies one stored push. Effects are at-least-once: they are committed before the row is
+ * marked processed, so a crash in between repeats them; each is safe to repeat (guarded
+ * transitions, upserts) except that a repeated open event of a merchant with nothing pending
+ * adds a second OPENED record.
+ */
+export class PushProcessor {
+  readonly maxAttempts: number;
+
+  constructor(private readonly deps: PushProcessorDeps) {
+    this.maxAttempts = deps.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  }
+
+  /** Runs the attempt the caller has claimed (`row.attempts` counts it) and records its result; never throws. */
+  async run(row: InboxRow): Promise<ProcessingOutcome> {
+    const log = this.deps.logger.child({ tenantId: row.tenantId, inboxId: row.id, eventType: row.eventType, attempt: row.attempts });
+    let outcome: ProcessingOutcome;
+    try {
+      const result = await this.apply(row);
+      const note = result.status === 'ignored' ? `ignored: ${result.note}` : null;
+      await this.deps.inbox.markProcessed(row.id, new Date(this.deps.clock.now()), note);
+      outcome = result.status;
+      if (note !== null) log.info({ note }, 'webhook push ignored');
+      else log.debug('webhook push processed');
+    } catch (err) {
+      outcome = row.attempts >= this.maxAttempts ? 'gave_up' : 'failed';
+      const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      await this.deps.inbox.markFailed(row.id, message).catch((markErr: unknown) => log.error({ err: markErr }, 'recording a webhook failure failed'));
+      if (outcome === 'gave_up') log.error({ err }, 'webhook push failed on its last attempt; left unprocessed in the inbox');
+      else log.warn({ err }, 'webhook push failed; the inbox sweeper retries it');
+    }
+    this.deps.onProcessed?.(outcome, row.eventType);
+    return outcome;
+  }
+
+  /** The effect of one push; throws when it failed and should be retried. */
+  async apply(row: InboxRow): Promise<ProcessResult> {
+    const push = parseMessage(row.payload);
+    const { effects } = this.deps;
+    switch (push.kind) {
+      case 'component_verify_ticket':
+        // A retried ticket may be older than one saved since; the newest one is the valid one.
+        if (row.attempts > 1 && (await this.deps.inbox.newerTicketProcessed(row))) {
+          return { status: 'ignored', note: 'a newer component_verify_ticket was saved already' };
+        }
+        await effects.saveTicket(row.tenantId, push.ticket);
+        return { status: 'processed' };
+      case 'authorized':
+      case 'updateauthorized':
+        return this.authorized(row, push);
+      case 'unauthorized':
+        return this.unauthorized(row, push);
+      case 'wxa_live_apply_event':
+        return this.opened(row, push);
+      case 'unknown':
+        return { status: 'ignored', note: `no handler for ${row.eventType}` };
+      default:
+        return assertNever(push);
+    }
+  }
+
+  private async authorized(row: InboxRow, push: AuthorizedPush): Promise<ProcessResult> {
+    const grant = await this.deps.effects.exchangeAuthorizationCode(row.tenantId, push.authorizationCode);
+    if (grant.appId !== push.authorizerAppId) {
+      // api_query_auth answers for the code itself; its app id is the one the refresh token belongs to.
+      this.deps.logger.warn(
+        { tenantId: row.tenantId, pushAppId: push.authorizerAppId, grantAppId: grant.appId },
+        'authorization code belongs to another app id',
+      );
+    }
+    await this.deps.effects.upsertAuthorized(row.tenantId, grant);
+    return { status: 'processed' };
+  }
+
+  private async unauthorized(row: InboxRow, push: UnauthorizedPush): Promise<ProcessResult> {
+    const { effects } = this.deps;
+    await effects.revoke(row.tenantId, push.authorizerAppId);
+    const cancelled = await effects.cancelForRevoked(row.tenantId, push.authorizerAppId);
+    if (effects.removeJob) {
+      for (const application of cancelled) {
+        await effects
+          .removeJob(application.id)
+          .catch((err: unknown) => this.deps.logger.warn({ err, applicationId: application.id }, 'removing a cancelled job failed'));
+      }
+    }
+    return { status: 'processed' };
+  }
+
+  private async opened(row: InboxRow, push: LiveApplyEventPush): Promise<ProcessResult> {
+    // The inner appid names the merchant that opened; the URL's app id is not signed (see docs/webhooks.md).
+    if (!isAppId(push.appid)) return { status: 'ignored', note: `appid "${push.appid.slice(0, 64)}" is not a Mini Program app id` };
+    const openedAt = unixTime(push.openTime) ?? unixTime(push.createTime) ?? row.receivedAt;
+    await this.deps.effects.opened(row.tenantId, push.appid, openedAt);
+    return { status: 'processed' };
+  }
+}
+
+/** WeChat writes unix seconds as decimal strings; anything else (the doc's placeholder text) is no time. */
+export function unixTime(value: string): Date | undefined {
+  if (!/^[0-9]{9,11}$/.test(value)) return undefined;
+  return new Date(Number(value) * 1000);
+}
