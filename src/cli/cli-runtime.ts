@@ -1,0 +1,87 @@
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { createServices, type Services } from '../app/services.js';
+import { type Config, ConfigError, loadConfig } from '../config/config.js';
+import { connectPostgres } from '../db/client.js';
+import { RedisChangePublisher } from '../events/change-feed.js';
+import { createApplyClients } from '../jobs/jobs-runtime.js';
+import { systemClock } from '../lib/clock.js';
+import { createLogger } from '../lib/logger.js';
+import { SecretBox } from '../lib/secret-box.js';
+import { DomainError } from '../services/errors.js';
+import type { ApplicationQueue, ChangePublisher } from '../services/ports.js';
+import type { TenantSummary } from '../services/tenants.service.js';
+import { CliError } from './cli-errors.js';
+
+/** What a command works with: the domain services over the configured Postgres (and Redis for `apply`). */
+export interface CliRuntime {
+  config: Config;
+  services: Services;
+  /** The tenant, or DomainError TENANT_NOT_FOUND: foreign keys would otherwise fail less readably. */
+  tenant(id: string): Promise<TenantSummary>;
+  close(): Promise<void>;
+}
+
+/** Commands that never enqueue or publish get ports that say so loudly if that ever changes. */
+const offline = (what: string) => () => Promise.reject(new Error(`${what} needs Redis; open the CLI runtime with { redis: true }`));
+const offlineQueue: ApplicationQueue = { enqueue: offline('enqueue'), remove: offline('remove'), scheduleExpiry: offline('scheduleExpiry') };
+const offlinePublisher: ChangePublisher = { publish: offline('publish') };
+
+export async function openCliRuntime(env: Record<string, string | undefined>, options: { redis: boolean }): Promise<CliRuntime> {
+  const config = loadConfig(env);
+  if (!config.databaseUrl) {
+    // The demo's embedded PGlite allows one process at a time; opening it beside a running demo corrupts it.
+    throw new ConfigError('DATABASE_URL: required by the CLI (a postgres:// URL; the embedded demo database is not shared)');
+  }
+  if (!config.secretKey) {
+    throw new ConfigError("SECRET_KEY: required by the CLI; use the gateway's key (32 random bytes in base64: openssl rand -base64 32)");
+  }
+  // Info lines from the services are noise on a terminal; warnings and errors go to stderr as JSON.
+  const level = config.logLevel === 'info' ? 'warn' : config.logLevel;
+  const logger = createLogger({ level, name: 'wxlive-cli' }, pino.destination({ dest: 2, sync: true }));
+  const database = connectPostgres(config.databaseUrl, { max: 2 });
+  const closers: (() => Promise<unknown>)[] = [() => database.close()];
+  const close = async () => {
+    for (const c of closers.reverse()) await c().catch(() => {});
+  };
+  try {
+    let queue = offlineQueue;
+    let publisher = offlinePublisher;
+    if (options.redis) {
+      const redis = await connectRedis(config.redisUrl);
+      closers.push(() => redis.quit());
+      const clients = createApplyClients({ config, redis, clock: systemClock });
+      closers.push(() => clients.queue.close());
+      queue = clients.queue;
+      publisher = new RedisChangePublisher(redis, config.redisPrefix);
+    }
+    const services = createServices({ db: database.db, box: new SecretBox(config.secretKey), clock: systemClock, logger, queue, publisher });
+    return {
+      config,
+      services,
+      async tenant(id) {
+        const tenant = await services.tenants.get(id);
+        if (!tenant) throw new DomainError('TENANT_NOT_FOUND', `Tenant ${id} does not exist.`);
+        return tenant;
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Fails fast with one line when Redis is down, instead of ioredis retrying forever. */
+async function connectRedis(url: string): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 5000, retryStrategy: (times) => (times > 2 ? null : 200) });
+  // Connection errors surface through connect() and commands; without a listener ioredis prints them too.
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    return redis;
+  } catch (err) {
+    redis.disconnect();
+    throw new CliError('REDIS_UNAVAILABLE', `REDIS_URL: cannot reach Redis (${err instanceof Error ? err.message : String(err)})`);
+  }
+}

@@ -1,0 +1,94 @@
+import type { TenantQuotaSettings, TenantSummary } from '../../services/tenants.service.js';
+import type { Args } from '../args.js';
+import { EXIT } from '../cli-errors.js';
+import { type Command, str } from '../command.js';
+import type { Output } from '../output.js';
+import { shortTime } from '../output.js';
+
+const quotaOptions = { 'daily-quota-per-app': str, 'daily-quota-per-tenant': str, 'calls-per-second': str };
+const quotaSynopsis = '[--daily-quota-per-app N] [--daily-quota-per-tenant N|unlimited] [--calls-per-second R]';
+
+function quotaSettings(args: Args): TenantQuotaSettings {
+  const perApp = args.int('daily-quota-per-app', 1);
+  const perTenant = args.limit('daily-quota-per-tenant');
+  const cps = args.int('calls-per-second', 1);
+  return {
+    ...(perApp !== undefined && { dailyQuotaPerApp: perApp }),
+    ...(perTenant !== undefined && { dailyQuotaPerTenant: perTenant }),
+    ...(cps !== undefined && { callsPerSecond: cps }),
+  };
+}
+
+/** The tenant as printed: no secrets (they never leave the service decrypted). */
+function tenantJson(t: TenantSummary) {
+  return { ...t, createdAt: t.createdAt.toISOString() };
+}
+
+function printTenants(out: Output, tenants: readonly TenantSummary[]): void {
+  out.table(
+    ['ID', 'NAME', 'COMPONENT APP ID', 'PER APP/DAY', 'PER TENANT/DAY', 'CALLS/S', 'CREATED'],
+    tenants.map((t) => [
+      t.id,
+      t.name,
+      t.componentAppId,
+      String(t.dailyQuotaPerApp),
+      t.dailyQuotaPerTenant === null ? 'unlimited' : String(t.dailyQuotaPerTenant),
+      String(t.callsPerSecond),
+      shortTime(t.createdAt),
+    ]),
+  );
+}
+
+export const tenantCreate: Command = {
+  name: 'tenant create',
+  synopsis: `--name N --component-app-id A --component-app-secret S --token T --encoding-aes-key K ${quotaSynopsis}`,
+  summary: 'Register a service provider; prints its id and a first API key (write scope, shown once).',
+  options: { name: str, 'component-app-id': str, 'component-app-secret': str, token: str, 'encoding-aes-key': str, ...quotaOptions },
+  async run({ args, out, runtime }) {
+    const input = {
+      name: args.required('name'),
+      componentAppId: args.required('component-app-id'),
+      componentAppSecret: args.required('component-app-secret'),
+      token: args.required('token'),
+      encodingAesKey: args.required('encoding-aes-key'),
+      ...quotaSettings(args),
+    };
+    const { services } = await runtime();
+    const { tenant, apiKey } = await services.tenants.create(input);
+    out.result({ tenant: tenantJson(tenant), apiKey: apiKey.key }, () => {
+      out.line(`Created tenant ${tenant.id} (${tenant.name}, component app ${tenant.componentAppId}).`);
+      out.line(`API key (write scope; shown once, store it now):`);
+      out.line(`  ${apiKey.key}`);
+    });
+    return EXIT.OK;
+  },
+};
+
+export const tenantUpdate: Command = {
+  name: 'tenant update',
+  synopsis: `--tenant ID ${quotaSynopsis}`,
+  summary: 'Change quota settings ("--daily-quota-per-tenant unlimited" clears the tenant-wide cap).',
+  options: { tenant: str, ...quotaOptions },
+  async run({ args, out, runtime }) {
+    const id = args.tenantId();
+    const settings = quotaSettings(args);
+    if (Object.keys(settings).length === 0) throw args.error('give at least one of --daily-quota-per-app, --daily-quota-per-tenant, --calls-per-second');
+    const { services } = await runtime();
+    const tenant = await services.tenants.update(id, settings);
+    out.result({ tenant: tenantJson(tenant) }, () => printTenants(out, [tenant]));
+    return EXIT.OK;
+  },
+};
+
+export const tenantList: Command = {
+  name: 'tenant list',
+  synopsis: '',
+  summary: 'List tenants and their quota settings.',
+  options: {},
+  async run({ out, runtime }) {
+    const { services } = await runtime();
+    const tenants = await services.tenants.list();
+    out.result({ tenants: tenants.map(tenantJson) }, () => (tenants.length === 0 ? out.line('No tenants yet.') : printTenants(out, tenants)));
+    return EXIT.OK;
+  },
+};
