@@ -1,0 +1,142 @@
+import { type JobsOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Clock } from '../lib/clock.js';
+import type { ApplicationQueue } from '../services/ports.js';
+import { bullPrefix, tenantQuotaKeys } from './quota-keys.js';
+
+export const APPLY_QUEUE_NAME = 'live-apply';
+
+/** Small JSON, never class instances or Dates: the row in Postgres is the source of truth. */
+export interface ApplyJobData {
+  tenantId: string;
+  applicationId: string;
+  appId: string;
+}
+
+export type ApplyJobName = 'apply' | 'expire';
+
+/** The name of the custom backoff strategy the worker registers (exponential with jitter). */
+export const APPLY_BACKOFF = 'apply-jitter';
+
+/** BullMQ's largest priority; larger numbers run later. */
+const MAX_PRIORITY = 2_097_152;
+/** How long a tenant's burst keeps pushing its later jobs back (see `enqueue`). */
+const FAIRNESS_WINDOW_MS = 60_000;
+
+export type JobPresence = 'present' | 'missing' | 'finished';
+
+export interface ApplyQueueOptions {
+  /** A connection of the caller's; the queue does not close it. */
+  redis: Redis;
+  redisPrefix: string;
+  clock: Clock;
+  maxAttempts: number;
+  backoffMs: number;
+}
+
+/** The `live-apply` queue behind the services' ApplicationQueue port. */
+export class ApplyQueue implements ApplicationQueue {
+  readonly queue: Queue<ApplyJobData, string, ApplyJobName>;
+
+  constructor(private readonly options: ApplyQueueOptions) {
+    this.queue = new Queue<ApplyJobData, string, ApplyJobName>(APPLY_QUEUE_NAME, { connection: options.redis, prefix: bullPrefix(options.redisPrefix) });
+  }
+
+  /**
+   * Fairness, cheaply: each tenant's jobs get priorities 1, 2, 3, ... counted over its recent
+   * enqueues, so the first job of a quiet tenant runs before the 2nd job of a tenant that just
+   * queued thousands (round-robin by arrival rank). Jobs blocked by quota are delayed, not held.
+   */
+  async enqueue(jobs: readonly ApplyJobData[]): Promise<void> {
+    if (jobs.length === 0) return;
+    const byTenant = new Map<string, ApplyJobData[]>();
+    for (const j of jobs) {
+      const list = byTenant.get(j.tenantId);
+      if (list) list.push(j);
+      else byTenant.set(j.tenantId, [j]);
+    }
+    const pipeline = this.options.redis.pipeline();
+    for (const [tenantId, list] of byTenant) {
+      const key = tenantQuotaKeys(this.options.redisPrefix, tenantId).enqueued;
+      pipeline.incrby(key, list.length).pexpire(key, FAIRNESS_WINDOW_MS);
+    }
+    const counts = await pipeline.exec();
+    const bulk: { name: ApplyJobName; data: ApplyJobData; opts: JobsOptions }[] = [];
+    let i = 0;
+    for (const [, list] of byTenant) {
+      const entry = counts?.[i * 2];
+      i += 1;
+      const end = entry && !entry[0] ? Number(entry[1]) : list.length;
+      const start = end - list.length;
+      list.forEach((job, n) => {
+        bulk.push({ name: 'apply', data: job, opts: this.applyOptions(job.applicationId, Math.min(MAX_PRIORITY, start + n + 1)) });
+      });
+    }
+    await this.queue.addBulk(bulk);
+  }
+
+  async remove(applicationId: string): Promise<boolean> {
+    return (await this.queue.remove(applicationId)) === 1;
+  }
+
+  /** `atMs` is on the injected clock; the delay BullMQ keeps is relative, in real time. */
+  async scheduleExpiry(job: ApplyJobData, atMs: number): Promise<void> {
+    await this.queue.add('expire', job, {
+      jobId: expiryJobId(job.applicationId),
+      delay: Math.max(0, atMs - this.options.clock.now()),
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 5_000 },
+      removeOnComplete: { age: 3600, count: 1000 },
+      removeOnFail: { age: 7 * 86_400 },
+    });
+  }
+
+  /**
+   * For each application id: does its apply job exist and can it still run? 'finished' jobs are
+   * completed or failed while the row may still be QUEUED (the row's update was lost).
+   */
+  async presence(applicationIds: readonly string[]): Promise<JobPresence[]> {
+    if (applicationIds.length === 0) return [];
+    const keys = this.queue.keys;
+    const pipeline = this.options.redis.pipeline();
+    for (const id of applicationIds)
+      pipeline
+        .exists(this.queue.toKey(id))
+        .zscore(keys.completed ?? '', id)
+        .zscore(keys.failed ?? '', id);
+    const results = (await pipeline.exec()) ?? [];
+    return applicationIds.map((_, n) => {
+      const [exists, completed, failed] = [results[n * 3], results[n * 3 + 1], results[n * 3 + 2]].map((r) => {
+        if (!r || r[0]) throw r?.[0] ?? new Error('job presence check returned no result');
+        return r[1];
+      });
+      if (Number(exists) !== 1) return 'missing';
+      return completed !== null || failed !== null ? 'finished' : 'present';
+    });
+  }
+
+  /** Re-adds apply jobs whose previous job finished while the row stayed QUEUED. */
+  async replace(jobs: readonly ApplyJobData[]): Promise<void> {
+    for (const j of jobs) await this.queue.remove(j.applicationId);
+    await this.enqueue(jobs);
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+
+  private applyOptions(applicationId: string, priority: number): JobsOptions {
+    return {
+      jobId: applicationId,
+      priority,
+      attempts: this.options.maxAttempts,
+      backoff: { type: APPLY_BACKOFF, delay: this.options.backoffMs },
+      removeOnComplete: { age: 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 86_400 },
+    };
+  }
+}
+
+export function expiryJobId(applicationId: string): string {
+  return `expire-${applicationId}`;
+}

@@ -1,0 +1,200 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { type Clock, systemClock } from '../lib/clock.js';
+import { nextQuotaDayStart, quotaDay } from '../lib/quota-day.js';
+import { tenantQuotaKeys } from './quota-keys.js';
+
+/** A tenant's quota settings (a `TenantSummary` fits). */
+export interface TenantLimits {
+  id: string;
+  dailyQuotaPerApp: number;
+  /** null = unlimited */
+  dailyQuotaPerTenant: number | null;
+  callsPerSecond: number;
+}
+
+/** Which limit refused a reservation. */
+export type QuotaLimit = 'APP_SPENT' | 'APP_DAILY' | 'TENANT_DAILY' | 'APP_WINDOW' | 'TENANT_RATE';
+
+export interface Reservation {
+  tenantId: string;
+  appId: string;
+  day: string;
+  /** Unique member of the window sets, so the reservation can be released exactly once. */
+  member: string;
+  appUsed: number;
+  tenantUsed: number;
+}
+
+export type ReserveResult =
+  | { ok: true; reservation: Reservation }
+  /** `reopensAt` is on the clock of the limit (see QuotaLimiter); `retryAfterMs` is relative to that clock's now. */
+  | { ok: false; limit: QuotaLimit; reopensAt: number; retryAfterMs: number };
+
+export interface QuotaView {
+  dailyLimit: number;
+  used: number;
+  /** Calls left for the appid today: 0 once WeChat answered 45009 or the tenant's day is spent. */
+  remaining: number;
+  /** The next 00:00 UTC+8, ISO. */
+  resetsAt: string;
+  tenantDailyLimit: number | null;
+  tenantUsed: number;
+}
+
+export interface QuotaLimiterOptions {
+  prefix: string;
+  /** Calls per appid in the short window (APPLY_HOURLY_CAP_PER_APP). */
+  windowCapPerApp: number;
+  windowMs?: number;
+  /**
+   * Wall clock for the per-second limit. The 45011 check WeChat makes is in real time whatever
+   * quota day a test pretends it is, and a frozen test clock would otherwise never free a slot.
+   */
+  rateClock?: Clock;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * One EVAL checks every limit and reserves all of them, or none: correct with any number of
+ * workers. Callers pass `now` from the injected Clock rather than Redis TIME, so quota days,
+ * windows and the 45009 mark follow the clock tests move. TTLs are relative (PEXPIRE, never
+ * PEXPIREAT): a test clock months away from Redis's own time must not expire keys at once.
+ * KEYS: appDay tenantDay appSpent appWindow tenantRate
+ * ARGV: now rateNow appLimit tenantLimit(-1 = none) windowCap windowMs perSecond dayEnd member dayTtl
+ */
+const RESERVE = `
+local now = tonumber(ARGV[1])
+local rateNow = tonumber(ARGV[2])
+local dayEnd = tonumber(ARGV[8])
+if redis.call('EXISTS', KEYS[3]) == 1 then return {0, 'APP_SPENT', dayEnd} end
+local appUsed = tonumber(redis.call('GET', KEYS[1]) or '0')
+if appUsed >= tonumber(ARGV[3]) then return {0, 'APP_DAILY', dayEnd} end
+local tenantLimit = tonumber(ARGV[4])
+local tenantUsed = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tenantLimit >= 0 and tenantUsed >= tenantLimit then return {0, 'TENANT_DAILY', dayEnd} end
+local windowMs = tonumber(ARGV[6])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - windowMs)
+if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[5]) then
+  local oldest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+  return {0, 'APP_WINDOW', tonumber(oldest[2]) + windowMs}
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', rateNow - 1000)
+if redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[7]) then
+  local oldest = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
+  return {0, 'TENANT_RATE', tonumber(oldest[2]) + 1000}
+end
+local ttl = tonumber(ARGV[10])
+appUsed = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ttl)
+tenantUsed = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ttl)
+redis.call('ZADD', KEYS[4], now, ARGV[9])
+redis.call('PEXPIRE', KEYS[4], windowMs)
+redis.call('ZADD', KEYS[5], rateNow, ARGV[9])
+redis.call('PEXPIRE', KEYS[5], 2000)
+return {1, appUsed, tenantUsed}`;
+
+/** Gives a reservation back once (the window member is the proof it is still held). */
+const RELEASE = `
+if redis.call('ZREM', KEYS[4], ARGV[1]) == 1 then
+  if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+  if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
+end
+redis.call('ZREM', KEYS[5], ARGV[1])
+return 1`;
+
+interface QuotaCommands {
+  wxliveQuotaReserve(...args: string[]): Promise<[number, string | number, number]>;
+  wxliveQuotaRelease(...args: string[]): Promise<number>;
+}
+
+/**
+ * Per appid a daily quota and a short-window cap (so a retry storm cannot spend a day in
+ * minutes), per tenant a daily quota and calls per second (to stay under 45011). Reserved before
+ * the HTTP call: a call whose outcome is unknown has counted at WeChat too.
+ */
+export class QuotaLimiter {
+  private readonly windowMs: number;
+  private readonly rateClock: Clock;
+  private readonly commands: QuotaCommands;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: QuotaLimiterOptions,
+  ) {
+    this.windowMs = options.windowMs ?? 3600_000;
+    this.rateClock = options.rateClock ?? systemClock;
+    if (!('wxliveQuotaReserve' in redis)) {
+      redis.defineCommand('wxliveQuotaReserve', { numberOfKeys: 5, lua: RESERVE });
+      redis.defineCommand('wxliveQuotaRelease', { numberOfKeys: 5, lua: RELEASE });
+    }
+    this.commands = redis as unknown as QuotaCommands;
+  }
+
+  async reserve(tenant: TenantLimits, appId: string, nowMs: number): Promise<ReserveResult> {
+    const day = quotaDay(nowMs);
+    const dayEnd = nextQuotaDayStart(nowMs);
+    const rateNow = this.rateClock.now();
+    const member = `${nowMs}-${randomUUID()}`;
+    const [ok, a, b] = await this.commands.wxliveQuotaReserve(
+      ...this.keysFor(tenant.id, appId, day),
+      String(nowMs),
+      String(rateNow),
+      String(tenant.dailyQuotaPerApp),
+      String(tenant.dailyQuotaPerTenant ?? -1),
+      String(this.options.windowCapPerApp),
+      String(this.windowMs),
+      String(tenant.callsPerSecond),
+      String(dayEnd),
+      member,
+      String(dayEnd - nowMs + DAY_MS),
+    );
+    if (ok === 1) return { ok: true, reservation: { tenantId: tenant.id, appId, day, member, appUsed: Number(a), tenantUsed: b } };
+    const limit = String(a) as QuotaLimit;
+    const reopensAt = b;
+    return { ok: false, limit, reopensAt, retryAfterMs: Math.max(0, reopensAt - (limit === 'TENANT_RATE' ? rateNow : nowMs)) };
+  }
+
+  /** Gives a reservation back when the call provably never reached applyliveinfo (e.g. no token). */
+  async release(r: Reservation): Promise<void> {
+    await this.commands.wxliveQuotaRelease(...this.keysFor(r.tenantId, r.appId, r.day), r.member);
+  }
+
+  /** WeChat answered 45009: its count and ours disagree; trust WeChat until the next quota day. */
+  async markSpent(tenantId: string, appId: string, nowMs: number): Promise<void> {
+    const keys = tenantQuotaKeys(this.options.prefix, tenantId);
+    await this.redis.set(keys.appSpent(appId, quotaDay(nowMs)), '1', 'PX', nextQuotaDayStart(nowMs) - nowMs + DAY_MS);
+  }
+
+  /** The read side for the API's `quota(appId)`. */
+  async getQuota(tenant: TenantLimits, appId: string, nowMs: number): Promise<QuotaView> {
+    const day = quotaDay(nowMs);
+    const keys = tenantQuotaKeys(this.options.prefix, tenant.id);
+    const results = await this.redis.pipeline().get(keys.appDay(appId, day)).get(keys.tenantDay(day)).exists(keys.appSpent(appId, day)).exec();
+    const value = (i: number): unknown => {
+      const entry = results?.[i];
+      if (!entry || entry[0]) throw entry?.[0] ?? new Error('quota read returned no result');
+      return entry[1];
+    };
+    const used = Number(value(0) ?? 0);
+    const tenantUsed = Number(value(1) ?? 0);
+    const spent = Number(value(2)) === 1;
+    const tenantLeft = tenant.dailyQuotaPerTenant === null ? Number.POSITIVE_INFINITY : tenant.dailyQuotaPerTenant - tenantUsed;
+    const remaining = spent ? 0 : Math.max(0, Math.min(tenant.dailyQuotaPerApp - used, tenantLeft));
+    return {
+      dailyLimit: tenant.dailyQuotaPerApp,
+      used,
+      remaining,
+      resetsAt: new Date(nextQuotaDayStart(nowMs)).toISOString(),
+      tenantDailyLimit: tenant.dailyQuotaPerTenant,
+      tenantUsed,
+    };
+  }
+
+  private keysFor(tenantId: string, appId: string, day: string): [string, string, string, string, string] {
+    const k = tenantQuotaKeys(this.options.prefix, tenantId);
+    return [k.appDay(appId, day), k.tenantDay(day), k.appSpent(appId, day), k.appWindow(appId), k.tenantRate];
+  }
+}
