@@ -1,0 +1,68 @@
+import DataLoader from 'dataloader';
+import type { Logger } from '../lib/logger.js';
+import type { ApplicationsService } from '../services/applications.service.js';
+import type { AuthorizationLinkService } from '../services/authorization-link.service.js';
+import type { AuthorizersService } from '../services/authorizers.service.js';
+import type { TenantContext } from '../services/context.js';
+import type { HistoryEventView } from '../services/live-application.view.js';
+import type { QuotaService } from '../services/quota.service.js';
+import type { TenantsService } from '../services/tenants.service.js';
+import type { ApplicationFeed } from './application-feed.js';
+
+/** Everything resolvers may call: one service per resolver method. */
+export interface GraphqlServices {
+  tenants: TenantsService;
+  authorizers: AuthorizersService;
+  applications: ApplicationsService;
+  quota: QuotaService;
+  authorizationLinks: AuthorizationLinkService;
+  feed: ApplicationFeed;
+}
+
+/**
+ * The per-operation context: who is asking (from the API key only) and the request's loaders,
+ * created on first use so operations that never read history pay nothing for them.
+ */
+export class GraphqlContext {
+  private historyLoader: DataLoader<string, HistoryEventView[]> | undefined;
+  private preloaded: Map<string, HistoryEventView[]> | undefined;
+
+  constructor(
+    readonly tenant: TenantContext,
+    readonly services: GraphqlServices,
+    readonly logger: Logger,
+    /** false for subscriptions: one context serves every event, and history changes between them. */
+    private readonly cacheLoads = true,
+  ) {}
+
+  get requestId(): string | undefined {
+    return this.tenant.requestId;
+  }
+
+  /**
+   * A page that will show history loads it for all its items at once, so each item's `history`
+   * resolves synchronously instead of through one DataLoader promise per item.
+   */
+  async preloadHistory(ids: readonly string[]): Promise<void> {
+    const map = await this.services.applications.historyFor(this.tenant, ids);
+    if (this.preloaded) for (const [id, events] of map) this.preloaded.set(id, events);
+    else this.preloaded = map;
+  }
+
+  /** An application's history: preloaded with its page, or batched per tick (no N+1 either way). */
+  historyOf(id: string): HistoryEventView[] | Promise<HistoryEventView[]> {
+    return this.preloaded?.get(id) ?? this.history.load(id);
+  }
+
+  /** History of many applications in one query per tick. */
+  get history(): DataLoader<string, HistoryEventView[]> {
+    this.historyLoader ??= new DataLoader<string, HistoryEventView[]>(
+      async (ids) => {
+        const map = await this.services.applications.historyFor(this.tenant, ids);
+        return ids.map((id) => map.get(id) ?? []);
+      },
+      { cache: this.cacheLoads, maxBatchSize: 500 },
+    );
+    return this.historyLoader;
+  }
+}

@@ -1,0 +1,77 @@
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { DomainError, ERROR_CODES, type ErrorCode } from '../services/errors.js';
+
+/** A subscriber that stayed too far behind was closed; it resumes with `after: <last cursor>`. */
+export const SUBSCRIBER_TOO_SLOW = 'SUBSCRIBER_TOO_SLOW';
+
+/** Codes GraphQL machinery and Apollo give to the client's own mistakes: shown as they are. */
+const CLIENT_CODES = new Set<string>([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  SUBSCRIBER_TOO_SLOW,
+  ...Object.keys(ERROR_CODES).filter((code) => code !== 'INTERNAL_SERVER_ERROR'),
+]);
+
+export const MASKED_MESSAGE = 'Internal server error';
+
+export function maskedMessage(requestId: string | undefined): string {
+  return requestId ? `${MASKED_MESSAGE} (request id ${requestId})` : MASKED_MESSAGE;
+}
+
+/** An error of ours, already safe to show (e.g. an internal error whose message names the request id). */
+export class ExposedError extends GraphQLError {}
+
+/** A GraphQL error with one of our codes (and an HTTP status for errors that fail a whole request). */
+export function graphqlError(code: ErrorCode | typeof SUBSCRIBER_TOO_SLOW, message: string, httpStatus?: number): ExposedError {
+  return new ExposedError(message, { extensions: httpStatus === undefined ? { code } : { code, http: { status: httpStatus } } });
+}
+
+export function unauthenticated(): ExposedError {
+  return graphqlError('UNAUTHENTICATED', ERROR_CODES.UNAUTHENTICATED, 401);
+}
+
+export function forbidden(): ExposedError {
+  return graphqlError('FORBIDDEN', ERROR_CODES.FORBIDDEN, 403);
+}
+
+export type ErrorVerdict = { exposed: true; code: string; message: string } | { exposed: false };
+
+/**
+ * The one never-throwing decision of what a client may see: our DomainErrors and deliberate
+ * GraphQL errors carry their code; the client's own mistakes (syntax, validation, variables) pass;
+ * anything else is an internal error, masked at the edge and logged by the caller.
+ */
+export function classifyError(error: unknown): ErrorVerdict {
+  const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+  if (original instanceof DomainError) return { exposed: true, code: original.code, message: original.message };
+  if (original instanceof ExposedError) return { exposed: true, code: codeOf(original) ?? 'INTERNAL_SERVER_ERROR', message: original.message };
+  // Apollo puts the code on a wrapper (ValidationError around graphql's own error): look there first.
+  for (const candidate of [error, original]) {
+    if (!(candidate instanceof GraphQLError)) continue;
+    const code = codeOf(candidate);
+    if (code !== undefined && CLIENT_CODES.has(code)) return { exposed: true, code, message: candidate.message };
+  }
+  return { exposed: false };
+}
+
+function codeOf(error: GraphQLError): string | undefined {
+  const code = error.extensions.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Formats one error for the client: path and locations kept, stack traces and internals never sent. */
+export function formatForClient(formatted: GraphQLFormattedError, error: unknown, requestId?: string): GraphQLFormattedError {
+  const verdict = classifyError(error);
+  const { message, code } = verdict.exposed ? verdict : { message: maskedMessage(requestId), code: 'INTERNAL_SERVER_ERROR' };
+  return {
+    message,
+    ...(formatted.locations && { locations: formatted.locations }),
+    ...(formatted.path && { path: formatted.path }),
+    extensions: { code },
+  };
+}

@@ -1,0 +1,180 @@
+import type { Server } from 'node:http';
+import { ApolloServer, type ApolloServerPlugin, type GraphQLRequestListener } from '@apollo/server';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginSchemaReportingDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import type { GraphQLSchema } from 'graphql';
+import type { Redis } from 'ioredis';
+import type { ChangeSubscriber } from '../events/change-subscriber.js';
+import type { Route } from '../http/router.js';
+import type { Logger } from '../lib/logger.js';
+import { ApplicationFeed, redisChangeSource } from './application-feed.js';
+import { assertOperationAllowed, authenticate, cachedAuthenticator } from './authenticate.js';
+import { GraphqlContext, type GraphqlServices } from './context.js';
+import { classifyError, ExposedError, formatForClient, MASKED_MESSAGE, maskedMessage } from './errors.js';
+import { DEFAULT_BODY_LIMIT, graphqlHttpHandler } from './http-handler.js';
+import { jitGateway } from './jit-executor.js';
+import { type ProtectionLimits, protectionRules } from './protection.js';
+import { graphqlSchema } from './schema.js';
+import { attachWebSocket } from './ws-server.js';
+
+export interface GraphqlServerDeps {
+  services: Omit<GraphqlServices, 'feed'>;
+  /** Live changes (this instance's one psubscribe) and the kept stream for `after:` replays. */
+  changes: { subscriber: ChangeSubscriber; redis: Redis; prefix: string };
+  /** `config.graphql`. */
+  config: ProtectionLimits & { introspection: boolean };
+  logger: Logger;
+  /** Request body limit in bytes (default 1 MiB); also the WebSocket message limit. */
+  bodyLimitBytes?: number;
+  /** Distinct applications a subscriber may have waiting before it is dropped (default 1,000). */
+  maxPendingPerSubscriber?: number;
+  /** WebSocket ping interval (default 12 s). */
+  keepAliveMs?: number;
+  /** Execute queries and mutations with graphql-jit (default true; false = graphql-js). */
+  jit?: boolean;
+  /**
+   * Remember a valid API key this long (default 0: look every key up). Saves a query per request;
+   * a revoked key keeps working for up to this long.
+   */
+  authCacheTtlMs?: number;
+}
+
+export interface GraphqlServer {
+  /** `/graphql` for GET and POST: mount it in the app's router. */
+  route: Route;
+  schema: GraphQLSchema;
+  /** Starts Apollo, attaches graphql-ws to `httpServer` (same path) and starts the change subscription. */
+  start(httpServer: Server): Promise<void>;
+  /**
+   * Drains: closes WebSockets, stops taking requests, waits for in-flight ones, and closes
+   * `httpServer` (Apollo's drain plugin). Call before closing Redis and Postgres.
+   */
+  stop(): Promise<void>;
+}
+
+/** The GraphQL API: Apollo over our node:http router, graphql-ws for subscriptions, one schema. */
+export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
+  const { logger } = deps;
+  const schema = graphqlSchema();
+  const feed = new ApplicationFeed(redisChangeSource(deps.changes.subscriber, deps.changes.redis, deps.changes.prefix), {
+    logger,
+    ...(deps.maxPendingPerSubscriber === undefined ? {} : { maxPending: deps.maxPendingPerSubscriber }),
+  });
+  const services: GraphqlServices = { ...deps.services, feed };
+  const authenticator = cachedAuthenticator(services.tenants, deps.authCacheTtlMs ?? 0);
+  const rules = protectionRules(deps.config);
+  const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
+  let apollo: ApolloServer<GraphqlContext> | undefined;
+
+  const contextFor = async (authorization: string | undefined, requestId: string): Promise<GraphqlContext> => {
+    try {
+      return new GraphqlContext(await authenticate(authenticator, authorization, requestId), services, logger);
+    } catch (err) {
+      if (classifyError(err).exposed) throw err;
+      logger.error({ err, requestId }, 'authenticating a GraphQL request failed');
+      throw new ExposedError(maskedMessage(requestId), { extensions: { code: 'INTERNAL_SERVER_ERROR', http: { status: 500 } } });
+    }
+  };
+
+  return {
+    schema,
+    route: { method: 'ALL', path: '/graphql', handler: graphqlHttpHandler(() => apollo, contextFor, bodyLimit) },
+
+    async start(httpServer) {
+      if (apollo) throw new Error('the GraphQL server is already started');
+      await deps.changes.subscriber.start();
+      const ws = attachWebSocket(httpServer, {
+        schema,
+        services,
+        authenticator,
+        logger,
+        rules,
+        introspection: deps.config.introspection,
+        maxPayloadBytes: bodyLimit,
+        ...(deps.keepAliveMs === undefined ? {} : { keepAliveMs: deps.keepAliveMs }),
+      });
+      const server = new ApolloServer<GraphqlContext>({
+        ...(deps.jit === false ? { schema } : { gateway: jitGateway(schema) }),
+        csrfPrevention: true,
+        introspection: deps.config.introspection,
+        hideSchemaDetailsFromClientErrors: !deps.config.introspection,
+        includeStacktraceInErrorResponses: false,
+        persistedQueries: false,
+        allowBatchedHttpRequests: false,
+        validationRules: rules,
+        formatError: (formatted, error) => formatForClient(formatted, error),
+        logger: apolloLogger(logger),
+        plugins: [
+          // Cache-control costs about a third of Apollo's per-request time and we set no cache hints.
+          ApolloServerPluginCacheControlDisabled(),
+          ApolloServerPluginInlineTraceDisabled(),
+          ApolloServerPluginLandingPageDisabled(),
+          ApolloServerPluginSchemaReportingDisabled(),
+          ApolloServerPluginUsageReportingDisabled(),
+          ApolloServerPluginDrainHttpServer({ httpServer }),
+          { serverWillStart: async () => ({ drainServer: () => ws.close() }) },
+          requestPlugin(),
+        ],
+      });
+      try {
+        await server.start();
+      } catch (err) {
+        await ws.close();
+        throw err;
+      }
+      apollo = server;
+    },
+
+    async stop() {
+      const server = apollo;
+      apollo = undefined;
+      await server?.stop();
+    },
+  };
+}
+
+/**
+ * Per request, one shared listener (no allocation): the scope check once the operation is known,
+ * logging of internal errors with the request id, and the request id put into masked messages
+ * (`formatError` has no access to the request).
+ */
+function requestPlugin(): ApolloServerPlugin<GraphqlContext> {
+  const listener: GraphQLRequestListener<GraphqlContext> = {
+    async didResolveOperation({ contextValue, operation }) {
+      assertOperationAllowed(contextValue.tenant, operation?.operation);
+    },
+    async didEncounterErrors({ contextValue, errors }) {
+      for (const error of errors) {
+        if (classifyError(error).exposed) continue;
+        contextValue.logger.error(
+          { err: error.originalError ?? error, requestId: contextValue.requestId, tenantId: contextValue.tenant.tenantId, path: error.path },
+          'GraphQL operation failed',
+        );
+      }
+    },
+    async willSendResponse({ contextValue, response }) {
+      if (response.body.kind !== 'single') return;
+      const result = response.body.singleResult;
+      if (!result.errors?.some((e) => e.message === MASKED_MESSAGE)) return;
+      const message = maskedMessage(contextValue.requestId);
+      response.body.singleResult = { ...result, errors: result.errors.map((e) => (e.message === MASKED_MESSAGE ? { ...e, message } : e)) };
+    },
+  };
+  return { requestDidStart: async () => listener };
+}
+
+function apolloLogger(logger: Logger) {
+  const log = logger.child({ component: 'apollo' });
+  return {
+    debug: (message?: unknown) => log.debug(String(message)),
+    info: (message?: unknown) => log.info(String(message)),
+    warn: (message?: unknown) => log.warn(String(message)),
+    error: (message?: unknown) => log.error(String(message)),
+  };
+}

@@ -1,0 +1,23 @@
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import type { GraphQLError, ValidationContext, ValidationRule } from 'graphql';
+
+export interface ProtectionLimits {
+  maxDepth: number;
+  maxCost: number;
+  maxAliases: number;
+}
+
+// Report instead of throw: a thrown error escapes graphql's validate() (and Apollo's or
+// graphql-ws's handling of it), a reported one is an ordinary validation error on both paths.
+const report = [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)];
+
+/** Depth, cost and alias limits, as validation rules shared by the HTTP and WebSocket paths. */
+export function protectionRules(limits: ProtectionLimits): ValidationRule[] {
+  return [
+    maxDepthRule({ n: limits.maxDepth, propagateOnRejection: false, onReject: report }),
+    costLimitRule({ maxCost: limits.maxCost, propagateOnRejection: false, onReject: report }),
+    maxAliasesRule({ n: limits.maxAliases, propagateOnRejection: false, onReject: report }),
+  ] as ValidationRule[];
+}

@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import {
+  type ExecutionArgs,
+  GraphQLError,
+  type GraphQLError as GraphQLErrorType,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  getOperationAST,
+  Kind,
+  NoSchemaIntrospectionCustomRule,
+  parse,
+  specifiedRules,
+  type ValidationRule,
+  validate,
+} from 'graphql';
+import type { Context } from 'graphql-ws';
+// Renamed: a `use...` call outside a React component reads as a hook to the linter.
+import { type Extra, useServer as serveGraphqlWs } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Logger } from '../lib/logger.js';
+import type { TenantContext } from '../services/context.js';
+import { assertOperationAllowed, authenticate } from './authenticate.js';
+import { GraphqlContext, type GraphqlServices } from './context.js';
+import { classifyError, ExposedError, formatForClient, maskedMessage } from './errors.js';
+
+export interface WebSocketOptions {
+  schema: GraphQLSchema;
+  services: GraphqlServices;
+  /** `services.tenants`, or a cache in front of it. */
+  authenticator: Pick<GraphqlServices['tenants'], 'authenticate'>;
+  logger: Logger;
+  /** Validation rules on top of graphql's own: the same protection as the HTTP path. */
+  rules: readonly ValidationRule[];
+  introspection: boolean;
+  maxPayloadBytes: number;
+  keepAliveMs?: number;
+}
+
+interface Connection extends Record<PropertyKey, unknown> {
+  tenant: TenantContext;
+}
+
+type Ctx = Context<Record<string, unknown> | undefined, Extra & Partial<Connection>>;
+
+/**
+ * graphql-ws on the HTTP server's `/graphql` path, with the HTTP path's protections: the API key
+ * in `connectionParams.authorization` (checked at connection, 4403 when invalid, and again at
+ * every subscribe so a revoked key starts nothing new), the same validation rules and scope
+ * check, and errors masked the same way.
+ */
+export function attachWebSocket(httpServer: Server, options: WebSocketOptions): { close(): Promise<void> } {
+  const { schema, services, logger, authenticator } = options;
+  const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxPayloadBytes });
+  const rules = [...specifiedRules, ...options.rules, ...(options.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
+  // As Apollo's hideSchemaDetailsFromClientErrors: no "Did you mean ...?" when the schema is private.
+  const hideSchema = !options.introspection;
+
+  const mask = (ctx: Ctx, errors: readonly GraphQLErrorType[]): GraphQLFormattedError[] =>
+    errors.map((error) => {
+      // graphql-js's variable coercion errors carry no code (Apollo adds it on HTTP): same test as Apollo's.
+      const badVariable = error.extensions.code === undefined && error.nodes?.length === 1 && error.nodes[0]?.kind === Kind.VARIABLE_DEFINITION;
+      const coded = badVariable ? withCode(error, 'BAD_USER_INPUT') : error;
+      const requestId = ctx.extra.tenant?.requestId;
+      if (!classifyError(coded).exposed) logger.error({ err: coded.originalError ?? coded, requestId }, 'GraphQL operation over WebSocket failed');
+      return formatForClient(coded.toJSON(), coded, requestId);
+    });
+
+  const disposable = serveGraphqlWs<Record<string, unknown> | undefined, Connection>(
+    {
+      schema,
+      isProd: true,
+      async onConnect(ctx) {
+        const header = ctx.extra.request.headers['x-request-id'];
+        const requestId = typeof header === 'string' && /^[\w.-]{1,64}$/.test(header) ? header : randomUUID();
+        try {
+          ctx.extra.tenant = await authenticate(authenticator, ctx.connectionParams?.authorization, requestId);
+          return true;
+        } catch (err) {
+          if (!classifyError(err).exposed) logger.error({ err, requestId }, 'authenticating a WebSocket connection failed');
+          return false;
+        }
+      },
+      async onSubscribe(ctx, _id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> {
+        const connected = ctx.extra.tenant;
+        try {
+          if (!connected) throw new Error('subscribe before an authenticated connection_init');
+          const tenant = await authenticate(authenticator, ctx.connectionParams?.authorization, connected.requestId ?? randomUUID());
+          let document: ExecutionArgs['document'];
+          try {
+            document = parse(payload.query);
+          } catch (err) {
+            return [withCode(err instanceof GraphQLError ? err : new GraphQLError('Syntax error'), 'GRAPHQL_PARSE_FAILED')];
+          }
+          const errors = validate(schema, document, rules);
+          if (errors.length > 0) return errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED', hideSchema));
+          const operation = getOperationAST(document, payload.operationName);
+          if (!operation) return [withCode(new GraphQLError('Unable to identify the operation to run.'), 'OPERATION_RESOLUTION_FAILURE')];
+          assertOperationAllowed(tenant, operation.operation);
+          return {
+            schema,
+            document,
+            operationName: payload.operationName ?? null,
+            variableValues: payload.variables ?? null,
+            contextValue: new GraphqlContext(tenant, services, logger, operation.operation !== 'subscription'),
+          };
+        } catch (err) {
+          if (classifyError(err).exposed && err instanceof GraphQLError) return [err];
+          const requestId = connected?.requestId;
+          logger.error({ err, requestId }, 'starting a GraphQL operation over WebSocket failed');
+          return [new ExposedError(maskedMessage(requestId), { extensions: { code: 'INTERNAL_SERVER_ERROR' } })];
+        }
+      },
+      onNext(ctx, _id, _payload, _args, result) {
+        if (!result.errors) return undefined;
+        return { ...result, errors: mask(ctx, result.errors) };
+      },
+      onError(ctx, _id, _payload, errors) {
+        return mask(ctx, errors);
+      },
+    },
+    wss,
+    options.keepAliveMs,
+  );
+  return {
+    async close() {
+      await disposable.dispose();
+    },
+  };
+}
+
+function withCode(error: GraphQLError, code: string, hideSuggestions = false): GraphQLError {
+  const message = hideSuggestions ? error.message.replace(/ ?Did you mean(.+?)\?$/, '') : error.message;
+  return new GraphQLError(message, {
+    nodes: error.nodes ?? null,
+    source: error.source ?? null,
+    positions: error.positions ?? null,
+    path: error.path ?? null,
+    originalError: error.originalError ?? null,
+    extensions: { ...error.extensions, code },
+  });
+}

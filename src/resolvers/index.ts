@@ -1,0 +1,17 @@
+import { ApplyLiveResolver } from './apply-live.resolver.js';
+import { AuthorizationLinkResolver } from './authorization-link.resolver.js';
+import { AuthorizerResolver } from './authorizer.resolver.js';
+import { LiveApplicationResolver } from './live-application.resolver.js';
+import { LiveApplicationUpdatedResolver } from './live-application-updated.resolver.js';
+import { QuotaResolver } from './quota.resolver.js';
+import { TenantResolver } from './tenant.resolver.js';
+
+export const resolvers = [
+  LiveApplicationResolver,
+  ApplyLiveResolver,
+  AuthorizerResolver,
+  QuotaResolver,
+  TenantResolver,
+  AuthorizationLinkResolver,
+  LiveApplicationUpdatedResolver,
+] as const;

@@ -1,0 +1,14 @@
+import 'reflect-metadata';
+import { Field, ObjectType } from 'type-graphql';
+
+@ObjectType({ simpleResolvers: true, description: 'An expected failure, returned as a value: `code` is stable, `message` is for people.' })
+export class UserError {
+  @Field(() => String)
+  code!: string;
+
+  @Field(() => String)
+  message!: string;
+
+  @Field(() => [String], { nullable: true, description: 'Path to the input field at fault, e.g. ["input", "appId"].' })
+  field?: string[] | null;
+}
