@@ -34,6 +34,11 @@ export const envSchema = z.object({
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(1).default(30),
   ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
   DB_POOL_SIZE: z.coerce.number().int().min(1).default(10),
+  // Worker timings that only tests and operators tuning crash recovery change.
+  JOBS_LOCK_DURATION_MS: z.coerce.number().int().min(500).default(30_000),
+  JOBS_STALLED_INTERVAL_MS: z.coerce.number().int().min(200).default(30_000),
+  JOBS_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
+  JOBS_TICKET_WAIT_MS: z.coerce.number().int().min(1_000).default(600_000),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -60,6 +65,7 @@ export interface Config {
   graphql: { introspection: boolean; maxDepth: number; maxCost: number; maxAliases: number };
   adminToken: string | undefined;
   dbPoolSize: number;
+  jobs: { lockDurationMs: number; stalledIntervalMs: number; reconcileIntervalMs: number; ticketWaitMs: number };
 }
 
 export class ConfigError extends Error {
@@ -102,5 +108,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     adminToken: e.ADMIN_TOKEN,
     dbPoolSize: e.DB_POOL_SIZE,
+    jobs: {
+      lockDurationMs: e.JOBS_LOCK_DURATION_MS,
+      stalledIntervalMs: e.JOBS_STALLED_INTERVAL_MS,
+      reconcileIntervalMs: e.JOBS_RECONCILE_INTERVAL_MS,
+      ticketWaitMs: e.JOBS_TICKET_WAIT_MS,
+    },
   };
 }

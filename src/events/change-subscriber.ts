@@ -24,6 +24,9 @@ export class ChangeSubscriber {
   start(): Promise<unknown> {
     this.started ??= (async () => {
       this.subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => this.dispatch(channel, message));
+      // Subscribing while ioredis still runs its ready check (INFO) fails with "Connection in
+      // subscriber mode": wait until the connection is ready.
+      if (this.subscriber.status !== 'ready') await new Promise<void>((resolve) => this.subscriber.once('ready', () => resolve()));
       await this.subscriber.psubscribe(changeFeedKeys(this.prefix).channelPattern);
     })();
     return this.started;

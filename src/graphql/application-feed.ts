@@ -4,7 +4,8 @@ import type { ChangeSubscriber } from '../events/change-subscriber.js';
 import type { Logger } from '../lib/logger.js';
 import type { TenantContext } from '../services/context.js';
 import { DomainError } from '../services/errors.js';
-import { graphqlError, SUBSCRIBER_TOO_SLOW } from './errors.js';
+import { ERROR_CODES } from '../services/errors.js';
+import { graphqlError } from './errors.js';
 
 /** Where changes come from: live (every instance's publishes, via one Redis psubscribe) and kept (the tenant's stream). */
 export interface ChangeSource {
@@ -107,8 +108,8 @@ class FeedSubscription implements AsyncIterableIterator<ApplicationChange> {
       if (this.state === 'overflowed') {
         this.state = 'closed';
         throw graphqlError(
-          SUBSCRIBER_TOO_SLOW,
-          `More than ${this.maxPending} applications changed faster than this subscriber read them; resubscribe with "after".`,
+          'SUBSCRIBER_TOO_SLOW',
+          `More than ${this.maxPending} applications changed faster than this subscriber read them. ${ERROR_CODES.SUBSCRIBER_TOO_SLOW}`,
         );
       }
       if (this.state === 'closed') return { value: undefined, done: true };

@@ -1,9 +1,6 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { DomainError, ERROR_CODES, type ErrorCode } from '../services/errors.js';
 
-/** A subscriber that stayed too far behind was closed; it resumes with `after: <last cursor>`. */
-export const SUBSCRIBER_TOO_SLOW = 'SUBSCRIBER_TOO_SLOW';
-
 /** Codes GraphQL machinery and Apollo give to the client's own mistakes: shown as they are. */
 const CLIENT_CODES = new Set<string>([
   'GRAPHQL_PARSE_FAILED',
@@ -13,7 +10,6 @@ const CLIENT_CODES = new Set<string>([
   'OPERATION_RESOLUTION_FAILURE',
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
-  SUBSCRIBER_TOO_SLOW,
   ...Object.keys(ERROR_CODES).filter((code) => code !== 'INTERNAL_SERVER_ERROR'),
 ]);
 
@@ -27,7 +23,7 @@ export function maskedMessage(requestId: string | undefined): string {
 export class ExposedError extends GraphQLError {}
 
 /** A GraphQL error with one of our codes (and an HTTP status for errors that fail a whole request). */
-export function graphqlError(code: ErrorCode | typeof SUBSCRIBER_TOO_SLOW, message: string, httpStatus?: number): ExposedError {
+export function graphqlError(code: ErrorCode, message: string, httpStatus?: number): ExposedError {
   return new ExposedError(message, { extensions: httpStatus === undefined ? { code } : { code, http: { status: httpStatus } } });
 }
 

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   IDEMPOTENCY_CONFLICT: 'This idempotency key was used for another app id.',
   COMPONENT_TICKET_MISSING: 'WeChat has not pushed a component_verify_ticket yet; check the authorization event URL and wait up to 10 minutes.',
   TENANT_NOT_FOUND: 'No such tenant.',
+  SUBSCRIBER_TOO_SLOW: 'This subscription fell too far behind and was closed; subscribe again with after: <last cursor received>.',
   INTERNAL_SERVER_ERROR: 'Something went wrong on our side; the request id is in the logs.',
 } as const;
 

@@ -28,3 +28,11 @@ describe('configuration', () => {
     expect(loadConfig({ SECRET_KEY: key }).secretKey?.length).toBe(32);
   });
 });
+
+describe('worker tuning (JOBS_*)', () => {
+  it('defaults to production values and names a malformed variable', () => {
+    expect(loadConfig({}).jobs).toEqual({ lockDurationMs: 30_000, stalledIntervalMs: 30_000, reconcileIntervalMs: 60_000, ticketWaitMs: 600_000 });
+    expect(loadConfig({ JOBS_LOCK_DURATION_MS: '1500' }).jobs.lockDurationMs).toBe(1500);
+    expect(() => loadConfig({ JOBS_LOCK_DURATION_MS: 'soon' })).toThrow(/^JOBS_LOCK_DURATION_MS: /);
+  });
+});

@@ -1,0 +1,45 @@
+import { sql } from 'drizzle-orm';
+import { Gauge } from 'prom-client';
+import { type Db, rowsOf } from '../db/client.js';
+import type { ChangeSubscriber } from '../events/change-subscriber.js';
+import type { ApplyQueue } from '../jobs/apply-queue.js';
+import type { Metrics } from '../metrics/metrics.js';
+
+/**
+ * Gauges read at scrape time (not kept up to date on every change): queue depths from BullMQ and
+ * application counts by status from Postgres, so a scrape costs two cheap queries.
+ */
+export function registerAppMetrics(deps: { metrics: Metrics; db: Db; queue: ApplyQueue; subscriber: ChangeSubscriber }): void {
+  const { registry } = deps.metrics;
+  new Gauge({
+    name: 'wxlive_graphql_subscriptions_open',
+    help: 'GraphQL subscriptions open on this instance',
+    registers: [registry],
+    collect() {
+      this.set(deps.subscriber.listenerCount);
+    },
+  });
+  new Gauge({
+    name: 'wxlive_queue_jobs',
+    help: 'Jobs of the live-apply queue by state',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    async collect() {
+      const counts = await deps.queue.queue.getJobCounts('waiting', 'delayed', 'active', 'failed', 'completed');
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+    },
+  });
+  new Gauge({
+    name: 'wxlive_applications',
+    help: 'Live applications by tenant and status',
+    labelNames: ['tenant', 'status'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = rowsOf<{ tenant: string; status: string; n: number }>(
+        await deps.db.execute(sql`select tenant_id::text as tenant, status, count(*)::int as n from live_applications group by 1, 2`),
+      );
+      this.reset();
+      for (const r of rows) this.set({ tenant: r.tenant, status: r.status }, r.n);
+    },
+  });
+}

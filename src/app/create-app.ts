@@ -1,0 +1,188 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { type Config, ConfigError } from '../config/config.js';
+import { connectPglite, connectPostgres, type Database } from '../db/client.js';
+import { RedisChangePublisher } from '../events/change-feed.js';
+import { ChangeSubscriber } from '../events/change-subscriber.js';
+import { createGraphqlServer, type GraphqlServer } from '../graphql/index.js';
+import { graphiqlRoutes } from '../http/graphiql.js';
+import { createRouter, type Route } from '../http/router.js';
+import { createApplyClients, type JobsRuntime, startJobsRuntime } from '../jobs/jobs-runtime.js';
+import type { JobsTuning } from '../jobs/jobs-tuning.js';
+import { type Clock, systemClock } from '../lib/clock.js';
+import { createLogger, type Logger } from '../lib/logger.js';
+import { SecretBox } from '../lib/secret-box.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import { AuthorizationLinkService } from '../services/authorization-link.service.js';
+import { QuotaService } from '../services/quota.service.js';
+import { createWechatApi, type WechatApi } from '../wechat/wechat-api.js';
+import { createWebhooks, exchangeViaWechatApi, type Webhooks } from '../webhooks/webhooks.module.js';
+import { healthRoutes } from './health.routes.js';
+import { registerAppMetrics } from './app-metrics.js';
+import { createServices, type Services } from './services.js';
+
+export interface AppOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** An already-open database (the demo's PGlite); otherwise opened from the config. */
+  database?: Database;
+  /** Run the committed migrations at start (the demo and tests; production runs `npm run db:migrate`). */
+  migrate?: boolean;
+  jobsTuning?: Partial<JobsTuning>;
+  /** Extra routes (the simulator-backed demo adds none; tests may). */
+  routes?: Route[];
+}
+
+export interface App {
+  config: Config;
+  /** `http://host:port` of the API, when ROLE includes it. */
+  url: string | undefined;
+  server: Server | undefined;
+  database: Database;
+  redis: Redis;
+  services: Services;
+  wechat: WechatApi;
+  metrics: Metrics;
+  jobs: JobsRuntime | undefined;
+  webhooks: Webhooks | undefined;
+  graphql: GraphqlServer | undefined;
+  logger: Logger;
+  /** Drains HTTP and WebSocket, closes the worker, then Redis and Postgres. */
+  stop(): Promise<void>;
+}
+
+/** The composition root: everything is wired here and nowhere else. Nothing connects at import. */
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  if (!config.secretKey) throw new ConfigError('SECRET_KEY: required; 32 random bytes in base64 (openssl rand -base64 32)');
+  const box = new SecretBox(config.secretKey);
+  const database =
+    options.database ?? (config.databaseUrl ? connectPostgres(config.databaseUrl, { max: config.dbPoolSize }) : await connectPglite(config.dataDir));
+  if (options.migrate ?? database.driver === 'pglite') await database.migrate();
+
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: false });
+  const redisClients: Redis[] = [redis];
+  const metrics = createMetrics();
+  const publisher = new RedisChangePublisher(redis, config.redisPrefix);
+  const { queue, limiter } = createApplyClients({ config, redis, clock });
+  const services = createServices({ db: database.db, box, clock, logger, queue, publisher });
+  const wechat = createWechatApi({
+    baseUrl: config.wechatApiBase,
+    timeoutMs: config.wechatTimeoutMs,
+    redis,
+    prefix: config.redisPrefix,
+    store: services.credentials,
+    clock,
+    logger: logger.child({ component: 'wechat' }),
+    refreshAheadMs: config.tokenRefreshAheadMs,
+    onCall: (call) => {
+      metrics.wechatCalls.inc({ endpoint: call.endpoint, outcome: call.outcome, errcode: call.errcode === null ? '' : String(call.errcode) });
+      metrics.wechatLatency.observe({ endpoint: call.endpoint }, call.latencyMs / 1000);
+      if (call.endpoint === 'api_component_token' || call.endpoint === 'api_authorizer_token') {
+        metrics.tokenRefreshes.inc({ kind: call.endpoint === 'api_component_token' ? 'component' : 'authorizer' });
+      }
+    },
+  });
+
+  const runsApi = config.role !== 'worker';
+  const runsWorker = config.role !== 'api';
+
+  let jobs: JobsRuntime | undefined;
+  if (runsWorker) {
+    const workerConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+    redisClients.push(workerConnection);
+    jobs = startJobsRuntime({
+      config,
+      db: database.db,
+      redis,
+      workerConnection,
+      transitions: services.transitions,
+      applyLive: (tenantId, appId) => wechat.applyLive(tenantId, appId),
+      clients: { queue, limiter },
+      clock,
+      logger: logger.child({ component: 'jobs' }),
+      tuning: { ...config.jobs, ...options.jobsTuning },
+    });
+  }
+
+  let server: Server | undefined;
+  let graphql: GraphqlServer | undefined;
+  let webhooks: Webhooks | undefined;
+  let url: string | undefined;
+  let subscriber: ChangeSubscriber | undefined;
+  if (runsApi) {
+    const subscriberConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+    redisClients.push(subscriberConnection);
+    subscriber = new ChangeSubscriber(subscriberConnection, config.redisPrefix, logger);
+    graphql = createGraphqlServer({
+      services: {
+        tenants: services.tenants,
+        authorizers: services.authorizers,
+        applications: services.applications,
+        quota: new QuotaService({ tenants: services.tenants, reader: limiter, clock }),
+        authorizationLinks: new AuthorizationLinkService({ wechat, clock }),
+      },
+      changes: { subscriber, redis, prefix: config.redisPrefix },
+      config: config.graphql,
+      logger: logger.child({ component: 'graphql' }),
+    });
+    webhooks = createWebhooks({
+      db: database.db,
+      redis,
+      redisPrefix: config.redisPrefix,
+      services: { tenants: services.tenants, authorizers: services.authorizers, transitions: services.transitions, credentials: wechat.tokens },
+      exchangeAuthorizationCode: exchangeViaWechatApi(wechat),
+      queue,
+      clock,
+      logger,
+      replayWindowMs: config.webhookReplayWindowMs,
+      onOutcome: (outcome, reason) => metrics.webhookPushes.inc({ outcome, reason: reason ?? '' }),
+    });
+    const routes: Route[] = [
+      ...healthRoutes({ database, redis, metrics, jobs, runsWorker }),
+      ...graphiqlRoutes(graphql.route),
+      ...webhooks.routes,
+      ...(options.routes ?? []),
+    ];
+    registerAppMetrics({ metrics, db: database.db, queue, subscriber });
+    server = createServer(createRouter(routes, logger));
+    await graphql.start(server);
+    webhooks.sweeper.start();
+    await new Promise<void>((resolve, reject) => {
+      server?.once('error', reject);
+      server?.listen(config.port, config.host, () => resolve());
+    });
+    const address = server.address() as AddressInfo;
+    url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${address.port}`;
+    logger.info({ url, role: config.role }, 'gateway listening');
+  }
+
+  let stopped: Promise<void> | undefined;
+  return {
+    config,
+    url,
+    server,
+    database,
+    redis,
+    services,
+    wechat,
+    metrics,
+    jobs,
+    webhooks,
+    graphql,
+    logger,
+    stop() {
+      stopped ??= (async () => {
+        await graphql?.stop();
+        await webhooks?.stop();
+        await jobs?.close();
+        await queue.close();
+        await Promise.all(redisClients.map((r) => r.quit().catch(() => r.disconnect())));
+        await database.close();
+      })();
+      return stopped;
+    },
+  };
+}
