@@ -1,0 +1,191 @@
+import { readFileSync } from 'node:fs';
+import { buildSchema } from 'graphql';
+import { expect } from 'vitest';
+
+/** What tenant A (the victim) owns; tenant B aims every operation at these. */
+export interface Victim {
+  tenantId: string;
+  tenantName: string;
+  /** Both merchants have a QUEUED application. */
+  appIds: [string, string];
+  applicationIds: [string, string];
+  authorizerIds: [string, string];
+  /** The idempotency key A used for `appIds[0]`. */
+  idempotencyKey: string;
+  /** Cursors A was given: a liveApplications edge, an authorizers edge, a change-feed delivery. */
+  applicationsCursor: string;
+  authorizersCursor: string;
+  feedCursor: string;
+}
+
+export interface Attacker {
+  tenantId: string;
+}
+
+export type OperationType = 'query' | 'mutation' | 'subscription';
+
+/**
+ * One root field of the schema, as tenant B calls it with tenant A's ids. `checkForeign` gets the
+ * field's value (for a subscription: every value delivered) and asserts B saw nothing of A.
+ */
+export interface OperationCase {
+  field: string;
+  type: OperationType;
+  document: string;
+  variables(victim: Victim): Record<string, unknown>;
+  checkForeign(value: unknown, victim: Victim, attacker: Attacker): void;
+}
+
+type Payload = { application: { id: string } | null; userErrors: { code: string }[] };
+
+const codes = (errors: { code: string }[]) => errors.map((e) => e.code);
+
+export const OPERATIONS: readonly OperationCase[] = [
+  {
+    field: 'applyLive',
+    type: 'mutation',
+    document: `mutation($appId: String!, $key: String) {
+      applyLive(input: { appId: $appId, idempotencyKey: $key }) { application { id appId status } userErrors { code field } }
+    }`,
+    // A's idempotency key must not answer A's application (nor IDEMPOTENCY_CONFLICT, which would tell it exists).
+    variables: (v) => ({ appId: v.appIds[0], key: v.idempotencyKey }),
+    checkForeign(value) {
+      const payload = value as Payload;
+      expect(payload.application).toBeNull();
+      expect(codes(payload.userErrors)).toEqual(['AUTHORIZER_NOT_FOUND']);
+    },
+  },
+  {
+    field: 'applyLiveBatch',
+    type: 'mutation',
+    document: `mutation($appIds: [String!]!) {
+      applyLiveBatch(appIds: $appIds) { results { appId application { id status } userErrors { code } } userErrors { code } }
+    }`,
+    variables: (v) => ({ appIds: [...v.appIds] }),
+    checkForeign(value, victim) {
+      const payload = value as { results: ({ appId: string } & Payload)[]; userErrors: { code: string }[] };
+      expect(payload.userErrors).toEqual([]);
+      expect(payload.results.map((r) => r.appId)).toEqual([...victim.appIds]);
+      for (const r of payload.results) {
+        expect(r.application).toBeNull();
+        expect(codes(r.userErrors)).toEqual(['AUTHORIZER_NOT_FOUND']);
+      }
+    },
+  },
+  {
+    field: 'cancelLiveApplication',
+    type: 'mutation',
+    document: 'mutation($id: ID!) { cancelLiveApplication(id: $id) { application { id status } userErrors { code field } } }',
+    variables: (v) => ({ id: v.applicationIds[0] }),
+    checkForeign(value) {
+      const payload = value as Payload;
+      expect(payload.application).toBeNull();
+      expect(codes(payload.userErrors)).toEqual(['NOT_FOUND']);
+    },
+  },
+  {
+    field: 'importAuthorizers',
+    type: 'mutation',
+    document: `mutation($input: [ImportAuthorizerInput!]!) {
+      importAuthorizers(input: $input) { results { appId authorizer { id appId status } userErrors { code } } userErrors { code } }
+    }`,
+    // Several providers may serve one Mini Program: B gets a row of its own, A's stays as it was.
+    variables: (v) => ({ input: [{ appId: v.appIds[0], refreshToken: 'attacker-refresh-token', permissionSets: [52] }] }),
+    checkForeign(value, victim) {
+      const payload = value as { results: { appId: string; authorizer: { id: string } | null; userErrors: unknown[] }[] };
+      const [result] = payload.results;
+      expect(result?.userErrors).toEqual([]);
+      expect(result?.authorizer?.id).toBeDefined();
+      expect(victim.authorizerIds).not.toContain(result?.authorizer?.id);
+    },
+  },
+  {
+    field: 'createAuthorizationLink',
+    type: 'mutation',
+    document: 'mutation($uri: String!) { createAuthorizationLink(redirectUri: $uri) { link { url expiresAt } userErrors { code } } }',
+    variables: () => ({ uri: 'https://attacker.example/callback' }),
+    // The harness's pre-auth code is `preauth@<tenant id>`: the link must be made with B's component.
+    checkForeign(value, victim, attacker) {
+      const payload = value as { link: { url: string } | null; userErrors: unknown[] };
+      expect(payload.userErrors).toEqual([]);
+      expect(payload.link?.url).toContain(attacker.tenantId);
+      expect(payload.link?.url).not.toContain(victim.tenantId);
+    },
+  },
+  {
+    field: 'liveApplication',
+    type: 'query',
+    document: 'query($id: ID!) { liveApplication(id: $id) { id appId status history { type } } }',
+    variables: (v) => ({ id: v.applicationIds[0] }),
+    checkForeign: (value) => expect(value).toBeNull(),
+  },
+  {
+    field: 'liveApplications',
+    type: 'query',
+    document: `query($after: String, $filter: LiveApplicationFilter) {
+      liveApplications(first: 100, after: $after, filter: $filter) { edges { cursor node { id appId } } pageInfo { hasNextPage } }
+    }`,
+    variables: (v) => ({ after: v.applicationsCursor, filter: { appId: v.appIds[1] } }),
+    checkForeign: (value) => expect(value).toEqual({ edges: [], pageInfo: { hasNextPage: false } }),
+  },
+  {
+    field: 'authorizer',
+    type: 'query',
+    document: 'query($appId: String!) { authorizer(appId: $appId) { id appId status permissionSets } }',
+    variables: (v) => ({ appId: v.appIds[0] }),
+    checkForeign: (value) => expect(value).toBeNull(),
+  },
+  {
+    field: 'authorizers',
+    type: 'query',
+    document: 'query($after: String) { authorizers(first: 100, after: $after) { edges { cursor node { id appId } } pageInfo { hasNextPage } } }',
+    variables: (v) => ({ after: v.authorizersCursor }),
+    checkForeign(value, victim) {
+      const page = value as { edges: { node: { id: string } }[] };
+      for (const edge of page.edges) expect(victim.authorizerIds).not.toContain(edge.node.id);
+    },
+  },
+  {
+    field: 'quota',
+    type: 'query',
+    document: 'query($appId: String!) { quota(appId: $appId) { appId used remaining tenantUsed dailyLimit } }',
+    variables: (v) => ({ appId: v.appIds[0] }),
+    // A has spent quota on this merchant; B's counters are its own.
+    checkForeign: (value, victim) => expect(value).toEqual({ appId: victim.appIds[0], used: 0, remaining: 100, tenantUsed: 0, dailyLimit: 100 }),
+  },
+  {
+    field: 'tenant',
+    type: 'query',
+    document: '{ tenant { id name componentAppId } }',
+    variables: () => ({}),
+    checkForeign(value, victim, attacker) {
+      const tenant = value as { id: string; name: string };
+      expect(tenant.id).toBe(attacker.tenantId);
+      expect(tenant.name).not.toBe(victim.tenantName);
+    },
+  },
+  {
+    field: 'liveApplicationUpdated',
+    type: 'subscription',
+    document: `subscription($appId: String, $id: ID, $after: String) {
+      liveApplicationUpdated(appId: $appId, id: $id, after: $after) { id appId status cursor }
+    }`,
+    variables: (v) => ({ appId: v.appIds[1], id: v.applicationIds[1], after: v.feedCursor }),
+    checkForeign: (value) => expect(value).toEqual([]),
+  },
+];
+
+/** Every root field of schema.graphql, as `type.field`. */
+export function schemaOperations(path = 'schema.graphql'): string[] {
+  const schema = buildSchema(readFileSync(path, 'utf8'));
+  const roots: [OperationType, ReturnType<typeof schema.getQueryType>][] = [
+    ['query', schema.getQueryType()],
+    ['mutation', schema.getMutationType()],
+    ['subscription', schema.getSubscriptionType()],
+  ];
+  return roots.flatMap(([type, root]) => Object.keys(root?.getFields() ?? {}).map((field) => `${type}.${field}`)).sort();
+}
+
+export function tableOperations(): string[] {
+  return OPERATIONS.map((op) => `${op.type}.${op.field}`).sort();
+}

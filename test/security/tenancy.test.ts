@@ -1,0 +1,241 @@
+import { createClient } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { changeFeedKeys } from '../../src/events/change-feed.js';
+import { collect, type GraphqlApp, startGraphqlApp, wsOnce } from '../graphql/support/graphql-harness.js';
+import { createTenantWithMerchants } from '../support/fixtures.js';
+import { createTestEnv, expectEventually, type TestEnv } from '../support/test-env.js';
+import { type Attacker, OPERATIONS, type OperationCase, schemaOperations, tableOperations, type Victim } from './support/operations.js';
+import { tenantSnapshot } from './support/tenant-snapshot.js';
+
+let env: TestEnv;
+let app: GraphqlApp;
+let victim: Victim;
+let victimKey: string;
+let before: Awaited<ReturnType<typeof tenantSnapshot>>;
+
+const APPLY = 'mutation($appId: String!, $key: String) { applyLive(input: { appId: $appId, idempotencyKey: $key }) { application { id } } }';
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  app = await startGraphqlApp(env);
+  const a = await createTenantWithMerchants(env.database.db, env.box, 2);
+  victimKey = a.apiKey.key;
+  const [app1, app2] = a.appIds as [string, string];
+  const idempotencyKey = 'victim-idempotency-key';
+  const applied = [];
+  for (const [appId, key] of [
+    [app1, idempotencyKey],
+    [app2, null],
+  ] as const) {
+    const res = await app.request<{ applyLive: { application: { id: string } } }>(APPLY, { appId, key }, victimKey);
+    applied.push(res.body.data?.applyLive.application.id as string);
+  }
+  const limits = await app.services.tenants.current(a.ctx);
+  for (let i = 0; i < 3; i++) expect((await app.quotaLimiter.reserve(limits, app1, app.clock.now())).ok).toBe(true);
+  const apps = await app.request<{ liveApplications: { edges: { cursor: string }[] } }>('{ liveApplications { edges { cursor } } }', {}, victimKey);
+  const auths = await app.request<{ authorizers: { edges: { cursor: string; node: { id: string; appId: string } }[] } }>(
+    '{ authorizers { edges { cursor node { id appId } } } }',
+    {},
+    victimKey,
+  );
+  const [newest] = await env.redis.xrevrange(changeFeedKeys(env.redisPrefix).stream(a.tenant.id), '+', '-', 'COUNT', 1);
+  const feedCursor = newest?.[0] as string;
+  const authorizerId = (appId: string) => auths.body.data?.authorizers.edges.find((e) => e.node.appId === appId)?.node.id as string;
+  victim = {
+    tenantId: a.tenant.id,
+    tenantName: a.tenant.name,
+    appIds: [app1, app2],
+    applicationIds: applied as [string, string],
+    authorizerIds: [authorizerId(app1), authorizerId(app2)],
+    idempotencyKey,
+    applicationsCursor: apps.body.data?.liveApplications.edges[0]?.cursor as string,
+    authorizersCursor: auths.body.data?.authorizers.edges[0]?.cursor as string,
+    feedCursor,
+  };
+  for (const value of Object.values(victim)) expect(value).toBeTruthy();
+  before = await tenantSnapshot(env, victim.tenantId);
+});
+
+afterAll(async () => {
+  await app?.close();
+  await env?.cleanup();
+});
+
+function graphqlCodes(body: unknown): string[] {
+  const errors = (body as { errors?: { extensions?: { code?: string } }[] }).errors ?? [];
+  return errors.map((e) => e.extensions?.code ?? '');
+}
+
+/** Every opaque id tenant A was ever given; none may appear in an answer to tenant B. */
+function victimSecrets(): string[] {
+  return [victim.tenantId, ...victim.applicationIds, ...victim.authorizerIds, victim.applicationsCursor, victim.authorizersCursor];
+}
+
+/**
+ * Runs a query or mutation over HTTP and over WebSocket, a subscription over WebSocket; returns
+ * the field's value from each.
+ */
+async function runAs(op: OperationCase, key: string, attacker: Attacker & { ownAppId: string }): Promise<unknown[]> {
+  const variables = op.variables(victim);
+  if (op.type !== 'subscription') {
+    const res = await app.request<Record<string, unknown>>(op.document, variables, key);
+    expect(res.status).toBe(200);
+    expect(res.body.errors).toBeUndefined();
+    const ws = await wsOnce<Record<string, unknown>>(app.wsClient(key), op.document, variables);
+    expect(ws.errors).toBeUndefined();
+    for (const id of victimSecrets()) expect(JSON.stringify([res.body, ws])).not.toContain(id);
+    return [res.body.data?.[op.field], ws.data?.[op.field]];
+  }
+  // A subscription aimed at A's application, next to an unfiltered one as the sentinel: once B's own
+  // change reaches the sentinel, A's earlier change would have reached the probe too.
+  const listeners = app.subscriber.listenerCount;
+  const client = app.wsClient(key);
+  const probe = collect<Record<string, { id: string }>>(client, op.document, variables);
+  const sentinel = collect<{ liveApplicationUpdated: { appId: string } }>(client, 'subscription { liveApplicationUpdated { appId status } }');
+  await expectEventually(() => expect(app.subscriber.listenerCount).toBe(listeners + 2));
+  await app.services.applications.cancel({ tenantId: victim.tenantId, scope: 'write' }, victim.applicationIds[1]);
+  const own = await app.request(APPLY, { appId: attacker.ownAppId }, key);
+  expect(graphqlCodes(own.body)).toEqual([]);
+  await expectEventually(() => expect(sentinel.results.map((r) => r.data?.liveApplicationUpdated.appId)).toEqual([attacker.ownAppId]));
+  probe.dispose();
+  sentinel.dispose();
+  expect(probe.state.error).toBeUndefined();
+  return [probe.results.map((r) => r.data?.[op.field])];
+}
+
+describe('tenant B aiming every operation at tenant A', () => {
+  for (const op of OPERATIONS) {
+    it(`${op.type} ${op.field}: B reads and changes nothing of A's`, async () => {
+      const b = await createTenantWithMerchants(env.database.db, env.box, 1);
+      const attacker = { tenantId: b.tenant.id, ownAppId: b.appIds[0] as string };
+      const enqueued = app.queue.enqueued.length;
+      for (const value of await runAs(op, b.apiKey.key, attacker)) op.checkForeign(value, victim, attacker);
+      const after = await tenantSnapshot(env, victim.tenantId);
+      if (op.type === 'subscription') {
+        // The sentinel step cancelled A's second application itself; everything else is as it was.
+        expect(after.rows.applications.find((r) => r.id === victim.applicationIds[1])?.status).toBe('CANCELLED');
+        before = after;
+      }
+      expect(after).toEqual(before);
+      expect(app.queue.enqueued.slice(enqueued).filter((job) => job.tenantId === victim.tenantId)).toEqual([]);
+      expect(app.queue.removed).not.toContain(victim.applicationIds[0]);
+      expect(app.preAuth.calls).not.toContain(victim.tenantId);
+    });
+  }
+
+  it("gives B no way to spend A's quota or see it: A's own answer still counts its reservations", async () => {
+    const res = await app.request<{ quota: { used: number } }>(
+      'query($appId: String!) { quota(appId: $appId) { used } }',
+      { appId: victim.appIds[0] },
+      victimKey,
+    );
+    expect(res.body.data?.quota.used).toBe(3);
+  });
+});
+
+interface BadKey {
+  label: string;
+  /** The Authorization header over HTTP (null: none). */
+  header: string | null;
+  /** connectionParams over WebSocket. */
+  params: Record<string, unknown>;
+}
+
+async function badKeys(): Promise<BadKey[]> {
+  const t = await createTenantWithMerchants(env.database.db, env.box, 0);
+  const revoked = await app.services.tenants.createApiKey(t.tenant.id, 'write');
+  await app.services.tenants.revokeApiKey(t.tenant.id, revoked.id);
+  const valid = t.apiKey.key;
+  const tampered = `${valid.slice(0, -1)}${valid.endsWith('A') ? 'B' : 'A'}`;
+  const asHeader = (key: string): Pick<BadKey, 'header' | 'params'> => ({ header: `Bearer ${key}`, params: { authorization: `Bearer ${key}` } });
+  return [
+    { label: 'no key', header: null, params: {} },
+    { label: 'an empty bearer', header: 'Bearer ', params: { authorization: 'Bearer ' } },
+    { label: 'a malformed key', ...asHeader('not-a-key') },
+    { label: 'a key-shaped forgery', ...asHeader('wxl_abcdefgh_0000000000000000000000000000000') },
+    { label: 'a tampered key', ...asHeader(tampered) },
+    { label: 'an injection attempt', ...asHeader("wxl_' OR '1'='1") },
+    { label: 'a 4 KiB key', ...asHeader(`wxl_${'x'.repeat(4096)}`) },
+    { label: 'a revoked key', ...asHeader(revoked.key) },
+    { label: 'Basic credentials', header: 'Basic Zm9vOmJhcg==', params: { authorization: { key: valid } } },
+  ];
+}
+
+function rawWsClient(params: Record<string, unknown>, onClose: (code: number) => void) {
+  return createClient({
+    url: app.wsUrl,
+    webSocketImpl: WebSocket,
+    connectionParams: params,
+    retryAttempts: 0,
+    lazy: true,
+    on: { closed: (event) => onClose((event as { code: number }).code) },
+  });
+}
+
+describe('every operation without a valid key', () => {
+  let keys: BadKey[];
+  beforeAll(async () => {
+    keys = await badKeys();
+  });
+
+  for (const op of OPERATIONS) {
+    it(`${op.type} ${op.field}: HTTP 401 UNAUTHENTICATED, WebSocket closed with 4403, nothing changed`, async () => {
+      const enqueued = app.queue.enqueued.length;
+      for (const key of keys) {
+        const res = await app.request(op.document, op.variables(victim), null, key.header === null ? {} : { authorization: key.header });
+        expect({ key: key.label, status: res.status, codes: graphqlCodes(res.body) }).toEqual({ key: key.label, status: 401, codes: ['UNAUTHENTICATED'] });
+        expect(res.body.data).toBeUndefined();
+
+        const closes: number[] = [];
+        const client = rawWsClient(key.params, (code) => closes.push(code));
+        const sub = collect(client, op.document, op.variables(victim));
+        await expectEventually(() => expect({ key: key.label, closes }).toEqual({ key: key.label, closes: [4403] }));
+        expect(sub.results).toEqual([]);
+        sub.dispose();
+        await client.dispose();
+      }
+      expect(app.queue.enqueued.length).toBe(enqueued);
+      expect(await tenantSnapshot(env, victim.tenantId)).toEqual(before);
+    });
+  }
+});
+
+describe('a read-only key', () => {
+  for (const op of OPERATIONS.filter((o) => o.type === 'mutation')) {
+    it(`mutation ${op.field}: FORBIDDEN over HTTP (403) and WebSocket, nothing changed`, async () => {
+      const { key } = await app.services.tenants.createApiKey(victim.tenantId, 'read');
+      const enqueued = app.queue.enqueued.length;
+      const preAuthCalls = app.preAuth.calls.length;
+      const res = await app.request(op.document, op.variables(victim), key);
+      expect(res.status).toBe(403);
+      expect(graphqlCodes(res.body)).toEqual(['FORBIDDEN']);
+      expect(res.body.data).toBeUndefined();
+      await expect(wsOnce(app.wsClient(key), op.document, op.variables(victim))).rejects.toSatisfy((errors: unknown) =>
+        JSON.stringify(errors).includes('FORBIDDEN'),
+      );
+      expect(app.queue.enqueued.length).toBe(enqueued);
+      expect(app.preAuth.calls.length).toBe(preAuthCalls);
+      const after = await tenantSnapshot(env, victim.tenantId);
+      // Only the key made for this test is new.
+      expect({ ...after, rows: { ...after.rows, apiKeys: after.rows.apiKeys.filter((k) => k.scope !== 'read') } }).toEqual(before);
+    });
+  }
+
+  it('still runs queries and subscriptions', async () => {
+    const { key } = await app.services.tenants.createApiKey(victim.tenantId, 'read');
+    const res = await app.request<{ tenant: { id: string } }>('{ tenant { id } }', {}, key);
+    expect(res.body.data?.tenant.id).toBe(victim.tenantId);
+    const listeners = app.subscriber.listenerCount;
+    const sub = collect(app.wsClient(key), 'subscription { liveApplicationUpdated { id } }');
+    await expectEventually(() => expect(app.subscriber.listenerCount).toBe(listeners + 1));
+    expect(sub.state.error).toBeUndefined();
+    sub.dispose();
+  });
+});
+
+describe('the operation table', () => {
+  it('covers every query, mutation and subscription of schema.graphql', () => {
+    expect(tableOperations()).toEqual(schemaOperations());
+  });
+});
