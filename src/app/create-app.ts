@@ -175,12 +175,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logger,
     stop() {
       stopped ??= (async () => {
-        await graphql?.stop();
-        await webhooks?.stop();
-        await jobs?.close();
-        await queue.close();
-        await Promise.all(redisClients.map((r) => r.quit().catch(() => r.disconnect())));
-        await database.close();
+        const step = async (name: string, fn: () => Promise<unknown> | undefined) => {
+          const started = Date.now();
+          await fn();
+          logger.debug({ step: name, ms: Date.now() - started }, 'shutdown step done');
+        };
+        await step('http and websockets drained', () => graphql?.stop());
+        await step('webhook processing finished', () => webhooks?.stop());
+        await step('worker drained', () => jobs?.close());
+        await step('queue closed', () => queue.close());
+        await step('redis closed', () => Promise.all(redisClients.map((r) => r.quit().catch(() => r.disconnect()))));
+        await step('database closed', () => database.close());
+        logger.info('stopped');
       })();
       return stopped;
     },

@@ -72,6 +72,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ demo: { url, apiKey: seeded.apiKey, tenantId: seeded.tenantId, simulatorUrl: sim.url } }));
 
   const stop = async () => {
+    console.log('stopping the demo...');
     await app.stop();
     await sim.stop();
     localRedis?.stop();

@@ -102,6 +102,8 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
       const server = new ApolloServer<GraphqlContext>({
         ...(deps.jit === false ? { schema } : { gateway: jitGateway(schema) }),
         csrfPrevention: true,
+        // The process entry points own SIGTERM/SIGINT and drain everything in order (createApp's stop).
+        stopOnTerminationSignals: false,
         introspection: deps.config.introspection,
         hideSchemaDetailsFromClientErrors: !deps.config.introspection,
         includeStacktraceInErrorResponses: false,
