@@ -3,13 +3,24 @@ import { Gauge } from 'prom-client';
 import { type Db, rowsOf } from '../db/client.js';
 import type { ChangeSubscriber } from '../events/change-subscriber.js';
 import type { ApplyQueue } from '../jobs/apply-queue.js';
+import type { QuotaLimiter } from '../jobs/quota-limiter.js';
+import type { Clock } from '../lib/clock.js';
+import type { TenantsService } from '../services/tenants.service.js';
 import type { Metrics } from '../metrics/metrics.js';
 
 /**
  * Gauges read at scrape time (not kept up to date on every change): queue depths from BullMQ and
  * application counts by status from Postgres, so a scrape costs two cheap queries.
  */
-export function registerAppMetrics(deps: { metrics: Metrics; db: Db; queue: ApplyQueue; subscriber: ChangeSubscriber }): void {
+export function registerAppMetrics(deps: {
+  metrics: Metrics;
+  db: Db;
+  queue: ApplyQueue;
+  subscriber: ChangeSubscriber;
+  tenants: TenantsService;
+  limiter: QuotaLimiter;
+  clock: Clock;
+}): void {
   const { registry } = deps.metrics;
   new Gauge({
     name: 'wxlive_graphql_subscriptions_open',
@@ -40,6 +51,36 @@ export function registerAppMetrics(deps: { metrics: Metrics; db: Db; queue: Appl
       );
       this.reset();
       for (const r of rows) this.set({ tenant: r.tenant, status: r.status }, r.n);
+    },
+  });
+  new Gauge({
+    name: 'wxlive_tenant_quota_used_today',
+    help: 'applyliveinfo calls reserved today (UTC+8 quota day) per tenant',
+    labelNames: ['tenant'] as const,
+    registers: [registry],
+    async collect() {
+      const tenants = await deps.tenants.list();
+      const used = await deps.limiter.tenantsUsedToday(
+        tenants.map((t) => t.id),
+        deps.clock.now(),
+      );
+      this.reset();
+      for (const [tenant, n] of used) this.set({ tenant }, n);
+    },
+  });
+  new Gauge({
+    name: 'wxlive_tenant_quota_remaining_today',
+    help: 'applyliveinfo calls left today for tenants with a daily tenant quota',
+    labelNames: ['tenant'] as const,
+    registers: [registry],
+    async collect() {
+      const limited = (await deps.tenants.list()).filter((t) => t.dailyQuotaPerTenant !== null);
+      const used = await deps.limiter.tenantsUsedToday(
+        limited.map((t) => t.id),
+        deps.clock.now(),
+      );
+      this.reset();
+      for (const t of limited) this.set({ tenant: t.id }, Math.max(0, (t.dailyQuotaPerTenant ?? 0) - (used.get(t.id) ?? 0)));
     },
   });
 }

@@ -7,6 +7,7 @@ import { RedisChangePublisher } from '../events/change-feed.js';
 import { ChangeSubscriber } from '../events/change-subscriber.js';
 import { createGraphqlServer, type GraphqlServer } from '../graphql/index.js';
 import { graphiqlRoutes } from '../http/graphiql.js';
+import { queueDashboardRoutes } from '../http/queue-dashboard.js';
 import { createRouter, type Route } from '../http/router.js';
 import { createApplyClients, type JobsRuntime, startJobsRuntime } from '../jobs/jobs-runtime.js';
 import type { JobsTuning } from '../jobs/jobs-tuning.js';
@@ -144,9 +145,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ...healthRoutes({ database, redis, metrics, jobs, runsWorker }),
       ...graphiqlRoutes(graphql.route),
       ...webhooks.routes,
+      ...(config.adminToken ? queueDashboardRoutes(queue.queue, config.adminToken) : []),
       ...(options.routes ?? []),
     ];
-    registerAppMetrics({ metrics, db: database.db, queue, subscriber });
+    registerAppMetrics({ metrics, db: database.db, queue, subscriber, tenants: services.tenants, limiter, clock });
     server = createServer(createRouter(routes, logger));
     await graphql.start(server);
     webhooks.sweeper.start();

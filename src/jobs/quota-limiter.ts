@@ -193,6 +193,13 @@ export class QuotaLimiter {
     };
   }
 
+  /** applyliveinfo calls reserved today per tenant (for the metrics scrape); one GET each. */
+  async tenantsUsedToday(tenantIds: readonly string[], nowMs: number): Promise<Map<string, number>> {
+    const day = quotaDay(nowMs);
+    const values = await Promise.all(tenantIds.map((id) => this.redis.get(tenantQuotaKeys(this.options.prefix, id).tenantDay(day))));
+    return new Map(tenantIds.map((id, i) => [id, Number(values[i] ?? 0)]));
+  }
+
   private keysFor(tenantId: string, appId: string, day: string): [string, string, string, string, string] {
     const k = tenantQuotaKeys(this.options.prefix, tenantId);
     return [k.appDay(appId, day), k.tenantDay(day), k.appSpent(appId, day), k.appWindow(appId), k.tenantRate];
