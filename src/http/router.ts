@@ -45,10 +45,14 @@ function compile(route: Route): CompiledRoute {
 export function createRouter(routes: Route[], logger: Logger) {
   const compiled = routes.map(compile);
   return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = parseTarget(req.url);
     const header = req.headers['x-request-id'];
     const requestId = typeof header === 'string' && /^[\w.-]{1,64}$/.test(header) ? header : randomUUID();
     res.setHeader('x-request-id', requestId);
+    if (!url) {
+      sendText(res, 400, 'bad request');
+      return;
+    }
     let methodMismatch = false;
     for (const route of compiled) {
       const m = route.regex.exec(url.pathname);
@@ -59,7 +63,7 @@ export function createRouter(routes: Route[], logger: Logger) {
       }
       const params: Record<string, string> = {};
       route.names.forEach((n, i) => {
-        params[n] = decodeURIComponent(m[i + 1] ?? '');
+        params[n] = decodeSegment(m[i + 1] ?? '');
       });
       const log = logger.child({ requestId });
       try {
@@ -73,6 +77,25 @@ export function createRouter(routes: Route[], logger: Logger) {
     }
     sendText(res, methodMismatch ? 405 : 404, methodMismatch ? 'method not allowed' : 'not found');
   };
+}
+
+// Both run before any handler's try: a throw here would be an unhandled rejection, which ends the process.
+function parseTarget(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    // An absolute-form target that is no URL (`POST http://[ HTTP/1.1`).
+    return undefined;
+  }
+}
+
+/** A segment that is not valid percent-encoding stays as sent: it can match no id, and every handler checks its params. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 export function sendText(res: ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
