@@ -80,6 +80,7 @@ export class PushIntake {
     }
     // Not awaited: until it lands the mark reads `pending`, and a repeat then meets the inbox key.
     void claim.confirm();
+    if (verified.plainTuple) void this.deps.replayGuard.markStored(tenantId, verified.plainTuple);
     if (id === undefined) return { result: { outcome: 'duplicate', inboxId: undefined, kind }, process: noop };
     const stored: InboxRow = { ...row, id, attempts: hasEffect ? 1 : 0, processedAt: hasEffect ? null : row.receivedAt, lastError: null };
     const result: IntakeResult = { outcome: 'accepted', inboxId: id, kind };

@@ -39,6 +39,11 @@ export interface VerifiedPush {
   plaintext: string;
   push: WechatPush;
   tuple: SignedTuple;
+  /**
+   * aes mode: the query's `signature` tuple, when it verifies. It does not cover the body, so the
+   * same query without `encrypt_type` would pass plaintext mode with any body: it is marked seen too.
+   */
+  plainTuple?: SignedTuple;
 }
 
 /**
@@ -55,7 +60,10 @@ export function verifyPush(crypt: MsgCrypt, query: WebhookQuery, body: string, o
     const tuple = { timestamp, nonce, signature: query.msgSignature };
     const plaintext = guardCrypt(() => crypt.verifyAndDecrypt({ msgSignature: tuple.signature, timestamp, nonce, encrypt: envelope.encrypt }));
     assertFresh(timestamp, options);
-    return { mode: 'aes', plaintext, push: guardXml(() => parseMessage(plaintext)), tuple };
+    const push = guardXml(() => parseMessage(plaintext));
+    const signature = query.signature;
+    if (signature === undefined || !crypt.verifyPlainSignature(signature, timestamp, nonce)) return { mode: 'aes', plaintext, push, tuple };
+    return { mode: 'aes', plaintext, push, tuple, plainTuple: { timestamp, nonce, signature } };
   }
   if (!options.acceptPlaintext) throw new WebhookRejection('PLAINTEXT_DISABLED', `encrypt_type=${query.encryptType ?? '(absent)'}`);
   if (timestamp === undefined || nonce === undefined || query.signature === undefined) {

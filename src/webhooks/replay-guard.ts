@@ -101,6 +101,11 @@ export class ReplayGuard {
     };
   }
 
+  /** Marks a tuple stored without a claim: the plaintext-mode tuple an encrypted push also carried. */
+  markStored(tenantId: string, tuple: SignedTuple): Promise<void> {
+    return this.quietly(this.options.redis.set(this.key(tenantId, tuple), 'stored', 'PX', this.ttlMs(tuple.timestamp)));
+  }
+
   /** Long enough that the tuple is remembered for as long as its timestamp passes the window. */
   private ttlMs(timestamp: string): number {
     if (this.windowMs === 0) return DEFAULT_REPLAY_WINDOW_MS;

@@ -211,6 +211,30 @@ describe('replayed pushes', () => {
     );
   });
 
+  it("does not let a captured encrypted push's query string be downgraded to plaintext mode with another body", async () => {
+    const appId = randomAppId();
+    await real.app.services.authorizers.import(systemContext(a.id), [{ appId, refreshToken: 'r', permissionSets: [52] }]);
+    const genuine = wechatPush(a.keys, ticketXml(a.keys.componentAppId, 'genuine-ticket'));
+    expect(await postPush(real, authPath(a.id), genuine)).toMatchObject({ status: 200, text: 'success' });
+    await real.app.webhooks?.drain();
+    const rows = await inboxRows();
+    // WeChat signs every encrypted push twice: msg_signature (over Encrypt) and signature (without it).
+    const forgedBody = `<xml><AppId>${a.keys.componentAppId}</AppId><CreateTime>1</CreateTime><InfoType>unauthorized</InfoType><AuthorizerAppid>${appId}</AuthorizerAppid></xml>`;
+    for (const mode of [null, 'AES', 'raw']) {
+      const query = new URLSearchParams(genuine.query);
+      query.delete('msg_signature');
+      if (mode === null) query.delete('encrypt_type');
+      else query.set('encrypt_type', mode);
+      const answer = await real.fetch(`${authPath(a.id)}?${query}`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: forgedBody });
+      expect([answer.status, answer.text]).toEqual([200, 'success']);
+      await real.app.webhooks?.drain();
+      expect(await inboxRows()).toBe(rows);
+    }
+    expect((await real.app.services.authorizers.get(systemContext(a.id), appId))?.status).toBe('AUTHORIZED');
+    const replayed = (await real.app.metrics.webhookPushes.get()).values.find((v) => v.labels.outcome === 'replayed' && v.labels.reason === 'unauthorized');
+    expect(replayed?.value).toBe(3);
+  });
+
   it('does not let a captured plaintext-mode query string carry another body', async () => {
     const t = await real.tenant();
     const timestamp = String(Math.floor(Date.now() / 1000));
