@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
 import { type Config, ConfigError } from '../config/config.js';
 import { connectPglite, connectPostgres, type Database } from '../db/client.js';
 import { RedisChangePublisher } from '../events/change-feed.js';
@@ -13,6 +12,7 @@ import { createApplyClients, type JobsRuntime, startJobsRuntime } from '../jobs/
 import type { JobsTuning } from '../jobs/jobs-tuning.js';
 import { type Clock, systemClock } from '../lib/clock.js';
 import { createLogger, type Logger } from '../lib/logger.js';
+import { createRedis, type RedisClient } from '../lib/redis.js';
 import { SecretBox } from '../lib/secret-box.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { AuthorizationLinkService } from '../services/authorization-link.service.js';
@@ -41,7 +41,8 @@ export interface App {
   url: string | undefined;
   server: Server | undefined;
   database: Database;
-  redis: Redis;
+  /** The commands connection (a Cluster when REDIS_CLUSTER_NODES is set). */
+  redis: RedisClient;
   services: Services;
   wechat: WechatApi;
   metrics: Metrics;
@@ -63,8 +64,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     options.database ?? (config.databaseUrl ? connectPostgres(config.databaseUrl, { max: config.dbPoolSize }) : await connectPglite(config.dataDir));
   if (options.migrate ?? database.driver === 'pglite') await database.migrate();
 
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: false });
-  const redisClients: Redis[] = [redis];
+  const redis = createRedis(config, { purpose: 'commands' });
+  const redisClients: RedisClient[] = [redis];
   const metrics = createMetrics();
   const publisher = new RedisChangePublisher(redis, config.redisPrefix);
   const { queue, limiter } = createApplyClients({ config, redis, clock });
@@ -92,7 +93,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   let jobs: JobsRuntime | undefined;
   if (runsWorker) {
-    const workerConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+    const workerConnection = createRedis(config, { purpose: 'worker' });
     redisClients.push(workerConnection);
     jobs = startJobsRuntime({
       config,
@@ -114,7 +115,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   let url: string | undefined;
   let subscriber: ChangeSubscriber | undefined;
   if (runsApi) {
-    const subscriberConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+    const subscriberConnection = createRedis(config, { purpose: 'subscriber' });
     redisClients.push(subscriberConnection);
     subscriber = new ChangeSubscriber(subscriberConnection, config.redisPrefix, logger);
     graphql = createGraphqlServer({

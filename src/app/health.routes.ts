@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import type { Redis } from 'ioredis';
 import { type Database, migrationsFolder, rowsOf } from '../db/client.js';
 import { type Route, sendJson, sendText } from '../http/router.js';
 import type { JobsRuntime } from '../jobs/jobs-runtime.js';
+import type { RedisClient } from '../lib/redis.js';
 import type { Metrics } from '../metrics/metrics.js';
 
 function expectedMigrations(): number {
@@ -22,7 +22,7 @@ async function check(name: string, fn: () => Promise<string | undefined>): Promi
 }
 
 /** `/healthz` (the process answers), `/readyz` (its dependencies answer), `/metrics` (Prometheus). */
-export function healthRoutes(deps: { database: Database; redis: Redis; metrics: Metrics; jobs: JobsRuntime | undefined; runsWorker: boolean }): Route[] {
+export function healthRoutes(deps: { database: Database; redis: RedisClient; metrics: Metrics; jobs: JobsRuntime | undefined; runsWorker: boolean }): Route[] {
   const expected = expectedMigrations();
   return [
     { method: 'GET', path: '/healthz', handler: ({ res }) => sendJson(res, 200, { status: 'ok' }) },

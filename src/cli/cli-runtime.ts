@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createServices, type Services } from '../app/services.js';
 import { type Config, ConfigError, loadConfig } from '../config/config.js';
@@ -7,6 +6,7 @@ import { RedisChangePublisher } from '../events/change-feed.js';
 import { createApplyClients } from '../jobs/jobs-runtime.js';
 import { systemClock } from '../lib/clock.js';
 import { createLogger } from '../lib/logger.js';
+import { createRedis, type RedisClient } from '../lib/redis.js';
 import { SecretBox } from '../lib/secret-box.js';
 import { DomainError } from '../services/errors.js';
 import type { ApplicationQueue, ChangePublisher } from '../services/ports.js';
@@ -48,7 +48,7 @@ export async function openCliRuntime(env: Record<string, string | undefined>, op
     let queue = offlineQueue;
     let publisher = offlinePublisher;
     if (options.redis) {
-      const redis = await connectRedis(config.redisUrl);
+      const redis = await connectRedis(config);
       closers.push(() => redis.quit());
       const clients = createApplyClients({ config, redis, clock: systemClock });
       closers.push(() => clients.queue.close());
@@ -73,8 +73,8 @@ export async function openCliRuntime(env: Record<string, string | undefined>, op
 }
 
 /** Fails fast with one line when Redis is down, instead of ioredis retrying forever. */
-async function connectRedis(url: string): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 5000, retryStrategy: (times) => (times > 2 ? null : 200) });
+async function connectRedis(config: Config): Promise<RedisClient> {
+  const redis = createRedis(config, { purpose: 'commands', failFast: true });
   // Connection errors surface through connect() and commands; without a listener ioredis prints them too.
   redis.on('error', () => {});
   try {
@@ -82,6 +82,7 @@ async function connectRedis(url: string): Promise<Redis> {
     return redis;
   } catch (err) {
     redis.disconnect();
-    throw new CliError('REDIS_UNAVAILABLE', `REDIS_URL: cannot reach Redis (${err instanceof Error ? err.message : String(err)})`);
+    const variable = config.redisClusterNodes ? 'REDIS_CLUSTER_NODES' : 'REDIS_URL';
+    throw new CliError('REDIS_UNAVAILABLE', `${variable}: cannot reach Redis (${err instanceof Error ? err.message : String(err)})`);
   }
 }

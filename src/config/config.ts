@@ -2,6 +2,21 @@ import { z } from 'zod';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
+/** `host:port,host:port`: seed nodes of a Redis Cluster (ioredis discovers the rest). */
+const clusterNodes = z.string().transform((value, ctx) => {
+  const nodes: RedisNode[] = [];
+  for (const part of value.split(',').map((p) => p.trim())) {
+    const match = /^\[?([^\s[\]]+?)\]?:([0-9]{1,5})$/.exec(part);
+    const port = Number(match?.[2]);
+    if (!match?.[1] || port < 1 || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: `expected comma-separated host:port pairs (e.g. 10.0.0.1:7000,10.0.0.2:7000); got "${part}"` });
+      return z.NEVER;
+    }
+    nodes.push({ host: match[1], port });
+  }
+  return nodes;
+});
+
 const secretKey = z.string().refine((v) => Buffer.from(v, 'base64').length === 32, {
   message: 'expected 32 random bytes in base64 (generate one with: openssl rand -base64 32)',
 });
@@ -11,6 +26,7 @@ export const envSchema = z.object({
   DATABASE_URL: z.string().url({ message: 'expected a postgres:// URL' }).optional(),
   DATA_DIR: z.string().default('.wxlive-data'),
   REDIS_URL: z.string().url({ message: 'expected a redis:// URL' }).default('redis://127.0.0.1:6379'),
+  REDIS_CLUSTER_NODES: clusterNodes.optional(),
   REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, - or _')
@@ -43,10 +59,17 @@ export const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
 export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   redisUrl: string;
+  /** Set: connect to this Redis Cluster (REDIS_URL is then unused). */
+  redisClusterNodes: RedisNode[] | undefined;
   redisPrefix: string;
   port: number;
   host: string;
@@ -86,6 +109,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,
     redisUrl: e.REDIS_URL,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES,
     redisPrefix: e.REDIS_PREFIX,
     port: e.PORT,
     host: e.HOST,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/redis.js';
 import type { LiveApplicationView } from '../services/live-application.view.js';
 import type { ChangePublisher } from '../services/ports.js';
 
@@ -38,7 +38,7 @@ export class RedisChangePublisher implements ChangePublisher {
   private readonly keys: ChangeFeedKeys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
     private readonly maxLength = DEFAULT_STREAM_LENGTH,
   ) {
@@ -49,7 +49,18 @@ export class RedisChangePublisher implements ChangePublisher {
   }
 
   async publish(changes: readonly LiveApplicationView[]): Promise<void> {
-    if (changes.length === 0) return;
+    // A Redis Cluster pipeline must stay on one slot: one pipeline per tenant (its stream's hash
+    // tag), in parallel; each tenant's changes keep their order.
+    const byTenant = new Map<string, LiveApplicationView[]>();
+    for (const c of changes) {
+      const list = byTenant.get(c.tenantId);
+      if (list) list.push(c);
+      else byTenant.set(c.tenantId, [c]);
+    }
+    await Promise.all([...byTenant.values()].map((list) => this.publishTenant(list)));
+  }
+
+  private async publishTenant(changes: readonly LiveApplicationView[]): Promise<void> {
     const pipeline = this.redis.pipeline();
     for (const c of changes) {
       (pipeline as unknown as PublishCommand).wxlivePublishChange(
@@ -76,7 +87,7 @@ export function parseChangeMessage(message: string): ApplicationChange {
 }
 
 /** Changes of one tenant after a cursor (exclusive), oldest first, for resumable subscriptions. */
-export async function replayChanges(redis: Redis, prefix: string, tenantId: string, after: string, count = 1000): Promise<ApplicationChange[]> {
+export async function replayChanges(redis: RedisClient, prefix: string, tenantId: string, after: string, count = 1000): Promise<ApplicationChange[]> {
   const entries = await redis.xrange(changeFeedKeys(prefix).stream(tenantId), `(${after}`, '+', 'COUNT', count);
   return entries.map(([id, fields]) => ({ cursor: id, application: JSON.parse(fields[1] ?? 'null') as LiveApplicationView }));
 }

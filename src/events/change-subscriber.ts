@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from '../lib/logger.js';
+import type { RedisClient } from '../lib/redis.js';
 import { type ApplicationChange, changeFeedKeys, parseChangeMessage } from './change-feed.js';
 
 export type ChangeListener = (change: ApplicationChange) => void;
@@ -14,7 +14,7 @@ export class ChangeSubscriber {
   private started: Promise<unknown> | undefined;
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     private readonly prefix: string,
     private readonly logger: Logger,
   ) {

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import { type ApplicationChange, replayChanges } from '../events/change-feed.js';
 import type { ChangeSubscriber } from '../events/change-subscriber.js';
 import type { Logger } from '../lib/logger.js';
+import type { RedisClient } from '../lib/redis.js';
 import type { TenantContext } from '../services/context.js';
 import { DomainError } from '../services/errors.js';
 import { ERROR_CODES } from '../services/errors.js';
@@ -14,7 +14,7 @@ export interface ChangeSource {
   replay(tenantId: string, after: string, count: number): Promise<ApplicationChange[]>;
 }
 
-export function redisChangeSource(subscriber: ChangeSubscriber, redis: Redis, prefix: string): ChangeSource {
+export function redisChangeSource(subscriber: ChangeSubscriber, redis: RedisClient, prefix: string): ChangeSource {
   return {
     listen: (tenantId, listener) => subscriber.listen(tenantId, listener),
     replay: (tenantId, after, count) => replayChanges(redis, prefix, tenantId, after, count),

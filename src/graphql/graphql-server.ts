@@ -9,10 +9,10 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import type { GraphQLSchema } from 'graphql';
-import type { Redis } from 'ioredis';
 import type { ChangeSubscriber } from '../events/change-subscriber.js';
 import type { Route } from '../http/router.js';
 import type { Logger } from '../lib/logger.js';
+import type { RedisClient } from '../lib/redis.js';
 import { ApplicationFeed, redisChangeSource } from './application-feed.js';
 import { assertOperationAllowed, authenticate, cachedAuthenticator } from './authenticate.js';
 import { GraphqlContext, type GraphqlServices } from './context.js';
@@ -26,7 +26,7 @@ import { attachWebSocket } from './ws-server.js';
 export interface GraphqlServerDeps {
   services: Omit<GraphqlServices, 'feed'>;
   /** Live changes (this instance's one psubscribe) and the kept stream for `after:` replays. */
-  changes: { subscriber: ChangeSubscriber; redis: Redis; prefix: string };
+  changes: { subscriber: ChangeSubscriber; redis: RedisClient; prefix: string };
   /** `config.graphql`. */
   config: ProtectionLimits & { introspection: boolean };
   logger: Logger;

@@ -1,5 +1,5 @@
 import { type BackoffStrategy, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/redis.js';
 import { type ApplyJobDeps, runApplyJob } from './apply-live.job.js';
 import { APPLY_QUEUE_NAME, type ApplyJobData, type ApplyJobName } from './apply-queue.js';
 import { runExpireJob } from './expire-application.job.js';
@@ -7,7 +7,7 @@ import { bullPrefix } from './quota-keys.js';
 
 export interface ApplyWorkerOptions {
   /** The worker's own connection, created with `maxRetriesPerRequest: null` (BullMQ requires it). */
-  connection: Redis;
+  connection: RedisClient;
   redisPrefix: string;
   concurrency: number;
   /** First retry delay (APPLY_BACKOFF_MS); doubles per attempt. */

@@ -1,6 +1,6 @@
 import { type JobsOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Clock } from '../lib/clock.js';
+import type { RedisClient } from '../lib/redis.js';
 import type { ApplicationQueue } from '../services/ports.js';
 import { bullPrefix, tenantQuotaKeys } from './quota-keys.js';
 
@@ -27,7 +27,7 @@ export type JobPresence = 'present' | 'missing' | 'finished';
 
 export interface ApplyQueueOptions {
   /** A connection of the caller's; the queue does not close it. */
-  redis: Redis;
+  redis: RedisClient;
   redisPrefix: string;
   clock: Clock;
   maxAttempts: number;
@@ -55,18 +55,20 @@ export class ApplyQueue implements ApplicationQueue {
       if (list) list.push(j);
       else byTenant.set(j.tenantId, [j]);
     }
-    const pipeline = this.options.redis.pipeline();
-    for (const [tenantId, list] of byTenant) {
-      const key = tenantQuotaKeys(this.options.redisPrefix, tenantId).enqueued;
-      pipeline.incrby(key, list.length).pexpire(key, FAIRNESS_WINDOW_MS);
-    }
-    const counts = await pipeline.exec();
+    // A Redis Cluster pipeline must stay on one slot, and each counter has its tenant's hash tag:
+    // one small pipeline per tenant, in parallel.
+    const ends = await Promise.all(
+      [...byTenant].map(async ([tenantId, list]) => {
+        const key = tenantQuotaKeys(this.options.redisPrefix, tenantId).enqueued;
+        const [entry] = (await this.options.redis.pipeline().incrby(key, list.length).pexpire(key, FAIRNESS_WINDOW_MS).exec()) ?? [];
+        return entry && !entry[0] ? Number(entry[1]) : list.length;
+      }),
+    );
     const bulk: { name: ApplyJobName; data: ApplyJobData; opts: JobsOptions }[] = [];
     let i = 0;
     for (const [, list] of byTenant) {
-      const entry = counts?.[i * 2];
+      const end = ends[i] ?? list.length;
       i += 1;
-      const end = entry && !entry[0] ? Number(entry[1]) : list.length;
       const start = end - list.length;
       list.forEach((job, n) => {
         bulk.push({ name: 'apply', data: job, opts: this.applyOptions(job.applicationId, Math.min(MAX_PRIORITY, start + n + 1)) });

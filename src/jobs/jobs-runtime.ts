@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
 import type { DbOrTx } from '../db/client.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
+import type { RedisClient } from '../lib/redis.js';
 import type { ApplicationTransitions } from '../services/application-transitions.service.js';
 import { type ApplyWorkerHandle, startApplyWorker } from './apply-live.worker.js';
 import type { ApplyLiveCaller } from './apply-outcome.js';
@@ -15,7 +15,7 @@ import { tenantLimitsFromDb } from './tenant-limits.js';
 type JobsConfig = Pick<Config, 'redisPrefix' | 'applyMaxAttempts' | 'applyBackoffMs' | 'applyHourlyCapPerApp' | 'workerConcurrency'>;
 
 /** What the API side needs: the queue behind ApplicationsService, and the limiter for `quota(appId)`. */
-export function createApplyClients(deps: { config: JobsConfig; redis: Redis; clock: Clock }): { queue: ApplyQueue; limiter: QuotaLimiter } {
+export function createApplyClients(deps: { config: JobsConfig; redis: RedisClient; clock: Clock }): { queue: ApplyQueue; limiter: QuotaLimiter } {
   const { config, redis, clock } = deps;
   return {
     queue: new ApplyQueue({ redis, redisPrefix: config.redisPrefix, clock, maxAttempts: config.applyMaxAttempts, backoffMs: config.applyBackoffMs }),
@@ -27,9 +27,9 @@ export interface JobsRuntimeDeps {
   config: JobsConfig;
   db: DbOrTx;
   /** For commands (limiter, queue, reconciler); not closed here. */
-  redis: Redis;
+  redis: RedisClient;
   /** For the BullMQ worker, created with `maxRetriesPerRequest: null`; not closed here. */
-  workerConnection: Redis;
+  workerConnection: RedisClient;
   transitions: ApplicationTransitions;
   applyLive: ApplyLiveCaller;
   clock: Clock;

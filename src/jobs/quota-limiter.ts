@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { type Clock, systemClock } from '../lib/clock.js';
 import { nextQuotaDayStart, quotaDay } from '../lib/quota-day.js';
+import type { RedisClient } from '../lib/redis.js';
 import { tenantQuotaKeys } from './quota-keys.js';
 
 /** A tenant's quota settings (a `TenantSummary` fits). */
@@ -121,7 +121,7 @@ export class QuotaLimiter {
   private readonly commands: QuotaCommands;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: QuotaLimiterOptions,
   ) {
     this.windowMs = options.windowMs ?? 3600_000;

@@ -1,15 +1,15 @@
 import { and, asc, eq, gt } from 'drizzle-orm';
-import type { Redis } from 'ioredis';
 import type { DbOrTx } from '../db/client.js';
 import { liveApplications } from '../db/tables.js';
 import type { Logger } from '../lib/logger.js';
+import type { RedisClient } from '../lib/redis.js';
 import type { ApplicationTransitions } from '../services/application-transitions.service.js';
 import type { ApplyJobData, ApplyQueue } from './apply-queue.js';
 import { reconcilerLockKey } from './quota-keys.js';
 
 export interface ReconcilerDeps {
   db: DbOrTx;
-  redis: Redis;
+  redis: RedisClient;
   redisPrefix: string;
   queue: ApplyQueue;
   transitions: ApplicationTransitions;
@@ -30,6 +30,11 @@ export interface ReconcileReport {
   ran: boolean;
 }
 
+// Deletes the lock only while it holds our token: a run that outlived its lock must not free the
+// next holder's. One key, so one Cluster slot.
+const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
 /**
  * The application row is the source of truth and the job only its shadow: this re-creates the
  * jobs of QUEUED rows that have none, and sweeps expiries whose delayed job is gone. Safe to run
@@ -49,7 +54,7 @@ export class Reconciler {
       await this.reenqueue(report);
       await this.sweepExpired(report);
     } finally {
-      if ((await this.deps.redis.get(lockKey)) === token) await this.deps.redis.del(lockKey);
+      await this.deps.redis.eval(RELEASE_LOCK, 1, lockKey, token);
     }
     if (report.enqueued + report.replaced + report.expired > 0) this.deps.logger.info(report, 'reconciler repaired jobs');
     return report;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
+import type { RedisClient } from '../lib/redis.js';
 
 export const DEFAULT_REPLAY_WINDOW_MS = 5 * 60_000;
 
@@ -42,7 +42,7 @@ interface ClaimCommand {
 }
 
 export interface ReplayGuardOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** The configured Redis prefix (REDIS_PREFIX). */
   prefix: string;
   clock: Clock;
@@ -84,7 +84,7 @@ export class ReplayGuard {
    */
   async claim(tenantId: string, tuple: SignedTuple): Promise<ReplayClaim> {
     const key = this.key(tenantId, tuple);
-    const redis = this.options.redis as Redis & ClaimCommand;
+    const redis = this.options.redis as RedisClient & ClaimCommand;
     let previous: string | null;
     try {
       previous = await this.withTimeout(redis.wxliveWebhookClaim(key, String(this.ttlMs(tuple.timestamp))));

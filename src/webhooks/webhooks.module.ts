@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { Db } from '../db/client.js';
 import type { Route } from '../http/router.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
+import type { RedisClient } from '../lib/redis.js';
 import type { ApplicationTransitions } from '../services/application-transitions.service.js';
 import type { AuthorizersService } from '../services/authorizers.service.js';
 import type { PgCredentialStore } from '../services/credential-store.pg.js';
@@ -27,7 +27,7 @@ export interface WebhookServices {
 
 export interface WebhooksDeps {
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   /** REDIS_PREFIX. */
   redisPrefix: string;
   services: WebhookServices;

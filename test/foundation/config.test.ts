@@ -18,9 +18,19 @@ describe('configuration', () => {
     ['SECRET_KEY', 'c2hvcnQ=', /^SECRET_KEY: expected 32 random bytes in base64/],
     ['ROLE', 'web', /^ROLE: /],
     ['DATABASE_URL', 'not a url', /^DATABASE_URL: expected a postgres:\/\/ URL/],
+    ['REDIS_CLUSTER_NODES', '10.0.0.1:7000,10.0.0.2', /^REDIS_CLUSTER_NODES: expected comma-separated host:port pairs/],
   ])('names %s when it is malformed', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('reads REDIS_CLUSTER_NODES as the seed nodes of a Redis Cluster, unset by default', () => {
+    expect(loadConfig({}).redisClusterNodes).toBeUndefined();
+    expect(loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b:7001,[::1]:7002' }).redisClusterNodes).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: 'redis-b', port: 7001 },
+      { host: '::1', port: 7002 },
+    ]);
   });
 
   it('decodes SECRET_KEY to 32 bytes', () => {

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Cluster, Redis } from 'ioredis';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
+import type { RedisClient } from '../../lib/redis.js';
 import type { WechatEndpoint } from '../endpoints.js';
 import { WechatError, type WechatErrorCode } from '../errors.js';
 import type { TokenKeys } from './token-keys.js';
 
-export type RedisClient = Redis | Cluster;
+export type { RedisClient } from '../../lib/redis.js';
 
 export interface FetchedToken {
   token: string;
