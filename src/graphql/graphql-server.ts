@@ -19,7 +19,7 @@ import { GraphqlContext, type GraphqlServices } from './context.js';
 import { classifyError, ExposedError, formatForClient, MASKED_MESSAGE, maskedMessage } from './errors.js';
 import { DEFAULT_BODY_LIMIT, graphqlHttpHandler } from './http-handler.js';
 import { jitGateway } from './jit-executor.js';
-import { type ProtectionLimits, protectionRules } from './protection.js';
+import { PARSE_OPTIONS, type ProtectionLimits, protectionRules } from './protection.js';
 import { graphqlSchema } from './schema.js';
 import { attachWebSocket } from './ws-server.js';
 
@@ -109,6 +109,7 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
         includeStacktraceInErrorResponses: false,
         persistedQueries: false,
         allowBatchedHttpRequests: false,
+        parseOptions: PARSE_OPTIONS,
         validationRules: rules,
         formatError: (formatted, error) => formatForClient(formatted, error),
         logger: apolloLogger(logger),

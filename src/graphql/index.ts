@@ -8,8 +8,9 @@
  * - no, unknown or revoked API key: UNAUTHENTICATED, HTTP 401 (WebSocket: closed with 4403 at
  *   connection_init; a key revoked mid-connection gets UNAUTHENTICATED per new operation);
  * - a `read` key sending a mutation: FORBIDDEN, HTTP 403, nothing runs;
- * - syntax, validation, depth/cost/alias limits, introspection when disabled:
- *   GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED, HTTP 400; variables: BAD_USER_INPUT, 400;
+ * - syntax (and documents over 10,000 tokens), validation, depth/cost/alias limits, introspection
+ *   when disabled: GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED, HTTP 400; variables:
+ *   BAD_USER_INPUT, 400;
  * - batched requests, bad JSON, CSRF-able requests: HTTP 400; body over the limit: 413
  *   PAYLOAD_TOO_LARGE; a mutation over GET: 405;
  * - expected outcomes of mutations (INVALID_APP_ID, ALREADY_OPEN, ...): `userErrors` in the

@@ -13,6 +13,14 @@ export interface ProtectionLimits {
 // graphql-ws's handling of it), a reported one is an ordinary validation error on both paths.
 const report = [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)];
 
+/**
+ * Parsing stops past this many tokens (GRAPHQL_PARSE_FAILED), on HTTP and WebSocket alike. Cost
+ * is counted per operation, so without it a 1 MiB document of thousands of small operations (or
+ * of unused variables) took seconds of the event loop to parse and validate. Real documents stay
+ * far below it; large inputs go in variables.
+ */
+export const PARSE_OPTIONS = { maxTokens: 10_000 } as const;
+
 /** Depth, cost and alias limits, as validation rules shared by the HTTP and WebSocket paths. */
 export function protectionRules(limits: ProtectionLimits): ValidationRule[] {
   return [

@@ -23,6 +23,7 @@ import type { TenantContext } from '../services/context.js';
 import { assertOperationAllowed, authenticate } from './authenticate.js';
 import { GraphqlContext, type GraphqlServices } from './context.js';
 import { classifyError, ExposedError, formatForClient, maskedMessage } from './errors.js';
+import { PARSE_OPTIONS } from './protection.js';
 
 export interface WebSocketOptions {
   schema: GraphQLSchema;
@@ -88,7 +89,7 @@ export function attachWebSocket(httpServer: Server, options: WebSocketOptions): 
           const tenant = await authenticate(authenticator, ctx.connectionParams?.authorization, connected.requestId ?? randomUUID());
           let document: ExecutionArgs['document'];
           try {
-            document = parse(payload.query);
+            document = parse(payload.query, PARSE_OPTIONS);
           } catch (err) {
             return [withCode(err instanceof GraphQLError ? err : new GraphQLError('Syntax error'), 'GRAPHQL_PARSE_FAILED')];
           }
