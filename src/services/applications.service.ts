@@ -5,7 +5,7 @@ import type { Logger } from '../lib/logger.js';
 import { isAppId } from './app-id.js';
 import { type Authorizer, AuthorizersService, LIVE_PERMISSION_SET } from './authorizers.service.js';
 import type { TenantContext } from './context.js';
-import { clampPageSize, decodeCursor, type Page } from './cursor.js';
+import { clampPageSize, decodeCursor, isUuid, type Page } from './cursor.js';
 import { DomainError, type UserError, userError } from './errors.js';
 import {
   applicationColumns,
@@ -209,7 +209,7 @@ export class ApplicationsService {
   }
 
   async get(ctx: TenantContext, id: string): Promise<LiveApplicationView | undefined> {
-    if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+    if (!isUuid(id)) return undefined;
     const [row] = await this.deps.db
       .select(applicationColumns)
       .from(liveApplications)

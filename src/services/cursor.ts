@@ -8,10 +8,19 @@ export function encodeCursor(k: Keyset): string {
   return Buffer.from(`${k.createdAt.toISOString()}|${k.id}`).toString('base64url');
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// What encodeCursor writes; other dates JavaScript accepts (year -100000) Postgres refuses.
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/** A UUID Postgres accepts: a looser pattern ("-" x 36) made its uuid cast fail as an internal error. */
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
 /** undefined for a cursor we did not issue (the caller reports INVALID_INPUT). */
 export function decodeCursor(cursor: string): Keyset | undefined {
   const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!iso || !id || !/^[0-9a-f-]{36}$/.test(id)) return undefined;
+  if (!iso || !id || !ISO.test(iso) || !isUuid(id)) return undefined;
   const createdAt = new Date(iso);
   return Number.isNaN(createdAt.getTime()) ? undefined : { createdAt, id };
 }

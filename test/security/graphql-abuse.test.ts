@@ -162,6 +162,28 @@ describe('batches and floods of operations', () => {
   });
 });
 
+describe('ids and cursors that look like ours', () => {
+  it('answers ids and cursors Postgres would refuse as unknown (null, NOT_FOUND, INVALID_INPUT), never INTERNAL_SERVER_ERROR', async () => {
+    const dashes = '-'.repeat(36);
+    const cursor = (text: string) => Buffer.from(text).toString('base64url');
+    const uuid = '00000000-0000-4000-8000-000000000000';
+    const one = await real.graphql('query($id: ID!) { liveApplication(id: $id) { id } }', { id: dashes }, key);
+    expect(one.body).toEqual({ data: { liveApplication: null } });
+    const cancel = await real.graphql('mutation($id: ID!) { cancelLiveApplication(id: $id) { userErrors { code } } }', { id: dashes }, key);
+    expect(cancel.body).toEqual({ data: { cancelLiveApplication: { userErrors: [{ code: 'NOT_FOUND' }] } } });
+    for (const after of [
+      cursor(`2026-01-01T00:00:00.000Z|${dashes}`),
+      cursor(`-100000-01-01T00:00:00.000Z|${uuid}`),
+      cursor(`+275000-01-01T00:00:00.000Z|${uuid}`),
+    ]) {
+      for (const field of ['liveApplications', 'authorizers']) {
+        const res = await real.graphql(`query($after: String) { ${field}(after: $after) { edges { cursor } } }`, { after }, key);
+        expect({ after, field, codes: codes(res.body) }).toEqual({ after, field, codes: ['INVALID_INPUT'] });
+      }
+    }
+  });
+});
+
 describe('huge variables', () => {
   it('answers 413 PAYLOAD_TOO_LARGE to variables over the 1 MiB body limit, storing nothing', async () => {
     const before = await tenantSnapshot(env, tenantId);
