@@ -63,7 +63,9 @@ export function attachWebSocket(httpServer: Server, options: WebSocketOptions): 
       const badVariable = error.extensions.code === undefined && error.nodes?.length === 1 && error.nodes[0]?.kind === Kind.VARIABLE_DEFINITION;
       const coded = badVariable ? withCode(error, 'BAD_USER_INPUT') : error;
       const requestId = ctx.extra.tenant?.requestId;
-      if (!classifyError(coded).exposed) logger.error({ err: coded.originalError ?? coded, requestId }, 'GraphQL operation over WebSocket failed');
+      if (!classifyError(coded).exposed) {
+        logger.error({ err: coded.originalError ?? coded, requestId, tenantId: ctx.extra.tenant?.tenantId }, 'GraphQL operation over WebSocket failed');
+      }
       return formatForClient(coded.toJSON(), coded, requestId);
     });
 
@@ -108,7 +110,7 @@ export function attachWebSocket(httpServer: Server, options: WebSocketOptions): 
         } catch (err) {
           if (classifyError(err).exposed && err instanceof GraphQLError) return [err];
           const requestId = connected?.requestId;
-          logger.error({ err, requestId }, 'starting a GraphQL operation over WebSocket failed');
+          logger.error({ err, requestId, tenantId: connected?.tenantId }, 'starting a GraphQL operation over WebSocket failed');
           return [new ExposedError(maskedMessage(requestId), { extensions: { code: 'INTERNAL_SERVER_ERROR' } })];
         }
       },

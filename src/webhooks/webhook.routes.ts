@@ -56,7 +56,7 @@ export function createWebhookRoutes(deps: WebhookRouteDeps): Route[] {
       } catch (err) {
         if (!(err instanceof WebhookRejection)) throw err;
         const outcome: WebhookOutcome = err.status >= 500 ? 'unavailable' : 'rejected';
-        const cause = err.cause instanceof Error ? `; ${err.cause.message}` : '';
+        const cause = err.cause instanceof Error ? `; ${innermostMessage(err.cause)}` : '';
         report(ctx, UUID.test(tenantId) ? tenantId : undefined, outcome, err.reason, `${err.detail}${cause}`);
         // An oversized body is not read to its end: answer, then close instead of draining it.
         if (err.reason === 'BODY_TOO_LARGE') ctx.res.setHeader('connection', 'close');
@@ -92,6 +92,16 @@ export function createWebhookRoutes(deps: WebhookRouteDeps): Route[] {
     { method: 'GET', path: EVENTS_PATH, handler: check('event') },
     { method: 'POST', path: EVENTS_PATH, handler: receive('event') },
   ];
+}
+
+/**
+ * The driver's own message under any wrappers: a failed query's message lists its parameters,
+ * and the inbox insert's include the decrypted push (tickets, authorization codes).
+ */
+function innermostMessage(error: Error): string {
+  let inner = error;
+  while (inner.cause instanceof Error) inner = inner.cause;
+  return inner.message;
 }
 
 async function tenantCrypt(crypts: TenantCryptCache, tenantId: string): Promise<TenantCrypt> {
