@@ -1,0 +1,125 @@
+import { type Client, createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import type { AcceptedApplication } from '../../support/ledger.js';
+
+const APPLY = `mutation($input: ApplyLiveInput!) { applyLive(input: $input) { application { id appId status } userErrors { code message } } }`;
+const APPLY_BATCH = `mutation($appIds: [String!]!) {
+  applyLiveBatch(appIds: $appIds) { results { appId application { id appId status } userErrors { code message } } userErrors { code message } }
+}`;
+const CANCEL = `mutation($id: ID!) { cancelLiveApplication(id: $id) { application { id status } userErrors { code message } } }`;
+const UPDATED = `subscription { liveApplicationUpdated { id appId status } }`;
+
+interface UserError {
+  code: string;
+  message: string;
+}
+interface ApplicationShape {
+  id: string;
+  appId: string;
+  status: string;
+}
+
+/** What one apply returned: the application the API accepted, or its user errors. */
+export interface ApplyOutcome {
+  appId: string;
+  application: ApplicationShape | null;
+  userErrors: UserError[];
+}
+
+/**
+ * The provider console's side of the gateway, over its public surface: GraphQL over HTTP for
+ * mutations, graphql-ws for the live feed. Every application the API accepts is kept for the ledger.
+ */
+export class GatewayClient {
+  /** Applications the API returned, in order (an apply answered with an existing one adds nothing). */
+  readonly accepted: AcceptedApplication[] = [];
+  private readonly ids = new Set<string>();
+
+  constructor(
+    private readonly baseUrls: readonly string[],
+    private readonly tenantId: string,
+    private readonly apiKey: string,
+  ) {}
+
+  private next = 0;
+
+  async applyLive(appId: string, idempotencyKey?: string): Promise<ApplyOutcome> {
+    const data = await this.request<{ applyLive: Omit<ApplyOutcome, 'appId'> }>(APPLY, { input: { appId, ...(idempotencyKey ? { idempotencyKey } : {}) } });
+    const outcome = { appId, ...data.applyLive };
+    this.keep([outcome]);
+    return outcome;
+  }
+
+  async applyLiveBatch(appIds: readonly string[]): Promise<ApplyOutcome[]> {
+    const data = await this.request<{ applyLiveBatch: { results: ApplyOutcome[]; userErrors: UserError[] } }>(APPLY_BATCH, { appIds });
+    if (data.applyLiveBatch.userErrors.length > 0) throw new Error(`applyLiveBatch: ${JSON.stringify(data.applyLiveBatch.userErrors)}`);
+    this.keep(data.applyLiveBatch.results);
+    return data.applyLiveBatch.results;
+  }
+
+  /** The ids of a batch, failing on any user error (the fault tests apply for merchants that can apply). */
+  async applyAll(appIds: readonly string[]): Promise<string[]> {
+    const results = await this.applyLiveBatch(appIds);
+    return results.map((r) => {
+      if (!r.application) throw new Error(`applyLiveBatch refused ${r.appId}: ${JSON.stringify(r.userErrors)}`);
+      return r.application.id;
+    });
+  }
+
+  async cancel(id: string): Promise<{ status: string | null; userErrors: UserError[] }> {
+    const data = await this.request<{ cancelLiveApplication: { application: { status: string } | null; userErrors: UserError[] } }>(CANCEL, { id });
+    return { status: data.cancelLiveApplication.application?.status ?? null, userErrors: data.cancelLiveApplication.userErrors };
+  }
+
+  /** A graphql-ws subscriber of every change of this tenant's applications, on one instance. */
+  subscribe(baseUrl: string, onChange: (change: ApplicationShape) => void): { client: Client; dispose(): Promise<void> } {
+    const client = createClient({
+      url: `${baseUrl.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${this.apiKey}` },
+      retryAttempts: 1_000,
+      retryWait: async () => new Promise((resolve) => setTimeout(resolve, 500)),
+      shouldRetry: () => true,
+      lazy: false,
+    });
+    const dispose = client.subscribe<{ liveApplicationUpdated: ApplicationShape }>(
+      { query: UPDATED },
+      {
+        next: (result) => {
+          if (result.data) onChange(result.data.liveApplicationUpdated);
+        },
+        error: () => {},
+        complete: () => {},
+      },
+    );
+    return {
+      client,
+      async dispose() {
+        dispose();
+        await client.dispose();
+      },
+    };
+  }
+
+  private keep(outcomes: readonly ApplyOutcome[]): void {
+    for (const o of outcomes) {
+      const a = o.application;
+      if (a && !this.ids.has(a.id)) {
+        this.ids.add(a.id);
+        this.accepted.push({ tenantId: this.tenantId, appId: a.appId, id: a.id });
+      }
+    }
+  }
+
+  private async request<T>(query: string, variables: Record<string, unknown>): Promise<T> {
+    const base = this.baseUrls[this.next++ % this.baseUrls.length];
+    const response = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.apiKey}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await response.json()) as { data?: T | null; errors?: { message: string }[] };
+    if (!body.data) throw new Error(`GraphQL ${response.status}: ${JSON.stringify(body.errors ?? body)}`);
+    return body.data;
+  }
+}
