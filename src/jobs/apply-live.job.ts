@@ -38,6 +38,7 @@ export async function runApplyJob(job: Job<ApplyJobData>, token: string | undefi
   // Deleted with its tenant (cascade): nothing left to do.
   if (!application) return 'GONE';
   if (application.status !== 'QUEUED') return `SKIPPED_${application.status}`;
+  if (job.data.accepted) return recordSubmitted(job, token, job.data.accepted, deps);
   const limits = await deps.tenantLimits(tenantId);
   if (!limits) return 'GONE';
 
@@ -60,16 +61,8 @@ export async function runApplyJob(job: Job<ApplyJobData>, token: string | undefi
 
   const { outcome } = classified;
   switch (outcome.kind) {
-    case 'SUBMITTED': {
-      const view = await transitions.submitted(tenantId, applicationId, outcome.attempt);
-      if (!view) {
-        // Cancelled (or revoked) while the call was in flight: WeChat has it, the row keeps its end.
-        deps.logger.info({ tenantId, applicationId }, 'application changed during an accepted call; row left as it is');
-        return 'SKIPPED_CHANGED';
-      }
-      if (view.expiresAt) await deps.scheduleExpiry(job.data, Date.parse(view.expiresAt));
-      return 'SUBMITTED';
-    }
+    case 'SUBMITTED':
+      return recordSubmitted(job, token, outcome.attempt, deps);
     case 'FINAL':
       await transitions.finished(tenantId, applicationId, outcome.status, outcome.errorCode, outcome.attempt, outcome.message);
       if (outcome.status === 'REJECTED') return 'REJECTED';
@@ -89,6 +82,32 @@ export async function runApplyJob(job: Job<ApplyJobData>, token: string | undefi
     default:
       return assertNever(outcome);
   }
+}
+
+/** How long a run waits before recording a remembered accepted answer again. */
+const RECORD_RETRY_MS = 1_000;
+
+/**
+ * Records WeChat's acceptance. When that fails (Postgres gone) the answer is kept on the job and
+ * the job waits without spending an attempt: a retry that called WeChat again would apply twice.
+ */
+async function recordSubmitted(job: Job<ApplyJobData>, token: string | undefined, attempt: AttemptRecord, deps: ApplyJobDeps): Promise<ApplyJobResult> {
+  const { tenantId, applicationId, appId } = job.data;
+  let view: Awaited<ReturnType<ApplicationTransitions['submitted']>>;
+  try {
+    view = await deps.transitions.submitted(tenantId, applicationId, attempt);
+  } catch (error) {
+    deps.logger.warn({ err: error, tenantId, applicationId }, 'recording an accepted application failed; kept on the job, recorded later without a call');
+    if (!job.data.accepted) await job.updateData({ ...job.data, accepted: attempt });
+    return delay(job, token, RECORD_RETRY_MS, deps, 'recording the accepted answer');
+  }
+  if (!view) {
+    // Cancelled (or revoked) while the call was in flight: WeChat has it, the row keeps its end.
+    deps.logger.info({ tenantId, applicationId }, 'application changed during an accepted call; row left as it is');
+    return 'SKIPPED_CHANGED';
+  }
+  if (view.expiresAt) await deps.scheduleExpiry({ tenantId, applicationId, appId }, Date.parse(view.expiresAt));
+  return 'SUBMITTED';
 }
 
 /** attemptsMade counts failed runs only: quota waits (moveToDelayed) do not spend attempts. */

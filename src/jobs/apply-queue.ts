@@ -11,6 +11,11 @@ export interface ApplyJobData {
   tenantId: string;
   applicationId: string;
   appId: string;
+  /**
+   * WeChat's accepting answer when a run could not record it (Postgres was gone): the next run
+   * records it instead of calling again, since a second call would apply twice.
+   */
+  accepted?: { errcode: number | null; errmsg: string | null; latencyMs: number | null };
 }
 
 export type ApplyJobName = 'apply' | 'expire';
