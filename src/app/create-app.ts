@@ -68,7 +68,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const redisClients: RedisClient[] = [redis];
   const metrics = createMetrics();
   const publisher = new RedisChangePublisher(redis, config.redisPrefix);
-  const { queue, limiter } = createApplyClients({ config, redis, clock });
+  const { queue, limiter } = createApplyClients({ config, redis, clock, db: database.db });
   const services = createServices({ db: database.db, box, clock, logger, queue, publisher });
   const wechat = createWechatApi({
     baseUrl: config.wechatApiBase,
@@ -140,6 +140,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       clock,
       logger,
       replayWindowMs: config.webhookReplayWindowMs,
+      acceptPlaintext: config.webhookAcceptPlaintext,
       onOutcome: (outcome, reason) => metrics.webhookPushes.inc({ outcome, reason: reason ?? '' }),
     });
     const routes: Route[] = [

@@ -40,13 +40,14 @@ export const envSchema = z.object({
   ROLE: z.enum(['api', 'worker', 'all']).default('all'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WEBHOOK_REPLAY_WINDOW_SECONDS: z.coerce.number().int().min(0).default(300),
+  WEBHOOK_ACCEPT_PLAINTEXT: bool.default(false),
   APPLY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
   APPLY_BACKOFF_MS: z.coerce.number().int().min(0).default(2000),
   APPLY_HOURLY_CAP_PER_APP: z.coerce.number().int().min(1).default(10),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
   GRAPHQL_INTROSPECTION: bool.default(false),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(8),
-  GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(5000),
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(20000),
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(1).default(30),
   ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
   DB_POOL_SIZE: z.coerce.number().int().min(1).default(10),
@@ -81,6 +82,8 @@ export interface Config {
   role: 'api' | 'worker' | 'all';
   logLevel: Env['LOG_LEVEL'];
   webhookReplayWindowMs: number;
+  /** Accept unencrypted pushes verified by `signature` alone (it does not cover the body). */
+  webhookAcceptPlaintext: boolean;
   applyMaxAttempts: number;
   applyBackoffMs: number;
   applyHourlyCapPerApp: number;
@@ -120,6 +123,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     role: e.ROLE,
     logLevel: e.LOG_LEVEL,
     webhookReplayWindowMs: e.WEBHOOK_REPLAY_WINDOW_SECONDS * 1000,
+    webhookAcceptPlaintext: e.WEBHOOK_ACCEPT_PLAINTEXT,
     applyMaxAttempts: e.APPLY_MAX_ATTEMPTS,
     applyBackoffMs: e.APPLY_BACKOFF_MS,
     applyHourlyCapPerApp: e.APPLY_HOURLY_CAP_PER_APP,
