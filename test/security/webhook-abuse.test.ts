@@ -22,7 +22,8 @@ const processErrors = watchProcessErrors();
 beforeAll(async () => {
   env = await createTestEnv();
   // API role only, WeChat unreachable: nothing here may depend on a worker or on WeChat.
-  real = await startRealApp(env, { ROLE: 'api', WECHAT_API_BASE: 'http://127.0.0.1:9' });
+  // Plaintext mode on, so the replay rules that guard it are exercised; the default refuses it (below).
+  real = await startRealApp(env, { ROLE: 'api', WECHAT_API_BASE: 'http://127.0.0.1:9', WEBHOOK_ACCEPT_PLAINTEXT: 'true' });
   a = await real.tenant();
   b = await real.tenant();
 });
@@ -247,6 +248,24 @@ describe('replayed pushes', () => {
     await real.app.webhooks?.drain();
     const rows = await env.database.db.select().from(webhookInbox).where(eq(webhookInbox.tenantId, t.id));
     expect(rows.map((r) => r.payload)).toEqual([genuine]);
+  });
+});
+
+describe('plaintext mode by default', () => {
+  it('refuses an unencrypted push (401 PLAINTEXT_DISABLED) and stores nothing', async () => {
+    const strict = await startRealApp(env, { ROLE: 'api', WECHAT_API_BASE: 'http://127.0.0.1:9' });
+    try {
+      const t = await strict.tenant();
+      const timestamp = String(Math.floor(Date.now() / 1000));
+      const { plainSignature } = await import('../../src/webhooks/crypto/msg-crypt.js');
+      const query = new URLSearchParams({ timestamp, nonce: '777', signature: plainSignature(t.keys.token, timestamp, '777') });
+      const answer = await strict.fetch(`${authPath(t.id)}?${query}`, { method: 'POST', body: ticketXml(t.keys.componentAppId, 'plain-ticket') });
+      expect([answer.status, answer.text]).toEqual([401, 'PLAINTEXT_DISABLED']);
+      const rows = await env.database.db.select().from(webhookInbox).where(eq(webhookInbox.tenantId, t.id));
+      expect(rows).toEqual([]);
+    } finally {
+      await strict.stop();
+    }
   });
 });
 
