@@ -9,17 +9,28 @@ import type { ApplyLiveCaller } from './apply-outcome.js';
 import { ApplyQueue } from './apply-queue.js';
 import { DEFAULT_JOBS_TUNING, type JobsTuning } from './jobs-tuning.js';
 import { QuotaLimiter } from './quota-limiter.js';
+import { recordedCallsFromDb } from './recorded-calls.js';
 import { Reconciler, startReconciler } from './reconciler.js';
 import { tenantLimitsFromDb } from './tenant-limits.js';
 
 type JobsConfig = Pick<Config, 'redisPrefix' | 'applyMaxAttempts' | 'applyBackoffMs' | 'applyHourlyCapPerApp' | 'workerConcurrency'>;
 
-/** What the API side needs: the queue behind ApplicationsService, and the limiter for `quota(appId)`. */
-export function createApplyClients(deps: { config: JobsConfig; redis: RedisClient; clock: Clock }): { queue: ApplyQueue; limiter: QuotaLimiter } {
-  const { config, redis, clock } = deps;
+/**
+ * What the API side needs: the queue behind ApplicationsService, and the limiter for `quota(appId)`.
+ * With `db`, the limiter seeds the quota-day counters Redis lost from the calls Postgres recorded.
+ */
+export function createApplyClients(deps: { config: JobsConfig; redis: RedisClient; clock: Clock; db?: DbOrTx }): {
+  queue: ApplyQueue;
+  limiter: QuotaLimiter;
+} {
+  const { config, redis, clock, db } = deps;
   return {
     queue: new ApplyQueue({ redis, redisPrefix: config.redisPrefix, clock, maxAttempts: config.applyMaxAttempts, backoffMs: config.applyBackoffMs }),
-    limiter: new QuotaLimiter(redis, { prefix: config.redisPrefix, windowCapPerApp: config.applyHourlyCapPerApp }),
+    limiter: new QuotaLimiter(redis, {
+      prefix: config.redisPrefix,
+      windowCapPerApp: config.applyHourlyCapPerApp,
+      ...(db === undefined ? {} : { recordedCalls: recordedCallsFromDb(db) }),
+    }),
   };
 }
 
@@ -52,7 +63,7 @@ export interface JobsRuntime {
 export function startJobsRuntime(deps: JobsRuntimeDeps): JobsRuntime {
   const { config, clock, logger } = deps;
   const tuning = { ...DEFAULT_JOBS_TUNING, ...deps.tuning };
-  const { queue, limiter } = deps.clients ?? createApplyClients({ config, redis: deps.redis, clock });
+  const { queue, limiter } = deps.clients ?? createApplyClients({ config, redis: deps.redis, clock, db: deps.db });
   const worker = startApplyWorker({
     connection: deps.workerConnection,
     redisPrefix: config.redisPrefix,

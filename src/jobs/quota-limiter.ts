@@ -42,8 +42,22 @@ export interface QuotaView {
   tenantUsed: number;
 }
 
+/**
+ * Calls recorded in Postgres in [fromMs, toMs) for an appid and, when `tenant`, for its tenant:
+ * the floor of a day's counts when Redis no longer has them (restarted empty, flushed).
+ */
+export type RecordedCalls = (query: { tenantId: string; appId: string; fromMs: number; toMs: number; tenant: boolean }) => Promise<{
+  app: number;
+  tenant: number | null;
+}>;
+
 export interface QuotaLimiterOptions {
   prefix: string;
+  /**
+   * Seeds a quota day's counters that Redis does not have from the calls Postgres recorded, so a
+   * Redis that lost its data does not grant the day's quota twice. Without it, a missing counter is 0.
+   */
+  recordedCalls?: RecordedCalls;
   /** Calls per appid in the short window (APPLY_HOURLY_CAP_PER_APP). */
   windowCapPerApp: number;
   windowMs?: number;
@@ -63,15 +77,25 @@ const DAY_MS = 86_400_000;
  * PEXPIREAT): a test clock months away from Redis's own time must not expire keys at once.
  * KEYS: appDay tenantDay appSpent appWindow tenantRate
  * ARGV: now rateNow appLimit tenantLimit(-1 = none) windowCap windowMs perSecond dayEnd member dayTtl
+ *       seedMode ('' none | '?' ask | 'seed') appSeed tenantSeed ('' = leave)
+ * With seedMode '?', a missing day counter answers UNSEEDED (third value: 1 when the tenant's is
+ * missing too); the caller reads the recorded calls and asks again with 'seed'.
  */
 const RESERVE = `
 local now = tonumber(ARGV[1])
 local rateNow = tonumber(ARGV[2])
 local dayEnd = tonumber(ARGV[8])
 if redis.call('EXISTS', KEYS[3]) == 1 then return {0, 'APP_SPENT', dayEnd} end
+local tenantLimit = tonumber(ARGV[4])
+if ARGV[11] == '?' then
+  local tenantMissing = tenantLimit >= 0 and redis.call('EXISTS', KEYS[2]) == 0
+  if tenantMissing or redis.call('EXISTS', KEYS[1]) == 0 then return {0, 'UNSEEDED', tenantMissing and 1 or 0} end
+elseif ARGV[11] == 'seed' then
+  redis.call('SET', KEYS[1], ARGV[12], 'PX', ARGV[10], 'NX')
+  if ARGV[13] ~= '' then redis.call('SET', KEYS[2], ARGV[13], 'PX', ARGV[10], 'NX') end
+end
 local appUsed = tonumber(redis.call('GET', KEYS[1]) or '0')
 if appUsed >= tonumber(ARGV[3]) then return {0, 'APP_DAILY', dayEnd} end
-local tenantLimit = tonumber(ARGV[4])
 local tenantUsed = tonumber(redis.call('GET', KEYS[2]) or '0')
 if tenantLimit >= 0 and tenantUsed >= tenantLimit then return {0, 'TENANT_DAILY', dayEnd} end
 local windowMs = tonumber(ARGV[6])
@@ -138,19 +162,28 @@ export class QuotaLimiter {
     const dayEnd = nextQuotaDayStart(nowMs);
     const rateNow = this.rateClock.now();
     const member = `${nowMs}-${randomUUID()}`;
-    const [ok, a, b] = await this.commands.wxliveQuotaReserve(
-      ...this.keysFor(tenant.id, appId, day),
-      String(nowMs),
-      String(rateNow),
-      String(tenant.dailyQuotaPerApp),
-      String(tenant.dailyQuotaPerTenant ?? -1),
-      String(this.options.windowCapPerApp),
-      String(this.windowMs),
-      String(tenant.callsPerSecond),
-      String(dayEnd),
-      member,
-      String(dayEnd - nowMs + DAY_MS),
-    );
+    const run = (seed: string[]) =>
+      this.commands.wxliveQuotaReserve(
+        ...this.keysFor(tenant.id, appId, day),
+        String(nowMs),
+        String(rateNow),
+        String(tenant.dailyQuotaPerApp),
+        String(tenant.dailyQuotaPerTenant ?? -1),
+        String(this.options.windowCapPerApp),
+        String(this.windowMs),
+        String(tenant.callsPerSecond),
+        String(dayEnd),
+        member,
+        String(dayEnd - nowMs + DAY_MS),
+        ...seed,
+      );
+    const recorded = this.options.recordedCalls;
+    let [ok, a, b] = await run(recorded ? ['?', '', ''] : ['', '', '']);
+    if (recorded && ok === 0 && a === 'UNSEEDED') {
+      // First call of the quota day, or Redis lost the day's counts: start from what Postgres recorded.
+      const calls = await recorded({ tenantId: tenant.id, appId, fromMs: dayEnd - DAY_MS, toMs: dayEnd, tenant: b === 1 });
+      [ok, a, b] = await run(['seed', String(calls.app), calls.tenant === null ? '' : String(calls.tenant)]);
+    }
     if (ok === 1) return { ok: true, reservation: { tenantId: tenant.id, appId, day, member, appUsed: Number(a), tenantUsed: b } };
     const limit = String(a) as QuotaLimit;
     const reopensAt = b;
