@@ -26,6 +26,8 @@ export interface PushEffects {
   /** Optional: the worker skips non-QUEUED rows anyway, this only spares it the lookup. */
   removeJob?(applicationId: string): Promise<unknown>;
   opened(tenantId: string, appId: string, openedAt: Date): Promise<unknown>;
+  /** Optional: the merchant is open already with nothing pending, so an open event changes nothing. */
+  alreadyOpen?(tenantId: string, appId: string): Promise<boolean>;
 }
 
 /** `ignored`: an authentic push with nothing to do (stale ticket, not an app id); recorded as processed. */
@@ -50,8 +52,8 @@ export const DEFAULT_MAX_ATTEMPTS = 8;
 /**
  * Applies one stored push. Effects are at-least-once: they are committed before the row is
  * marked processed, so a crash in between repeats them; each is safe to repeat (guarded
- * transitions, upserts) except that a repeated open event of a merchant with nothing pending
- * adds a second OPENED record.
+ * transitions, upserts; an open event for a merchant already open with nothing pending is
+ * ignored), except two open events of one merchant processed at the same instant.
  */
 export class PushProcessor {
   readonly maxAttempts: number;
@@ -138,6 +140,8 @@ export class PushProcessor {
   private async opened(row: InboxRow, push: LiveApplyEventPush): Promise<ProcessResult> {
     // The inner appid names the merchant that opened; the URL's app id is not signed (see docs/webhooks.md).
     if (!isAppId(push.appid)) return { status: 'ignored', note: `appid "${push.appid.slice(0, 64)}" is not a Mini Program app id` };
+    // A repeat (another accepted call's event) would otherwise record a second OPENED application.
+    if (await this.deps.effects.alreadyOpen?.(row.tenantId, push.appid)) return { status: 'ignored', note: `${push.appid} is open already, nothing pending` };
     const openedAt = unixTime(push.openTime) ?? unixTime(push.createTime) ?? row.receivedAt;
     await this.deps.effects.opened(row.tenantId, push.appid, openedAt);
     return { status: 'processed' };

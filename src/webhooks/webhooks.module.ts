@@ -11,6 +11,7 @@ import type { TenantsService } from '../services/tenants.service.js';
 import type { WechatApi } from '../wechat/wechat-api.js';
 import { InboxStore } from './inbox.store.js';
 import { InboxSweeper } from './inbox-sweeper.js';
+import { alreadyOpenFromDb } from './open-merchants.js';
 import { PushIntake } from './push-intake.js';
 import { type ExchangeAuthorizationCode, type OnProcessed, type PushEffects, PushProcessor } from './push-processor.js';
 import { ReplayGuard } from './replay-guard.js';
@@ -70,7 +71,7 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
   const inbox = new InboxStore(deps.db);
   const processor = new PushProcessor({
     inbox,
-    effects: effectsFromServices(deps.services, deps.exchangeAuthorizationCode, deps.queue),
+    effects: { ...effectsFromServices(deps.services, deps.exchangeAuthorizationCode, deps.queue), alreadyOpen: alreadyOpenFromDb(deps.db) },
     clock: deps.clock,
     logger,
     ...(deps.maxAttempts === undefined ? {} : { maxAttempts: deps.maxAttempts }),
