@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, or } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { type ApplicationStatus, liveApplicationEvents, liveApplications } from '../db/tables.js';
 import type { Logger } from '../lib/logger.js';
@@ -9,11 +9,11 @@ import { clampPageSize, decodeCursor, isUuid, type Page } from './cursor.js';
 import { DomainError, type UserError, userError } from './errors.js';
 import {
   applicationColumns,
+  applicationViewColumns,
   type HistoryEventView,
-  historyColumns,
+  historyViewColumns,
   type LiveApplicationView,
   toApplicationView,
-  toHistoryView,
 } from './live-application.view.js';
 import type { ApplicationQueue, ChangePublisher } from './ports.js';
 
@@ -42,8 +42,22 @@ export interface ApplicationsServiceDeps {
   logger: Logger;
 }
 
+/** Which optional conditions a page query has: each combination is its own prepared statement. */
+interface PageShape {
+  appId: boolean;
+  statuses: boolean;
+  cursor: boolean;
+}
+
 /** The console-facing side of applications: apply, cancel, read. Tenancy comes from the context. */
 export class ApplicationsService {
+  /**
+   * The read path's statements, built once and prepared on the server (drizzle prepares only
+   * statements built with `.prepare()`): no SQL building, parsing or planning per request.
+   */
+  private readonly pageQueries = new Map<string, ReturnType<ApplicationsService['buildPageQuery']>>();
+  private historyQuery: ReturnType<ApplicationsService['buildHistoryQuery']> | undefined;
+
   constructor(private readonly deps: ApplicationsServiceDeps) {}
 
   async apply(ctx: TenantContext, input: ApplyInput): Promise<ApplyResult> {
@@ -225,36 +239,71 @@ export class ApplicationsService {
     const limit = clampPageSize(args.first);
     const cursor = args.after ? decodeCursor(args.after) : undefined;
     if (args.after && !cursor) throw new DomainError('INVALID_INPUT', 'The "after" cursor is not one this API issued.');
-    const statuses = args.filter?.status == null ? undefined : Array.isArray(args.filter.status) ? args.filter.status : [args.filter.status];
-    const rows = await this.deps.db
-      .select(applicationColumns)
-      .from(liveApplications)
-      .where(
-        and(
-          eq(liveApplications.tenantId, ctx.tenantId),
-          args.filter?.appId ? eq(liveApplications.appId, args.filter.appId) : undefined,
-          statuses && statuses.length > 0 ? inArray(liveApplications.status, statuses) : undefined,
-          cursor
-            ? or(lt(liveApplications.createdAt, cursor.createdAt), and(eq(liveApplications.createdAt, cursor.createdAt), lt(liveApplications.id, cursor.id)))
-            : undefined,
-        ),
-      )
-      .orderBy(desc(liveApplications.createdAt), desc(liveApplications.id))
-      .limit(limit + 1);
-    return { items: rows.slice(0, limit).map(toApplicationView), hasNextPage: rows.length > limit };
+    const status = args.filter?.status;
+    const statuses = status == null ? [] : Array.isArray(status) ? status : [status];
+    const appId = args.filter?.appId;
+    const shape: PageShape = { appId: Boolean(appId), statuses: statuses.length > 0, cursor: cursor !== undefined };
+    const key = `${+shape.appId}${+shape.statuses}${+shape.cursor}`;
+    let query = this.pageQueries.get(key);
+    if (!query) {
+      query = this.buildPageQuery(shape);
+      this.pageQueries.set(key, query);
+    }
+    const rows = await query.execute({
+      tenantId: ctx.tenantId,
+      limit: limit + 1,
+      appId,
+      statuses,
+      cursorAt: cursor?.createdAt.toISOString(),
+      cursorId: cursor?.id,
+    });
+    const hasNextPage = rows.length > limit;
+    if (hasNextPage) rows.length = limit;
+    return { items: rows, hasNextPage };
   }
 
   /** History of many applications in one query (the DataLoader batch function). */
   async historyFor(ctx: TenantContext, ids: readonly string[]): Promise<Map<string, HistoryEventView[]>> {
-    const map = new Map<string, HistoryEventView[]>(ids.map((id) => [id, []]));
+    const map = new Map<string, HistoryEventView[]>();
+    for (const id of ids) map.set(id, []);
     if (ids.length === 0) return map;
-    const rows = await this.deps.db
-      .select(historyColumns)
-      .from(liveApplicationEvents)
-      .where(and(eq(liveApplicationEvents.tenantId, ctx.tenantId), inArray(liveApplicationEvents.applicationId, [...ids])))
-      .orderBy(liveApplicationEvents.applicationId, liveApplicationEvents.id);
-    for (const r of rows) map.get(r.applicationId)?.push(toHistoryView(r));
+    this.historyQuery ??= this.buildHistoryQuery();
+    const rows = await this.historyQuery.execute({ tenantId: ctx.tenantId, ids });
+    for (const { applicationId, ...event } of rows) map.get(applicationId)?.push(event);
     return map;
+  }
+
+  private buildPageQuery(shape: PageShape) {
+    const a = liveApplications;
+    return this.deps.db
+      .select(applicationViewColumns)
+      .from(a)
+      .where(
+        and(
+          eq(a.tenantId, sql.placeholder('tenantId')),
+          shape.appId ? eq(a.appId, sql.placeholder('appId')) : undefined,
+          shape.statuses ? sql`${a.status} = any(${sql.placeholder('statuses')}::text[])` : undefined,
+          shape.cursor
+            ? or(
+                lt(a.createdAt, sql`${sql.placeholder('cursorAt')}::timestamptz`),
+                and(eq(a.createdAt, sql`${sql.placeholder('cursorAt')}::timestamptz`), lt(a.id, sql`${sql.placeholder('cursorId')}::uuid`)),
+              )
+            : undefined,
+        ),
+      )
+      .orderBy(desc(a.createdAt), desc(a.id))
+      .limit(sql.placeholder('limit'))
+      .prepare(`live_applications_page_${+shape.appId}${+shape.statuses}${+shape.cursor}`);
+  }
+
+  private buildHistoryQuery() {
+    const e = liveApplicationEvents;
+    return this.deps.db
+      .select(historyViewColumns)
+      .from(e)
+      .where(and(eq(e.tenantId, sql.placeholder('tenantId')), sql`${e.applicationId} = any(${sql.placeholder('ids')}::uuid[])`))
+      .orderBy(e.applicationId, e.id)
+      .prepare('live_application_history');
   }
 
   private async safePublish(views: LiveApplicationView[]): Promise<void> {

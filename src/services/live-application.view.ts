@@ -1,3 +1,4 @@
+import { type AnyColumn, type SQL, sql } from 'drizzle-orm';
 import type { ApplicationStatus } from '../db/tables.js';
 import { liveApplicationEvents, liveApplications } from '../db/tables.js';
 
@@ -101,3 +102,50 @@ export function toHistoryView(r: Omit<typeof liveApplicationEvents.$inferSelect,
     at: r.createdAt.toISOString(),
   };
 }
+
+/**
+ * A timestamptz as the drivers hand it over (Postgres's text form, e.g. "2026-01-15 04:00:00.12+00";
+ * a Date from elsewhere) as ISO 8601 UTC with milliseconds, exactly what `toISOString()` gives.
+ * Sessions in UTC (the usual case) take a string-only path: no Date is made per value.
+ */
+export function isoTimestamp(value: unknown): string {
+  if (value instanceof Date) return value.toISOString();
+  const text = String(value);
+  const n = text.length;
+  // "YYYY-MM-DD HH:MM:SS" + optional ".f" to ".fff" + "+00"
+  if (n >= 22 && n <= 26 && text.charCodeAt(10) === 32 && text.endsWith('+00') && (n === 22 || text.charCodeAt(19) === 46)) {
+    const fraction = n === 22 ? '.000' : text.slice(19, n - 3).padEnd(4, '0');
+    return `${text.slice(0, 10)}T${text.slice(11, 19)}${fraction}Z`;
+  }
+  return new Date(text).toISOString();
+}
+
+const isoColumn = (column: AnyColumn): SQL<string> => sql<string>`${column}`.mapWith(isoTimestamp);
+const isoColumnOrNull = (column: AnyColumn): SQL<string | null> => sql<string | null>`${column}`.mapWith(isoTimestamp);
+
+/**
+ * The view's columns, timestamps read as ISO strings straight from the driver's text: a selection
+ * with these yields LiveApplicationView rows with no Date made and no second mapping.
+ */
+export const applicationViewColumns = {
+  ...applicationColumns,
+  createdAt: isoColumn(liveApplications.createdAt),
+  submittedAt: isoColumnOrNull(liveApplications.submittedAt),
+  openedAt: isoColumnOrNull(liveApplications.openedAt),
+  expiresAt: isoColumnOrNull(liveApplications.expiresAt),
+  updatedAt: isoColumn(liveApplications.updatedAt),
+};
+
+/** History events as HistoryEventView, plus the application they belong to. */
+export const historyViewColumns = {
+  applicationId: liveApplicationEvents.applicationId,
+  id: sql<string>`${liveApplicationEvents.id}`.mapWith(String),
+  type: liveApplicationEvents.type,
+  status: liveApplicationEvents.status,
+  errcode: liveApplicationEvents.errcode,
+  errmsg: liveApplicationEvents.errmsg,
+  latencyMs: liveApplicationEvents.latencyMs,
+  attempt: liveApplicationEvents.attempt,
+  message: liveApplicationEvents.message,
+  at: isoColumn(liveApplicationEvents.createdAt),
+};

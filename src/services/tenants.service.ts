@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { and, asc, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { apiKeys, tenants } from '../db/tables.js';
 import type { SecretBox } from '../lib/secret-box.js';
@@ -62,6 +62,9 @@ const summaryColumns = {
 };
 
 export class TenantsService {
+  /** The key lookup runs on every request: built once, prepared on the server. */
+  private keyLookup: ReturnType<TenantsService['buildKeyLookup']> | undefined;
+
   constructor(
     private readonly db: DbOrTx,
     private readonly box: SecretBox,
@@ -162,11 +165,17 @@ export class TenantsService {
   /** The one place an API key becomes a tenant context; undefined for unknown or revoked keys. */
   async authenticate(key: string): Promise<TenantContext | undefined> {
     if (!key.startsWith('wxl_')) return undefined;
-    const [row] = await this.db
+    this.keyLookup ??= this.buildKeyLookup();
+    const [row] = await this.keyLookup.execute({ keyHash: hashApiKey(key) });
+    return row ? { tenantId: row.tenantId, scope: row.scope } : undefined;
+  }
+
+  private buildKeyLookup() {
+    return this.db
       .select({ tenantId: apiKeys.tenantId, scope: apiKeys.scope })
       .from(apiKeys)
-      .where(and(eq(apiKeys.keyHash, hashApiKey(key)), isNull(apiKeys.revokedAt)));
-    return row ? { tenantId: row.tenantId, scope: row.scope } : undefined;
+      .where(and(eq(apiKeys.keyHash, sql.placeholder('keyHash')), isNull(apiKeys.revokedAt)))
+      .prepare('api_key_lookup');
   }
 }
 
