@@ -66,9 +66,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const redis = createRedis(config, { purpose: 'commands' });
   const redisClients: RedisClient[] = [redis];
+  logRedisOutages(redis, 'commands', logger);
   const metrics = createMetrics();
   const publisher = new RedisChangePublisher(redis, config.redisPrefix);
   const { queue, limiter } = createApplyClients({ config, redis, clock, db: database.db });
+  // The queue shares the commands connection, whose outages are logged once below.
+  queue.queue.on('error', (err) => logger.debug({ err }, 'apply queue redis error'));
   const services = createServices({ db: database.db, box, clock, logger, queue, publisher });
   const wechat = createWechatApi({
     baseUrl: config.wechatApiBase,
@@ -95,6 +98,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   if (runsWorker) {
     const workerConnection = createRedis(config, { purpose: 'worker' });
     redisClients.push(workerConnection);
+    logRedisOutages(workerConnection, 'worker', logger);
     jobs = startJobsRuntime({
       config,
       db: database.db,
@@ -117,6 +121,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   if (runsApi) {
     const subscriberConnection = createRedis(config, { purpose: 'subscriber' });
     redisClients.push(subscriberConnection);
+    logRedisOutages(subscriberConnection, 'subscriber', logger);
     subscriber = new ChangeSubscriber(subscriberConnection, config.redisPrefix, logger);
     graphql = createGraphqlServer({
       services: {
@@ -195,4 +200,22 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return stopped;
     },
   };
+}
+
+/**
+ * Without an 'error' listener ioredis prints every failed reconnect to stderr, unstructured and
+ * several times a second while Redis is down: log each outage once, and its end.
+ */
+function logRedisOutages(client: RedisClient, connection: string, logger: Logger): void {
+  let down = false;
+  client.on('error', (err: unknown) => {
+    if (down) return;
+    down = true;
+    logger.warn({ err, connection }, 'redis unavailable; reconnecting');
+  });
+  client.on('ready', () => {
+    if (!down) return;
+    down = false;
+    logger.info({ connection }, 'redis available again');
+  });
 }

@@ -1,12 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { expectEventually } from '../support/test-env.js';
 import { FaultWorld } from './support/fault-world.js';
 
 let world: FaultWorld | undefined;
 
+// ioredis and BullMQ print every failed reconnect with console.error unless the gateway listens.
+const consoleErrors = vi.spyOn(console, 'error');
+
 afterEach(async () => {
   await world?.close();
   world = undefined;
+  expect(consoleErrors.mock.calls.map((c) => String(c[0]).slice(0, 120))).toEqual([]);
+  consoleErrors.mockClear();
 });
 
 describe('Redis restarted during a run', () => {
