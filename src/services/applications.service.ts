@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { type ApplicationStatus, liveApplicationEvents, liveApplications } from '../db/tables.js';
 import type { Logger } from '../lib/logger.js';
@@ -273,6 +273,12 @@ export class ApplicationsService {
     return map;
   }
 
+  /**
+   * Ordered `desc nulls last` like the keyset indexes (live_applications_page_idx and
+   * _app_page_idx): a plain `desc` means `nulls first`, which those indexes cannot return, and
+   * Postgres then reads and sorts every row of the tenant. The cursor is a row comparison, which
+   * the index takes as a range start; the equivalent `a < x or (a = x and b < y)` is only a filter.
+   */
   private buildPageQuery(shape: PageShape) {
     const a = liveApplications;
     return this.deps.db
@@ -283,15 +289,10 @@ export class ApplicationsService {
           eq(a.tenantId, sql.placeholder('tenantId')),
           shape.appId ? eq(a.appId, sql.placeholder('appId')) : undefined,
           shape.statuses ? sql`${a.status} = any(${sql.placeholder('statuses')}::text[])` : undefined,
-          shape.cursor
-            ? or(
-                lt(a.createdAt, sql`${sql.placeholder('cursorAt')}::timestamptz`),
-                and(eq(a.createdAt, sql`${sql.placeholder('cursorAt')}::timestamptz`), lt(a.id, sql`${sql.placeholder('cursorId')}::uuid`)),
-              )
-            : undefined,
+          shape.cursor ? sql`(${a.createdAt}, ${a.id}) < (${sql.placeholder('cursorAt')}::timestamptz, ${sql.placeholder('cursorId')}::uuid)` : undefined,
         ),
       )
-      .orderBy(desc(a.createdAt), desc(a.id))
+      .orderBy(sql`${a.createdAt} desc nulls last`, sql`${a.id} desc nulls last`)
       .limit(sql.placeholder('limit'))
       .prepare(`live_applications_page_${+shape.appId}${+shape.statuses}${+shape.cursor}`);
   }
