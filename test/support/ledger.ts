@@ -279,6 +279,14 @@ export function formatLedger(report: LedgerReport): string {
   return lines.join('\n');
 }
 
+/** The ledger did not balance; the message is the readable report. */
+export class LedgerImbalance extends Error {
+  override readonly name = 'LedgerImbalance';
+  constructor(readonly report: LedgerReport) {
+    super(formatLedger(report));
+  }
+}
+
 /**
  * Polls the ledger until it balances (the worker and the inbox finish asynchronously) and fails
  * with the last report's lines when it does not within `timeoutMs`.
@@ -291,7 +299,7 @@ export async function expectLedgerBalanced(
   for (;;) {
     const report = await checkLedger(typeof sources === 'function' ? sources() : sources, rules);
     if (report.ok) return report;
-    if (Date.now() > deadline) throw new Error(formatLedger(report));
+    if (Date.now() > deadline) throw new LedgerImbalance(report);
     await new Promise((resolve) => setTimeout(resolve, rules.intervalMs ?? 250));
   }
 }

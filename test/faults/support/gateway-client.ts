@@ -8,6 +8,7 @@ const APPLY_BATCH = `mutation($appIds: [String!]!) {
 }`;
 const CANCEL = `mutation($id: ID!) { cancelLiveApplication(id: $id) { application { id status } userErrors { code message } } }`;
 const UPDATED = `subscription { liveApplicationUpdated { id appId status } }`;
+const IMPORT = `mutation($input: [ImportAuthorizerInput!]!) { importAuthorizers(input: $input) { results { appId userErrors { code } } userErrors { code } } }`;
 
 interface UserError {
   code: string;
@@ -37,7 +38,7 @@ export class GatewayClient {
 
   constructor(
     private readonly baseUrls: readonly string[],
-    private readonly tenantId: string,
+    readonly tenantId: string,
     private readonly apiKey: string,
   ) {}
 
@@ -71,8 +72,16 @@ export class GatewayClient {
     return { status: data.cancelLiveApplication.application?.status ?? null, userErrors: data.cancelLiveApplication.userErrors };
   }
 
+  /** Imports merchants with their refresh tokens (up to 1000), failing on any user error. */
+  async importAuthorizers(input: readonly { appId: string; refreshToken: string; permissionSets: number[] }[]): Promise<void> {
+    type Payload = { importAuthorizers: { results: { appId: string; userErrors: UserError[] }[]; userErrors: UserError[] } };
+    const data = await this.request<Payload>(IMPORT, { input });
+    const refused = [...data.importAuthorizers.userErrors, ...data.importAuthorizers.results.flatMap((r) => r.userErrors)];
+    if (refused.length > 0) throw new Error(`importAuthorizers: ${JSON.stringify(refused)}`);
+  }
+
   /** A graphql-ws subscriber of every change of this tenant's applications, on one instance. */
-  subscribe(baseUrl: string, onChange: (change: ApplicationShape) => void): { client: Client; dispose(): Promise<void> } {
+  subscribe(baseUrl: string, onChange: (change: ApplicationShape) => void): { client: Client; connected: Promise<void>; dispose(): Promise<void> } {
     const client = createClient({
       url: `${baseUrl.replace(/^http/, 'ws')}/graphql`,
       webSocketImpl: WebSocket,
@@ -82,6 +91,7 @@ export class GatewayClient {
       shouldRetry: () => true,
       lazy: false,
     });
+    const connected = new Promise<void>((resolve) => client.on('connected', () => resolve()));
     const dispose = client.subscribe<{ liveApplicationUpdated: ApplicationShape }>(
       { query: UPDATED },
       {
@@ -94,9 +104,11 @@ export class GatewayClient {
     );
     return {
       client,
+      connected,
       async dispose() {
         dispose();
-        await client.dispose();
+        // A client retrying a closed server rejects its disposal with that connection's error.
+        await Promise.resolve(client.dispose()).catch(() => {});
       },
     };
   }

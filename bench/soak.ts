@@ -1,0 +1,389 @@
+/**
+ * The soak: `npm run soak -- --minutes N [--rate R]`.
+ *
+ * Two API processes (ROLE=api, src/main.ts) and two workers (src/jobs/worker-main.ts) on a
+ * database and Redis prefix of their own; the WeChat simulator in this process, pushing its open
+ * events through a relay that spreads them over both API instances and redelivers as WeChat does;
+ * graphql-ws subscribers on both instances; a load loop applying for merchants over GraphQL/HTTP
+ * at a bounded rate, re-applying and cancelling some. At the end the ledger is checked (see
+ * test/support/ledger.ts), every subscriber must have seen each application's final status, and
+ * the summary gives applications, pushes and memory (VmRSS) per process at start and end. Exits
+ * 1 when anything does not balance.
+ */
+import 'reflect-metadata';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { inspect, parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { inArray } from 'drizzle-orm';
+import { connectPostgres } from '../src/db/client.js';
+import { type ApplicationStatus, liveApplications } from '../src/db/tables.js';
+import { SecretBox } from '../src/lib/secret-box.js';
+import { TenantsService } from '../src/services/tenants.service.js';
+import { SimulatorAdmin } from '../src/wechat/simulator/admin-client.js';
+import { startSimulator } from '../src/wechat/simulator/server.js';
+import type { AppBehaviourInput } from '../src/wechat/simulator/types.js';
+import { GatewayClient } from '../test/faults/support/gateway-client.js';
+import { type GatewayProcess, readRssKiB, spawnGateway } from '../test/faults/support/gateway-process.js';
+import { PushRelay } from '../test/faults/support/push-relay.js';
+import { freePort } from '../test/faults/support/tcp-proxy.js';
+import { randomAppId, tenantInput } from '../test/support/fixtures.js';
+import { expectLedgerBalanced, LedgerImbalance, type LedgerReport } from '../test/support/ledger.js';
+import { adminSql, databaseUrl } from '../test/support/pg-admin.js';
+import { deleteKeys } from '../test/support/test-env.js';
+
+const { values: args } = parseArgs({ options: { minutes: { type: 'string', default: '1' }, rate: { type: 'string', default: '4' } } });
+const minutes = Number(args.minutes);
+const rate = Number(args.rate);
+if (!(minutes > 0) || !(rate > 0 && rate <= 50)) {
+  process.stderr.write('usage: npm run soak -- --minutes N [--rate applies-per-second, at most 50]\n');
+  process.exit(2);
+}
+const durationMs = Math.round(minutes * 60_000);
+const TENANTS = 2;
+
+/** What each merchant does at WeChat, and where its application should end. */
+type Kind = 'opens' | 'waits' | 'not_paid' | 'busy_once' | 'slow' | 'cancelled';
+const KINDS: { kind: Kind; share: number; expect: readonly ApplicationStatus[] }[] = [
+  { kind: 'opens', share: 50, expect: ['OPENED'] },
+  { kind: 'waits', share: 15, expect: ['SUBMITTED'] },
+  { kind: 'not_paid', share: 10, expect: ['REJECTED'] },
+  { kind: 'busy_once', share: 10, expect: ['OPENED'] },
+  { kind: 'slow', share: 5, expect: ['OPENED'] },
+  // Cancelled while WeChat holds the call; a cancel that comes after the answer leaves it SUBMITTED.
+  { kind: 'cancelled', share: 10, expect: ['CANCELLED', 'SUBMITTED'] },
+];
+
+function kindOf(n: number): Kind {
+  // 37 is coprime with 100: every run of 100 merchants has each kind in its share, spread out.
+  let slot = (n * 37 + 11) % 100;
+  for (const k of KINDS) {
+    if (slot < k.share) return k.kind;
+    slot -= k.share;
+  }
+  return 'opens';
+}
+
+function behaviour(appId: string, kind: Kind, n: number): AppBehaviourInput {
+  const openAfterMs = 200 + ((n * 397) % 2800);
+  switch (kind) {
+    case 'opens':
+      return { appId, scenario: { kind: 'accept' }, openAfterMs };
+    case 'waits':
+      return { appId, scenario: { kind: 'accept' }, openAfterMs: null };
+    case 'not_paid':
+      return { appId, scenario: { kind: 'not_paid' }, openAfterMs: null };
+    case 'busy_once':
+      return { appId, scenario: { kind: 'busy', times: 1 }, openAfterMs };
+    case 'slow':
+      return { appId, scenario: { kind: 'slow', delayMs: 800, inner: { kind: 'accept' } }, openAfterMs };
+    case 'cancelled':
+      return { appId, scenario: { kind: 'slow', delayMs: 1_500, inner: { kind: 'accept' } }, openAfterMs: null };
+  }
+}
+
+interface Merchant {
+  tenant: number;
+  appId: string;
+  kind: Kind;
+}
+
+interface Subscriber {
+  name: string;
+  tenant: number;
+  events: number;
+  /** Every status delivered, per application id. */
+  seen: Map<string, Set<string>>;
+  last: Map<string, string>;
+  dispose(): Promise<void>;
+}
+
+const log = (line: string) => process.stdout.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
+
+async function main(): Promise<number> {
+  const dbName = `wxlive_soak_${Date.now()}_${randomBytes(3).toString('hex')}`;
+  const redisUrl = process.env.REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redisPrefix = `soak-${randomUUID().slice(0, 8)}`;
+  const secretKey = randomBytes(32);
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await c().catch((err: unknown) => log(`cleanup: ${inspect(err, { depth: 1 })}`));
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+
+  try {
+    // Its own database, built from the migrations, dropped at the end.
+    const admin = adminSql();
+    await admin.unsafe(`create database "${dbName}"`);
+    await admin.end();
+    cleanups.push(async () => {
+      const a = adminSql();
+      await a.unsafe(`drop database if exists "${dbName}" with (force)`).finally(() => a.end());
+    });
+    const database = connectPostgres(databaseUrl(dbName), { max: 4 });
+    cleanups.push(() => database.close());
+    await database.migrate();
+    const redis = new Redis(redisUrl);
+    cleanups.push(async () => {
+      await deleteKeys(redis, redisPrefix);
+      await redis.quit();
+    });
+
+    const sim = await startSimulator({ port: 0 });
+    cleanups.push(() => sim.stop());
+    const simAdmin = new SimulatorAdmin(sim.url);
+
+    const env = {
+      DATABASE_URL: databaseUrl(dbName),
+      REDIS_URL: redisUrl,
+      REDIS_PREFIX: redisPrefix,
+      SECRET_KEY: secretKey.toString('base64'),
+      WECHAT_API_BASE: sim.url,
+      HOST: '127.0.0.1',
+      DB_POOL_SIZE: '5',
+      APPLY_BACKOFF_MS: '500',
+      JOBS_RECONCILE_INTERVAL_MS: '5000',
+      WORKER_CONCURRENCY: '10',
+    };
+    const processes: GatewayProcess[] = await Promise.all([
+      spawnGateway('api', { ...env, PORT: String(await freePort()) }),
+      spawnGateway('api', { ...env, PORT: String(await freePort()) }),
+      spawnGateway('worker', env),
+      spawnGateway('worker', env),
+    ]);
+    cleanups.push(() => Promise.all(processes.map((p) => p.kill())));
+    const names = ['api-1', 'api-2', 'worker-1', 'worker-2'];
+    const apiUrls = processes.filter((p) => p.role === 'api').map((p) => p.url as string);
+    const relay = await PushRelay.start({ targets: apiUrls });
+    cleanups.push(() => relay.close());
+    log(`4 gateway processes up (${apiUrls.join(', ')}); database ${dbName}, Redis prefix ${redisPrefix}`);
+
+    // Tenants, their merchants in the simulator and in the gateway (imported over GraphQL).
+    const perTenant = Math.ceil((rate * durationMs) / 1000 / TENANTS) + 10;
+    const tenantsService = new TenantsService(database.db, new SecretBox(secretKey));
+    const clients: GatewayClient[] = [];
+    const merchants: Merchant[] = [];
+    for (let t = 0; t < TENANTS; t++) {
+      const input = tenantInput();
+      const { tenant, apiKey } = await tenantsService.create(input);
+      await simAdmin.registerComponent({
+        componentAppId: input.componentAppId,
+        componentAppSecret: input.componentAppSecret,
+        token: input.token,
+        encodingAesKey: input.encodingAesKey,
+        authUrl: `${relay.url}/webhooks/wechat/${tenant.id}/auth`,
+        messageUrlTemplate: `${relay.url}/webhooks/wechat/${tenant.id}/events/$APPID$`,
+      });
+      const ticket = await simAdmin.issueTicket({ componentAppId: input.componentAppId });
+      if (ticket.push?.body !== 'success') throw new Error(`ticket push not acknowledged: ${JSON.stringify(ticket.push)}`);
+      const client = new GatewayClient(apiUrls, tenant.id, apiKey.key);
+      const imports = [];
+      for (let i = 0; i < perTenant; i++) {
+        const m: Merchant = { tenant: t, appId: randomAppId(), kind: kindOf(i) };
+        const { refreshToken } = await simAdmin.addAuthorizer({ componentAppId: input.componentAppId, appId: m.appId, funcInfo: [1, 52] });
+        await simAdmin.setBehaviour(behaviour(m.appId, m.kind, i));
+        imports.push({ appId: m.appId, refreshToken, permissionSets: [1, 52] });
+        merchants.push(m);
+      }
+      await client.importAuthorizers(imports);
+      clients.push(client);
+    }
+    const kindByApp = new Map(merchants.map((m) => [m.appId, m.kind]));
+
+    // Subscribers: every tenant on every API instance.
+    const subscribers: Subscriber[] = [];
+    for (const [t, client] of clients.entries()) {
+      for (const [i, url] of apiUrls.entries()) {
+        const s: Subscriber = { name: `tenant ${t + 1} on api-${i + 1}`, tenant: t, events: 0, seen: new Map(), last: new Map(), dispose: async () => {} };
+        const sub = client.subscribe(url, (change) => {
+          s.events++;
+          let set = s.seen.get(change.id);
+          if (!set) {
+            set = new Set();
+            s.seen.set(change.id, set);
+          }
+          set.add(change.status);
+          s.last.set(change.id, change.status);
+        });
+        s.dispose = sub.dispose;
+        subscribers.push(s);
+        await sub.connected;
+      }
+    }
+    cleanups.push(() => Promise.all(subscribers.map((s) => s.dispose())));
+    // Connected is not yet subscribed on the server; the load starts a moment later.
+    await sleep(1_000);
+    const rssStart = processes.map((p) => p.rssKiB());
+    const rssPeak = [...rssStart];
+    const selfStart = readRssKiB(process.pid);
+    log(`${merchants.length} merchants in ${TENANTS} tenants; ${subscribers.length} subscribers; load for ${minutes} min at ${rate} applies/s`);
+
+    // The load: one apply per tick, a batch of three every tenth, a re-apply now and then, cancels.
+    const started = Date.now();
+    // Tenants take turns: merchants were made tenant by tenant.
+    const order = Array.from({ length: perTenant }, (_, i) => Array.from({ length: TENANTS }, (_, t) => merchants[t * perTenant + i] as Merchant)).flat();
+    let next = 0;
+    let tick = 0;
+    let inFlight = 0;
+    let refused = 0;
+    const errors: string[] = [];
+    const pending = new Set<Promise<unknown>>();
+    const applied: Merchant[] = [];
+    const sampler = setInterval(() => {
+      processes.forEach((p, i) => {
+        rssPeak[i] = Math.max(rssPeak[i] ?? 0, p.rssKiB());
+      });
+    }, 1_000);
+    const progress = setInterval(() => {
+      const accepted = clients.reduce((n, c) => n + c.accepted.length, 0);
+      log(
+        `${Math.round((Date.now() - started) / 1000)} s: ${accepted} accepted, ${relay.records.length} pushes, ${subscribers.reduce((n, s) => n + s.events, 0)} deliveries`,
+      );
+    }, 10_000);
+    const act = async (tickNo: number) => {
+      const client = (m: Merchant) => clients[m.tenant] as GatewayClient;
+      if (tickNo % 17 === 16 && applied.length > 0) {
+        // A console retrying an apply it already made: answered with the same application.
+        const m = applied[applied.length - 1] as Merchant;
+        await client(m).applyLive(m.appId);
+        return;
+      }
+      const batch = tickNo % 10 === 9 ? 3 : 1;
+      const ms = order.slice(next, next + batch);
+      next += ms.length;
+      if (ms.length === 0) return;
+      const byTenant = new Map<number, Merchant[]>();
+      for (const m of ms) byTenant.set(m.tenant, [...(byTenant.get(m.tenant) ?? []), m]);
+      for (const [t, list] of byTenant) {
+        const c = clients[t] as GatewayClient;
+        const outcomes = list.length === 1 ? [await c.applyLive((list[0] as Merchant).appId)] : await c.applyLiveBatch(list.map((m) => m.appId));
+        for (const [i, o] of outcomes.entries()) {
+          const m = list[i] as Merchant;
+          if (!o.application) {
+            refused++;
+            errors.push(`${m.appId}: ${JSON.stringify(o.userErrors)}`);
+            continue;
+          }
+          applied.push(m);
+          if (m.kind === 'cancelled') {
+            const id = o.application.id;
+            await sleep(300);
+            await c.cancel(id);
+          }
+        }
+      }
+    };
+    while (Date.now() - started < durationMs && next < order.length) {
+      const due = started + (tick * 1000) / rate;
+      if (due > Date.now()) await sleep(due - Date.now());
+      if (inFlight >= 16) {
+        await Promise.race(pending);
+        continue;
+      }
+      inFlight++;
+      const p = act(tick++)
+        .catch((err: unknown) => {
+          errors.push(err instanceof Error ? err.message : String(err));
+        })
+        .finally(() => {
+          inFlight--;
+          pending.delete(p);
+        });
+      pending.add(p);
+    }
+    await Promise.all(pending);
+    clearInterval(progress);
+    const loadSeconds = (Date.now() - started) / 1000;
+    log(`load done after ${loadSeconds.toFixed(0)} s; waiting for the pipeline and the pushes to settle`);
+
+    // The ledger, polled until the last open events (up to 3 s after their call) are in.
+    const accepted = clients.flatMap((c) => c.accepted);
+    const sources = { db: database.db, sim: simAdmin, tenantIds: clients.map((c) => c.tenantId), accepted, pushes: relay.records };
+    let report: LedgerReport;
+    try {
+      report = await expectLedgerBalanced(sources, {
+        expectedStatus: (a) => KINDS.find((k) => k.kind === kindByApp.get(a.appId))?.expect ?? ['OPENED'],
+        // A cancel that lands while WeChat holds the call: WeChat keeps the application, the row stays
+        // CANCELLED and that call has no ATTEMPT in its history (the transition refuses a non-QUEUED row).
+        unrecordedCallsAllowed: (appId) => (kindByApp.get(appId) === 'cancelled' ? 1 : 0),
+        timeoutMs: 60_000,
+        intervalMs: 1_000,
+      });
+    } catch (err) {
+      if (!(err instanceof LedgerImbalance)) throw err;
+      report = err.report;
+    }
+    // Subscribers get the last change a little after the row is written.
+    const tenantIds = clients.map((c) => c.tenantId);
+    const finalRows = await database.db
+      .select({ id: liveApplications.id, status: liveApplications.status })
+      .from(liveApplications)
+      .where(inArray(liveApplications.tenantId, tenantIds));
+    const rows = new Map<string, string>(finalRows.map((r) => [r.id, r.status]));
+    const missed = () =>
+      subscribers.map((s) => ({
+        s,
+        missing: accepted.filter((a) => clients[s.tenant]?.tenantId === a.tenantId && !s.seen.get(a.id)?.has(rows.get(a.id) ?? '')),
+      }));
+    let gaps = missed();
+    for (let i = 0; i < 20 && gaps.some((g) => g.missing.length > 0); i++) {
+      await sleep(250);
+      gaps = missed();
+    }
+    clearInterval(sampler);
+    const rssEnd = processes.map((p) => p.rssKiB());
+    const selfEnd = readRssKiB(process.pid);
+    const outOfOrder = subscribers.reduce((n, s) => n + accepted.filter((a) => s.last.has(a.id) && s.last.get(a.id) !== rows.get(a.id)).length, 0);
+
+    // Graceful stop: subscribers leave, then every process drains and exits 0.
+    await Promise.all(subscribers.map((s) => s.dispose().catch(() => {})));
+    const exits = await Promise.all(processes.map((p) => p.stop()));
+
+    const problems: string[] = [];
+    problems.push(...report.problems);
+    for (const g of gaps) if (g.missing.length > 0) problems.push(`subscriber ${g.s.name} never saw the final status of ${g.missing.length} applications`);
+    exits.forEach((code, i) => {
+      if (code !== 0) problems.push(`${names[i]} exited ${code} at shutdown`);
+    });
+    processes.forEach((p, i) => {
+      const bad = p.problems.filter((line) => !line.startsWith('{') || (JSON.parse(line) as { level: number }).level >= 50);
+      if (bad.length > 0) problems.push(`${names[i]} logged ${bad.length} errors, first: ${bad[0]?.slice(0, 300)}`);
+    });
+    for (const e of errors.slice(0, 5)) problems.push(`load: ${e}`);
+
+    const f = report.figures;
+    const statuses = Object.entries(f.byStatus)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    const redeliveries = relay.records.reduce((n, r) => n + (r.deliveries ?? 1) - 1, 0);
+    const lines = [
+      '',
+      `soak: ${minutes} min at ${rate} applies/s, load ran ${loadSeconds.toFixed(0)} s`,
+      `applications: ${accepted.length} accepted${refused > 0 ? `, ${refused} refused` : ''} — ${statuses}`,
+      `applyliveinfo calls: ${f.applyCalls} (${f.unrecordedCalls} with no recorded outcome)`,
+      `pushes: ${relay.records.length} (${f.pushesAcknowledged} acknowledged, ${f.pushesRefused} refused, ${redeliveries} redeliveries); inbox ${f.inboxRows} rows, ${f.inboxUnprocessed} unprocessed`,
+      `subscriptions: ${subscribers.length} subscribers, ${subscribers.reduce((n, s) => n + s.events, 0)} deliveries, ${outOfOrder} ended on an older status than the row's`,
+      'memory (VmRSS): process      start      end      peak',
+      ...processes.map(
+        (p, i) =>
+          `  ${(names[i] ?? '').padEnd(9)} pid ${String(p.pid).padEnd(7)} ${mib(rssStart[i] ?? 0).padStart(9)} ${mib(rssEnd[i] ?? 0).padStart(9)} ${mib(rssPeak[i] ?? 0).padStart(9)}`,
+      ),
+      `  soak (simulator, relay, load, subscribers) ${mib(selfStart)} → ${mib(selfEnd)}`,
+      problems.length === 0 ? 'result: ledger balanced, every subscriber saw every final status, clean shutdown' : `result: ${problems.length} problems`,
+      ...problems.map((p) => `  ✗ ${p}`),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return problems.length === 0 ? 0 : 1;
+  } finally {
+    await cleanup();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`soak failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
