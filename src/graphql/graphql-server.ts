@@ -8,17 +8,18 @@ import {
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import type { GraphQLSchema } from 'graphql';
+import { type GraphQLSchema, NoSchemaIntrospectionCustomRule, specifiedRules } from 'graphql';
 import type { ChangeSubscriber } from '../events/change-subscriber.js';
 import type { Route } from '../http/router.js';
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import { ApplicationFeed, redisChangeSource } from './application-feed.js';
 import { assertOperationAllowed, authenticate, cachedAuthenticator } from './authenticate.js';
+import { CompiledOperations } from './compiled-operations.js';
 import { GraphqlContext, type GraphqlServices } from './context.js';
 import { classifyError, ExposedError, formatForClient, MASKED_MESSAGE, maskedMessage } from './errors.js';
-import { DEFAULT_BODY_LIMIT, graphqlHttpHandler } from './http-handler.js';
-import { jitGateway } from './jit-executor.js';
+import { DEFAULT_BODY_LIMIT, type FastPath, graphqlHttpHandler } from './http-handler.js';
+import { jitGateway, type PrecomputedResults } from './jit-executor.js';
 import { PARSE_OPTIONS, type ProtectionLimits, protectionRules } from './protection.js';
 import { graphqlSchema } from './schema.js';
 import { attachWebSocket } from './ws-server.js';
@@ -36,7 +37,10 @@ export interface GraphqlServerDeps {
   maxPendingPerSubscriber?: number;
   /** WebSocket ping interval (default 12 s). */
   keepAliveMs?: number;
-  /** Execute queries and mutations with graphql-jit (default true; false = graphql-js). */
+  /**
+   * Execute queries and mutations with graphql-jit (default true; false = graphql-js). With jit,
+   * queries seen before are answered on a fast path beside Apollo's pipeline (see http-handler).
+   */
   jit?: boolean;
   /**
    * Remember a valid API key this long (default 0: look every key up). Saves a query per request;
@@ -70,6 +74,10 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
   const authenticator = cachedAuthenticator(services.tenants, deps.authCacheTtlMs ?? 0);
   const rules = protectionRules(deps.config);
   const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
+  const precomputed: PrecomputedResults = new WeakMap();
+  // The same rules Apollo validates with (its own introspection rule is equivalent to graphql's).
+  const allRules = [...specifiedRules, ...rules, ...(deps.config.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
+  const fast: FastPath | undefined = deps.jit === false ? undefined : { operations: new CompiledOperations(schema, { rules: allRules }), precomputed };
   let apollo: ApolloServer<GraphqlContext> | undefined;
 
   const contextFor = async (authorization: string | undefined, requestId: string): Promise<GraphqlContext> => {
@@ -84,7 +92,7 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
 
   return {
     schema,
-    route: { method: 'ALL', path: '/graphql', handler: graphqlHttpHandler(() => apollo, contextFor, bodyLimit) },
+    route: { method: 'ALL', path: '/graphql', handler: graphqlHttpHandler(() => apollo, contextFor, bodyLimit, fast) },
 
     async start(httpServer) {
       if (apollo) throw new Error('the GraphQL server is already started');
@@ -100,7 +108,7 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
         ...(deps.keepAliveMs === undefined ? {} : { keepAliveMs: deps.keepAliveMs }),
       });
       const server = new ApolloServer<GraphqlContext>({
-        ...(deps.jit === false ? { schema } : { gateway: jitGateway(schema) }),
+        ...(deps.jit === false ? { schema } : { gateway: jitGateway(schema, precomputed) }),
         csrfPrevention: true,
         // The process entry points own SIGTERM/SIGINT and drain everything in order (createApp's stop).
         stopOnTerminationSignals: false,

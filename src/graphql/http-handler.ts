@@ -1,19 +1,40 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { ApolloServer } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
+import type { ExecutionResult } from 'graphql';
 import { BodyTooLargeError, type RequestContext, readBody, sendJson } from '../http/router.js';
+import type { CompiledOperations } from './compiled-operations.js';
+import type { PrecomputedResults } from './jit-executor.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** The HTTP fast path's state: compiled query operations, and results handed to Apollo's executor. */
+export interface FastPath {
+  operations: CompiledOperations;
+  precomputed: PrecomputedResults;
+}
+
+/** What the fast path leaves for Apollo when it does not answer itself. */
+type Handover<TContext> = { context: TContext } | { contextError: unknown } | undefined;
 
 /**
  * Serves Apollo from our own node:http router through Apollo's integration API
  * (`executeHTTPGraphQLRequest`): we read and parse the body (with a size limit), Apollo does the
  * rest (CSRF prevention, batching refusal, GET rules), we write its answer.
+ *
+ * With `fast`, a JSON POST of a query Apollo would run without errors is answered here: the
+ * compiled operation runs straight after authentication, skipping Apollo's per-request pipeline
+ * (query hash, document store, content negotiation, plugin hooks), which cost more than the
+ * query's own execution. Anything else (GET, mutations, unseen accept headers, extensions,
+ * invalid documents) goes to Apollo as before; so do results with errors and failed
+ * authentication, with the context or its error and the result handed over, so Apollo formats,
+ * masks and logs them as always and nothing runs twice.
  */
 export function graphqlHttpHandler<TContext extends object>(
   getServer: () => ApolloServer<TContext> | undefined,
   context: (authorization: string | undefined, requestId: string) => Promise<TContext>,
   bodyLimit = DEFAULT_BODY_LIMIT,
+  fast?: FastPath,
 ) {
   return async ({ req, res, url, requestId }: RequestContext): Promise<void> => {
     const server = getServer();
@@ -22,6 +43,7 @@ export function graphqlHttpHandler<TContext extends object>(
       return;
     }
     let body: unknown;
+    let handover: Handover<TContext> | typeof SERVED;
     if (req.method === 'POST') {
       let raw: Buffer;
       try {
@@ -40,6 +62,10 @@ export function graphqlHttpHandler<TContext extends object>(
           sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
           return;
         }
+        if (fast) {
+          handover = await serveFast(fast, body, req.headers, requestId, res, context);
+          if (handover === SERVED) return;
+        }
       } else {
         body = text;
       }
@@ -47,7 +73,7 @@ export function graphqlHttpHandler<TContext extends object>(
     const headers = toHeaderMap(req.headers);
     const response = await server.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-      context: () => context(headers.get('authorization'), requestId),
+      context: () => contextFor(handover, () => context(headers.get('authorization'), requestId)),
     });
     const out: Record<string, string> = {};
     for (const [name, value] of response.headers) out[name] = value;
@@ -61,6 +87,86 @@ export function graphqlHttpHandler<TContext extends object>(
     for await (const chunk of response.body.asyncIterator) res.write(chunk);
     res.end();
   };
+}
+
+const SERVED = Symbol('served');
+
+async function contextFor<TContext>(handover: Handover<TContext> | typeof SERVED, create: () => Promise<TContext>): Promise<TContext> {
+  if (handover === undefined || handover === SERVED) return create();
+  if ('contextError' in handover) throw handover.contextError;
+  return handover.context;
+}
+
+/** A POST body exactly as the fast path takes it: a query string, optional variables and operation name, nothing else. */
+interface PlainBody {
+  query: string;
+  variables?: Record<string, unknown> | null;
+  operationName?: string | null;
+}
+
+function isPlainBody(body: unknown): body is PlainBody {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
+  let keys = 0;
+  for (const key in body) {
+    keys++;
+    if (key !== 'query' && key !== 'variables' && key !== 'operationName') return false;
+  }
+  const b = body as Record<string, unknown>;
+  if (typeof b.query !== 'string' || keys > 3) return false;
+  const { variables, operationName } = b;
+  if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return false;
+  return operationName == null || typeof operationName === 'string';
+}
+
+/**
+ * The response type Apollo chooses for these exact `accept` values (an absent header means JSON);
+ * any other value takes Apollo's path, where its content negotiation decides.
+ */
+const FAST_ACCEPT = new Map<string | undefined, string>([
+  [undefined, 'application/json; charset=utf-8'],
+  ['*/*', 'application/json; charset=utf-8'],
+  ['application/json', 'application/json; charset=utf-8'],
+  ['application/json, */*', 'application/json; charset=utf-8'],
+  ['application/graphql-response+json', 'application/graphql-response+json; charset=utf-8'],
+  ['application/graphql-response+json, application/json', 'application/graphql-response+json; charset=utf-8'],
+  ['application/graphql-response+json,application/json;q=0.9', 'application/graphql-response+json; charset=utf-8'],
+  ['application/graphql-response+json, application/json;q=0.9', 'application/graphql-response+json; charset=utf-8'],
+]);
+
+async function serveFast<TContext extends object>(
+  fast: FastPath,
+  body: unknown,
+  headers: IncomingHttpHeaders,
+  requestId: string,
+  res: ServerResponse,
+  context: (authorization: string | undefined, requestId: string) => Promise<TContext>,
+): Promise<Handover<TContext> | typeof SERVED> {
+  const contentType = FAST_ACCEPT.get(headers.accept);
+  if (contentType === undefined || !isPlainBody(body)) return undefined;
+  const operation = fast.operations.get(body.query, body.operationName ?? undefined);
+  if (!operation) return undefined;
+  let contextValue: TContext;
+  try {
+    contextValue = await context(headers.authorization, requestId);
+  } catch (contextError) {
+    return { contextError };
+  }
+  let result: ExecutionResult;
+  try {
+    result = await operation.compiled.query(undefined, contextValue, body.variables ?? {});
+  } catch {
+    // Not expected (graphql-jit reports errors in the result): Apollo runs it again and reports it.
+    return { context: contextValue };
+  }
+  if (result.errors) {
+    fast.precomputed.set(contextValue, result);
+    return { context: contextValue };
+  }
+  // Apollo's serialisation of a result without errors or extensions, byte for byte.
+  const json = `${JSON.stringify({ data: result.data })}\n`;
+  res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(json) });
+  res.end(json);
+  return SERVED;
 }
 
 function isJson(contentType: string | undefined): boolean {

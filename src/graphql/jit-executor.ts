@@ -6,13 +6,20 @@ type Gateway = ApolloServerOptionsWithGateway<BaseContext>['gateway'];
 type Executor = NonNullable<Awaited<ReturnType<Gateway['load']>>['executor']>;
 
 /**
+ * Results already computed for a request's context by the HTTP fast path, which hands a request
+ * to Apollo only when its result has errors: Apollo then formats them as always, and the executor
+ * returns the result instead of running the operation a second time.
+ */
+export type PrecomputedResults = WeakMap<object, ExecutionResult>;
+
+/**
  * Runs Apollo's queries and mutations with graphql-jit instead of graphql-js's interpreter, through
  * Apollo's documented `gateway` executor hook; parsing, validation, plugins and error formatting
  * stay Apollo's. Compiled operations are kept per parsed document (Apollo's document store hands
  * the same object back for the same query), so a query compiles once. Subscriptions do not come
  * here: graphql-ws runs them.
  */
-export function jitGateway(schema: GraphQLSchema): Gateway {
+export function jitGateway(schema: GraphQLSchema, precomputed?: PrecomputedResults): Gateway {
   const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | ExecutionResult>>();
 
   const compile = (document: DocumentNode, operationName: string | null | undefined): CompiledQuery | ExecutionResult => {
@@ -30,10 +37,16 @@ export function jitGateway(schema: GraphQLSchema): Gateway {
     return entry;
   };
 
-  const executor: Executor = async ({ document, operationName, request, context }) => {
+  const execute = async (document: DocumentNode, operationName: string | null | undefined, context: object, variables: Record<string, unknown>) => {
     const query = compile(document, operationName);
     if (!isCompiledQuery(query)) return query;
-    const result = await query.query(undefined, context, request.variables ?? {});
+    return query.query(undefined, context, variables);
+  };
+
+  const executor: Executor = async ({ document, operationName, request, context }) => {
+    const ready = precomputed?.get(context);
+    if (ready) precomputed?.delete(context);
+    const result = ready ?? (await execute(document, operationName, context, request.variables ?? {}));
     if (!result.errors) return result;
     // Without `data`, execution never started: the variables were refused.
     const badInput = !('data' in result);

@@ -1,0 +1,72 @@
+import { type DocumentNode, type GraphQLSchema, getOperationAST, parse, type ValidationRule, validate } from 'graphql';
+import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
+
+/** A query operation parsed, validated with the server's rules and compiled, ready to run. */
+export interface CompiledOperation {
+  document: DocumentNode;
+  compiled: CompiledQuery;
+}
+
+export interface CompiledOperationsOptions {
+  /** The full rule set: graphql's specified rules, the protection rules, the introspection rule. */
+  rules: readonly ValidationRule[];
+  /** Distinct query texts kept (oldest dropped first). */
+  maxEntries?: number;
+  /** Longer query texts are not kept (they take the ordinary path every time). */
+  maxQueryLength?: number;
+}
+
+/**
+ * Query operations by query text and operation name, for the HTTP fast path: a text seen before
+ * costs one Map lookup instead of Apollo's hash, document-store lookup and plugin hooks. Only
+ * what would succeed is kept: text that fails to parse or validate, names no operation, or is a
+ * mutation or subscription is remembered as `null` so the request takes Apollo's path (which
+ * produces the errors, and runs the scope check of mutations) without being parsed here again.
+ */
+export class CompiledOperations {
+  private readonly entries = new Map<string, Map<string, CompiledOperation | null>>();
+  private readonly maxEntries: number;
+  private readonly maxQueryLength: number;
+  /** Operation names kept per query text: a document holds a few operations, not thousands. */
+  private readonly maxNamesPerQuery = 8;
+
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly options: CompiledOperationsOptions,
+  ) {
+    this.maxEntries = options.maxEntries ?? 1000;
+    this.maxQueryLength = options.maxQueryLength ?? 16_384;
+  }
+
+  /** The compiled query operation, or null when this request should take the ordinary path. */
+  get(query: string, operationName: string | undefined): CompiledOperation | null {
+    if (query.length > this.maxQueryLength) return null;
+    let byName = this.entries.get(query);
+    if (!byName) {
+      if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+      byName = new Map();
+      this.entries.set(query, byName);
+    }
+    const name = operationName ?? '';
+    let entry = byName.get(name);
+    if (entry === undefined) {
+      if (byName.size >= this.maxNamesPerQuery) return null;
+      entry = this.compile(query, operationName);
+      byName.set(name, entry);
+    }
+    return entry;
+  }
+
+  private compile(query: string, operationName: string | undefined): CompiledOperation | null {
+    let document: DocumentNode;
+    try {
+      document = parse(query);
+    } catch {
+      return null;
+    }
+    if (validate(this.schema, document, this.options.rules).length > 0) return null;
+    if (getOperationAST(document, operationName)?.operation !== 'query') return null;
+    const compiled = compileQuery(this.schema, document, operationName);
+    return isCompiledQuery(compiled) ? { document, compiled } : null;
+  }
+}
