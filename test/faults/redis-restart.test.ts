@@ -1,58 +1,63 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { expectEventually } from '../support/test-env.js';
 import { FaultWorld } from './support/fault-world.js';
 
-let world: FaultWorld | undefined;
+const worlds: FaultWorld[] = [];
 
 // ioredis and BullMQ print every failed reconnect with console.error unless the gateway listens.
 const consoleErrors = vi.spyOn(console, 'error');
 
-afterEach(async () => {
-  await world?.close();
-  world = undefined;
+afterAll(async () => {
+  await Promise.all(worlds.map((w) => w.close()));
   expect(consoleErrors.mock.calls.map((c) => String(c[0]).slice(0, 120))).toEqual([]);
-  consoleErrors.mockClear();
 });
 
-describe('Redis restarted during a run', () => {
-  it('keeps its data across a restart: queued jobs run, pushes are stored, every application opens', async () => {
-    const w = await FaultWorld.start({ ownRedis: true });
-    world = w;
-    const t = await w.tenant({ merchants: 12, scenario: { kind: 'slow', delayMs: 300, inner: { kind: 'accept' } }, openAfterMs: 300 });
-    const [before, after] = [t.appIds.slice(0, 8), t.appIds.slice(8)];
-    await t.client.applyAll(before);
-    await expectEventually(async () => expect(await w.calls(before)).toBeGreaterThanOrEqual(2), { timeoutMs: 10_000 });
+/** Each test has a world of its own (database, redis-server, simulator, gateway): they run at once. */
+async function startWorld(): Promise<FaultWorld> {
+  const w = await FaultWorld.start({ ownRedis: true });
+  worlds.push(w);
+  return w;
+}
 
-    await w.redis?.restart({ downMs: 1_000 });
-    await t.client.applyAll(after);
+describe.concurrent('Redis restarted', () => {
+  describe('Redis restarted during a run', () => {
+    it('keeps its data across a restart: queued jobs run, pushes are stored, every application opens', async ({ expect }) => {
+      const w = await startWorld();
+      const t = await w.tenant({ merchants: 12, scenario: { kind: 'slow', delayMs: 300, inner: { kind: 'accept' } }, openAfterMs: 300 });
+      const [before, after] = [t.appIds.slice(0, 8), t.appIds.slice(8)];
+      await t.client.applyAll(before);
+      await expectEventually(async () => expect(await w.calls(before)).toBeGreaterThanOrEqual(2), { timeoutMs: 10_000 });
 
-    const report = await w.expectLedger({ expectedStatus: () => ['OPENED'], timeoutMs: 30_000 });
-    expect(report.figures.byStatus).toEqual({ OPENED: 12 });
-    expect(await w.calls(t.appIds)).toBe(12);
-  }, 55_000);
-});
+      await w.redis?.restart({ downMs: 1_000 });
+      await t.client.applyAll(after);
 
-describe('Redis restarted empty', () => {
-  it('loses jobs, quota counts and tokens, and still opens every application, within quota', async () => {
-    const w = await FaultWorld.start({ ownRedis: true });
-    world = w;
-    // Busy merchants spend their whole quota (3) on retries, then wait for the next quota day.
-    const busy = await w.tenant({ merchants: 3, dailyQuotaPerApp: 3, scenario: { kind: 'busy', times: 'forever' } });
-    const opening = await w.tenant({ merchants: 6, scenario: { kind: 'slow', delayMs: 300, inner: { kind: 'accept' } }, openAfterMs: 300 });
-    await busy.client.applyAll(busy.appIds);
-    await opening.client.applyAll(opening.appIds.slice(0, 4));
-    await expectEventually(async () => expect(await w.calls(busy.appIds)).toBe(9), { timeoutMs: 15_000 });
+      const report = await w.expectLedger({ expectedStatus: () => ['OPENED'], timeoutMs: 30_000 });
+      expect(report.figures.byStatus).toEqual({ OPENED: 12 });
+      expect(await w.calls(t.appIds)).toBe(12);
+    }, 55_000);
+  });
 
-    await w.redis?.restartEmpty({ downMs: 500 });
-    await opening.client.applyAll(opening.appIds.slice(4));
+  describe('Redis restarted empty', () => {
+    it('loses jobs, quota counts and tokens, and still opens every application, within quota', async ({ expect }) => {
+      const w = await startWorld();
+      // Busy merchants spend their whole quota (3) on retries, then wait for the next quota day.
+      const busy = await w.tenant({ merchants: 3, dailyQuotaPerApp: 3, scenario: { kind: 'busy', times: 'forever' } });
+      const opening = await w.tenant({ merchants: 6, scenario: { kind: 'slow', delayMs: 300, inner: { kind: 'accept' } }, openAfterMs: 300 });
+      await busy.client.applyAll(busy.appIds);
+      await opening.client.applyAll(opening.appIds.slice(0, 4));
+      await expectEventually(async () => expect(await w.calls(busy.appIds)).toBe(9), { timeoutMs: 15_000 });
 
-    const report = await w.expectLedger({
-      expectedStatus: (a) => (busy.appIds.includes(a.appId) ? ['QUEUED'] : ['OPENED']),
-      timeoutMs: 30_000,
-    });
-    expect(report.figures.byStatus).toEqual({ QUEUED: 3, OPENED: 6 });
-    // The reconciler put the lost jobs back; the busy ones must still wait for tomorrow.
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    expect(await w.calls(busy.appIds)).toBe(9);
-  }, 55_000);
+      await w.redis?.restartEmpty({ downMs: 500 });
+      await opening.client.applyAll(opening.appIds.slice(4));
+
+      const report = await w.expectLedger({
+        expectedStatus: (a) => (busy.appIds.includes(a.appId) ? ['QUEUED'] : ['OPENED']),
+        timeoutMs: 30_000,
+      });
+      expect(report.figures.byStatus).toEqual({ QUEUED: 3, OPENED: 6 });
+      // The reconciler put the lost jobs back; the busy ones must still wait for tomorrow.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect(await w.calls(busy.appIds)).toBe(9);
+    }, 55_000);
+  });
 });
