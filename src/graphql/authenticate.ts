@@ -19,9 +19,11 @@ export async function authenticate(tenants: Pick<TenantsService, 'authenticate'>
 function bearerKey(authorization: unknown): string | undefined {
   if (typeof authorization !== 'string') return undefined;
   const value = authorization.trim();
-  const key = /^bearer\s+/i.test(value) ? value.replace(/^bearer\s+/i, '') : value;
+  const key = BEARER.test(value) ? value.replace(BEARER, '') : value;
   return key === '' ? undefined : key;
 }
+
+const BEARER = /^bearer\s+/i;
 
 /** Mutations need a key with the write scope; queries and subscriptions any key. Throws FORBIDDEN. */
 export function assertOperationAllowed(tenant: TenantContext, operation: OperationTypeNode | undefined): void {

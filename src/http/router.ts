@@ -65,11 +65,23 @@ export function createRouter(routes: Route[], logger: Logger) {
       route.names.forEach((n, i) => {
         params[n] = decodeSegment(m[i + 1] ?? '');
       });
-      const log = logger.child({ requestId });
+      // The request's logger is made on first use: most requests log nothing.
+      let log: Logger | undefined;
+      const ctx: RequestContext = {
+        req,
+        res,
+        params,
+        url,
+        requestId,
+        get log() {
+          log ??= logger.child({ requestId });
+          return log;
+        },
+      };
       try {
-        await route.handler({ req, res, params, url, requestId, log });
+        await route.handler(ctx);
       } catch (err) {
-        log.error({ err, path: url.pathname }, 'unhandled error in HTTP handler');
+        ctx.log.error({ err, path: url.pathname }, 'unhandled error in HTTP handler');
         if (!res.headersSent) sendText(res, 500, 'internal error');
         else res.end();
       }

@@ -12,6 +12,14 @@ import { type Connection, toConnection } from './connection.js';
 
 const HISTORY_OF_NODES = ['edges', 'node', 'history'];
 
+/**
+ * `LiveApplication.history`, as a plain function: it runs once per item of every page, so the
+ * schema calls it directly rather than through type-graphql's per-call wrapper (see schema.ts).
+ */
+export function resolveHistory(application: LiveApplicationView, _args: unknown, context: GraphqlContext): HistoryEventView[] | Promise<HistoryEventView[]> {
+  return context.historyOf(application.id);
+}
+
 @Resolver(() => LiveApplication)
 export class LiveApplicationResolver {
   @Query(() => LiveApplication, { nullable: true, description: "One of the caller's applications; null when there is none with this id." })
@@ -34,6 +42,6 @@ export class LiveApplicationResolver {
 
   @FieldResolver(() => [LiveApplicationEvent])
   history(@Root() application: LiveApplicationView, @Ctx() context: GraphqlContext): HistoryEventView[] | Promise<HistoryEventView[]> {
-    return context.historyOf(application.id);
+    return resolveHistory(application, {}, context);
   }
 }
