@@ -198,15 +198,6 @@ export class FaultWorld {
     return appIds.reduce((n, id) => n + (byAppId[id] ?? 0), 0);
   }
 
-  /** Terminates every connection of the gateway to this test's database (as a Postgres restart or failover does). */
-  async terminatePostgresConnections(): Promise<number> {
-    const sql = this.env.database.sql;
-    if (!sql) throw new Error('postgres-js expected');
-    const name = new URL(this.env.databaseUrl).pathname.slice(1);
-    const rows = await sql`select pg_terminate_backend(pid) as ok from pg_stat_activity where datname = ${name} and pid <> pg_backend_pid()`;
-    return rows.length;
-  }
-
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.kill()));
     await this.pgProxy?.up();
