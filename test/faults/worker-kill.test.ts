@@ -13,11 +13,15 @@ afterAll(async () => {
 });
 
 describe('a worker killed with SIGKILL mid-job', () => {
-  it('hands its jobs to another worker; every application is submitted, each killed call sent once more and no more', async () => {
-    // WeChat holds each call for 2 s: the worker dies while it waits for the answers.
-    const t = await world.tenant({ merchants: 6, scenario: { kind: 'slow', delayMs: 2_000, inner: { kind: 'accept' } }, openAfterMs: null });
+  it('hands its jobs to another worker: each killed call is sent once more and no more, each merchant opens once', async () => {
+    // WeChat holds each call for 2 s: the worker dies while it waits for the answers. Half the
+    // merchants' admins accept 8 s after each accepted call (after the resend's answer), so a resent one brings a second open event.
+    const slow = { kind: 'slow', delayMs: 2_000, inner: { kind: 'accept' } } as const;
+    const opening = await world.tenant({ merchants: 3, scenario: slow, openAfterMs: 8_000 });
+    const waiting = await world.tenant({ merchants: 3, scenario: slow, openAfterMs: null });
     const doomed = await world.startWorker({ WORKER_CONCURRENCY: '3' });
-    await t.client.applyAll(t.appIds);
+    await opening.client.applyAll(opening.appIds);
+    await waiting.client.applyAll(waiting.appIds);
     const byAppId = async () => (await world.admin.counters()).calls.applyliveinfo?.byAppId ?? {};
     await expectEventually(async () => expect(Object.keys(await byAppId())).toHaveLength(3), { timeoutMs: 10_000 });
 
@@ -25,14 +29,23 @@ describe('a worker killed with SIGKILL mid-job', () => {
     const inFlight = new Set(Object.keys(await byAppId()));
     await doomed.kill();
 
+    // Every accepted call's open event has come in (a resent merchant's second one too).
+    await expectEventually(
+      async () => {
+        const sent = await world.calls(opening.appIds);
+        expect(sent).toBe(3 + opening.appIds.filter((a) => inFlight.has(a)).length);
+        expect(world.relay.records.filter((r) => r.appId !== null && opening.appIds.includes(r.appId))).toHaveLength(sent);
+      },
+      { timeoutMs: 25_000, intervalMs: 250 },
+    );
     const report = await world.expectLedger({
-      expectedStatus: () => ['SUBMITTED'],
-      // The killed calls reached WeChat and their answers were lost with the process: WeChat got each once more.
+      expectedStatus: (a) => (opening.appIds.includes(a.appId) ? ['OPENED'] : ['SUBMITTED']),
+      // The killed calls reached WeChat and their answers died with the process: WeChat got each once more.
       unrecordedCallsAllowed: (appId) => (inFlight.has(appId) ? 1 : 0),
-      timeoutMs: 25_000,
+      timeoutMs: 10_000,
     });
-    expect(report.figures.byStatus).toEqual({ SUBMITTED: 6 });
-    for (const appId of t.appIds) expect(await world.calls([appId])).toBe(inFlight.has(appId) ? 2 : 1);
+    expect(report.figures.byStatus).toEqual({ OPENED: 3, SUBMITTED: 3 });
+    for (const appId of [...opening.appIds, ...waiting.appIds]) expect(await world.calls([appId])).toBe(inFlight.has(appId) ? 2 : 1);
     expect(rescuer.problems.filter((p) => !p.includes('"level":40'))).toEqual([]);
   }, 50_000);
 });
