@@ -1,11 +1,19 @@
-import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+/**
+ * Figure 3, the apply pipeline: applications per second from `applyLiveBatch` (the service the
+ * mutation calls) to SUBMITTED, on real Postgres and Redis, against the WeChat simulator over
+ * HTTP, with `src/jobs/worker-main.ts` as 1 and 2 processes (quotas raised so no limit binds).
+ * Beside it, each round, BullMQ no-op jobs on the same Redis. Authorizer tokens are fetched
+ * before the clock starts (they live 2 h; a real backlog mostly finds them cached). CPU per
+ * application is reported per party: workers, this process (simulator and enqueue), Postgres,
+ * Redis. Workers are not pinned (they share both cores with everything else).
+ * `npx tsx bench/apply-pipeline.bench.ts`; about a minute.
+ */
+import { cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Queue, Worker } from 'bullmq';
-import { and, count, eq } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
-import { liveApplications } from '../src/db/tables.js';
 import { RedisChangePublisher } from '../src/events/change-feed.js';
+import { ChangeSubscriber } from '../src/events/change-subscriber.js';
 import { ApplyQueue } from '../src/jobs/apply-queue.js';
 import { bullPrefix } from '../src/jobs/quota-keys.js';
 import { systemClock } from '../src/lib/clock.js';
@@ -16,54 +24,62 @@ import { PgCredentialStore } from '../src/services/credential-store.pg.js';
 import { SimulatorAdmin } from '../src/wechat/simulator/admin-client.js';
 import { startSimulator } from '../src/wechat/simulator/server.js';
 import { createWechatApi } from '../src/wechat/wechat-api.js';
-import { spawnWorkerProcess } from '../test/jobs/support/spawn-worker.js';
 import { createTenantWithMerchants, randomAppId } from '../test/support/fixtures.js';
 import globalSetup from '../test/support/global-setup.js';
-import { createTestEnv } from '../test/support/test-env.js';
+import { createTestEnv, type TestEnv } from '../test/support/test-env.js';
+import { type BenchProcess, cpuSecondsOf, pinSelf, spawnBenchProcess } from './support/processes.js';
+import { median, sleep } from './support/stats.js';
 
 export interface ApplyPipelineBenchOptions {
-  /** Applications per pipeline run (default 2000). */
+  /** Applications per pipeline run (default 1500). */
   applications?: number;
-  /** Plain BullMQ no-op jobs (default 20000). */
+  /** BullMQ no-op jobs per round (default 20,000). */
   noopJobs?: number;
   /** Worker processes per pipeline run (default [1, 2]). */
   workerCounts?: number[];
   /** Jobs each worker runs at once (WORKER_CONCURRENCY; default 50). */
   concurrency?: number;
+  rounds?: number;
   /** Extra node flags for the worker processes, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
   workerNodeArgs?: string[];
+  log?: (line: string) => void;
 }
 
-export interface PipelineFigure {
+export interface PipelineRun {
   workers: number;
   applications: number;
   seconds: number;
   /** Applications per second, from the first enqueue to the last SUBMITTED row. */
   perSecond: number;
+  /** CPU per application, microseconds, by party. */
+  cpuUs: { workers: number; benchAndSimulator: number; postgres: number; redis: number };
+}
+
+export interface NoopRun {
+  jobs: number;
+  addedPerSecond: number;
+  processedPerSecond: number;
 }
 
 export interface ApplyPipelineBenchResult {
-  noop: { jobs: number; addedPerSecond: number; processedPerSecond: number };
-  pipeline: PipelineFigure[];
+  rounds: number;
+  noop: NoopRun[];
+  pipeline: PipelineRun[];
+  median: { noopProcessedPerSecond: number; perSecondByWorkers: Record<string, number> };
 }
 
-/**
- * Applications per second from enqueue to SUBMITTED: real Postgres and Redis, the WeChat
- * simulator over HTTP, `src/jobs/worker-main.ts` as 1 or 2 processes; quotas raised so no limit
- * binds. Authorizer tokens are fetched before the clock starts (they live 2 h; a real backlog
- * mostly finds them cached). Beside it, plain BullMQ no-op jobs on the same Redis, for scale.
- */
 export async function runApplyPipelineBench(options: ApplyPipelineBenchOptions = {}): Promise<ApplyPipelineBenchResult> {
-  const applications = options.applications ?? 2000;
+  const log = options.log ?? (() => {});
+  const applications = options.applications ?? 1500;
   const noopJobs = options.noopJobs ?? 20_000;
   const concurrency = options.concurrency ?? 50;
+  const rounds = options.rounds ?? 3;
+  const workerCounts = options.workerCounts ?? [1, 2];
   await globalSetup();
   const env = await createTestEnv();
   const sim = await startSimulator({ port: 0 });
-  const children: ChildProcess[] = [];
+  const running: BenchProcess[] = [];
   try {
-    const noop = await benchNoop(env.redis, () => env.newRedis({ maxRetriesPerRequest: null }), env.redisPrefix, noopJobs);
-
     const db = env.database.db;
     const admin = new SimulatorAdmin(sim.url);
     const store = new PgCredentialStore(db, env.box);
@@ -72,9 +88,13 @@ export async function runApplyPipelineBench(options: ApplyPipelineBenchOptions =
     const queue = new ApplyQueue({ redis: env.redis, redisPrefix: env.redisPrefix, clock: systemClock, maxAttempts: 5, backoffMs: 100 });
     const authorizers = new AuthorizersService(db, env.box);
     const service = new ApplicationsService({ db, authorizers, queue, publisher, logger: silentLogger });
+    // SUBMITTED rows are counted from the change feed (every transition is published), not by
+    // polling Postgres, which would add its own load to the figure.
+    const changes = new ChangeSubscriber(env.newRedis({ maxRetriesPerRequest: null }), env.redisPrefix, silentLogger);
+    await changes.start();
 
-    const pipeline: PipelineFigure[] = [];
-    for (const workers of options.workerCounts ?? [1, 2]) {
+    /** A tenant with `applications` merchants, registered with the simulator, tokens cached. */
+    const prepareTenant = async () => {
       const t = await createTenantWithMerchants(db, env.box, 0, { callsPerSecond: 1_000_000, dailyQuotaPerApp: 100, dailyQuotaPerTenant: null });
       t.appIds.push(...Array.from({ length: applications }, randomAppId));
       // The import takes at most 1,000 merchants at a time.
@@ -96,52 +116,89 @@ export async function runApplyPipelineBench(options: ApplyPipelineBenchOptions =
       for (let i = 0; i < t.appIds.length; i += 50) {
         await Promise.all(t.appIds.slice(i, i + 50).map((appId) => wechat.tokens.getAuthorizerToken(t.tenant.id, appId)));
       }
-      const started = await Promise.all(
-        Array.from({ length: workers }, () =>
-          spawnWorkerProcess({
-            databaseUrl: env.databaseUrl,
-            redisUrl: env.redisUrl,
-            redisPrefix: env.redisPrefix,
-            secretKey: env.secretKey,
-            wechatApiBase: sim.url,
-            concurrency,
-            ...(options.workerNodeArgs ? { nodeArgs: options.workerNodeArgs } : {}),
-          }),
-        ),
-      );
-      children.push(...started);
+      return t;
+    };
 
-      const t0 = performance.now();
-      for (let i = 0; i < t.appIds.length; i += 1000) await service.applyBatch(t.ctx, t.appIds.slice(i, i + 1000));
-      for (;;) {
-        const [row] = await db
-          .select({ n: count() })
-          .from(liveApplications)
-          .where(and(eq(liveApplications.tenantId, t.tenant.id), eq(liveApplications.status, 'SUBMITTED')));
-        if ((row?.n ?? 0) >= applications) break;
-        if (performance.now() - t0 > 40_000) throw new Error(`only ${row?.n} of ${applications} SUBMITTED after 40 s`);
-        await new Promise((r) => setTimeout(r, 20));
+    const noop: NoopRun[] = [];
+    const pipeline: PipelineRun[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      const n = await benchNoop(env.redis, () => env.newRedis({ maxRetriesPerRequest: null }), env.redisPrefix, noopJobs);
+      noop.push(n);
+      log(`pipeline round ${round} BullMQ no-op: ${Math.round(n.processedPerSecond)} jobs/s processed, ${Math.round(n.addedPerSecond)}/s added`);
+      for (const workers of workerCounts) {
+        const t = await prepareTenant();
+        const started = await Promise.all(Array.from({ length: workers }, () => spawnWorker(env, sim.url, concurrency, options.workerNodeArgs)));
+        running.push(...started);
+        const cpu0 = {
+          workers: started.map((w) => w.cpuSeconds()),
+          self: process.cpuUsage(),
+          pg: cpuSecondsOf('postgres'),
+          redis: cpuSecondsOf('redis-server'),
+        };
+        let submitted = 0;
+        let allSubmitted: () => void = () => {};
+        const done = new Promise<void>((resolve) => {
+          allSubmitted = resolve;
+        });
+        const unlisten = changes.listen(t.tenant.id, (change) => {
+          if (change.application.status === 'SUBMITTED' && ++submitted === applications) allSubmitted();
+        });
+        const t0 = performance.now();
+        for (let i = 0; i < t.appIds.length; i += 1000) await service.applyBatch(t.ctx, t.appIds.slice(i, i + 1000));
+        const timedOut = await Promise.race([done.then(() => false), sleep(40_000).then(() => true)]);
+        unlisten();
+        if (timedOut) throw new Error(`only ${submitted} of ${applications} SUBMITTED after 40 s`);
+        const seconds = (performance.now() - t0) / 1000;
+        const self = process.cpuUsage(cpu0.self);
+        const per = (s: number) => Math.round((s * 1e6) / applications);
+        const run: PipelineRun = {
+          workers,
+          applications,
+          seconds: Math.round(seconds * 100) / 100,
+          perSecond: Math.round(applications / seconds),
+          cpuUs: {
+            workers: per(started.reduce((sum, w, i) => sum + w.cpuSeconds() - (cpu0.workers[i] ?? 0), 0)),
+            benchAndSimulator: per((self.user + self.system) / 1e6),
+            postgres: per(cpuSecondsOf('postgres') - cpu0.pg),
+            redis: per(cpuSecondsOf('redis-server') - cpu0.redis),
+          },
+        };
+        pipeline.push(run);
+        log(`pipeline round ${round} ${workers} worker(s): ${run.perSecond} applications/s; CPU µs/application ${JSON.stringify(run.cpuUs)}`);
+        await Promise.all(started.map((w) => w.stop()));
       }
-      const seconds = (performance.now() - t0) / 1000;
-      pipeline.push({ workers, applications, seconds, perSecond: applications / seconds });
-      await Promise.all(
-        started.map((c) => {
-          const exited = once(c, 'exit');
-          c.kill('SIGTERM');
-          return exited;
-        }),
-      );
     }
     await queue.close();
-    return { noop, pipeline };
+    const perSecondByWorkers = Object.fromEntries(
+      workerCounts.map((w) => [String(w), median(pipeline.filter((p) => p.workers === w).map((p) => p.perSecond))]),
+    );
+    return { rounds, noop, pipeline, median: { noopProcessedPerSecond: Math.round(median(noop.map((n) => n.processedPerSecond))), perSecondByWorkers } };
   } finally {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await Promise.all(running.map((p) => p.stop()));
     await sim.stop();
     await env.cleanup();
   }
 }
 
-async function benchNoop(redis: Redis, workerConnection: () => Redis, redisPrefix: string, jobs: number): Promise<ApplyPipelineBenchResult['noop']> {
+/** `src/jobs/worker-main.ts` as its own process, on every core (this process may be pinned). */
+function spawnWorker(env: TestEnv, wechatApiBase: string, concurrency: number, nodeArgs: string[] = []): Promise<BenchProcess> {
+  return spawnBenchProcess('src/jobs/worker-main.ts', {
+    cores: `0-${cpus().length - 1}`,
+    nodeArgs,
+    readyLine: /apply worker started/,
+    env: {
+      DATABASE_URL: env.databaseUrl,
+      REDIS_URL: env.redisUrl,
+      REDIS_PREFIX: env.redisPrefix,
+      SECRET_KEY: env.secretKey.toString('base64'),
+      WECHAT_API_BASE: wechatApiBase,
+      LOG_LEVEL: 'info',
+      WORKER_CONCURRENCY: String(concurrency),
+    },
+  });
+}
+
+async function benchNoop(redis: Redis, workerConnection: () => Redis, redisPrefix: string, jobs: number): Promise<NoopRun> {
   const prefix = bullPrefix(redisPrefix);
   const queue = new Queue('bench-noop', { connection: redis, prefix });
   const a0 = performance.now();
@@ -165,26 +222,15 @@ async function benchNoop(redis: Redis, workerConnection: () => Redis, redisPrefi
   return { jobs, addedPerSecond, processedPerSecond };
 }
 
-export function formatBench(r: ApplyPipelineBenchResult): string {
-  const rows: [string, string, string, string][] = [
-    ['scenario', 'items', 'seconds', 'per second'],
-    ['BullMQ no-op: add (bulk)', String(r.noop.jobs), (r.noop.jobs / r.noop.addedPerSecond).toFixed(2), r.noop.addedPerSecond.toFixed(0)],
-    ['BullMQ no-op: process (1 worker)', String(r.noop.jobs), (r.noop.jobs / r.noop.processedPerSecond).toFixed(2), r.noop.processedPerSecond.toFixed(0)],
-    ...r.pipeline.map((p): [string, string, string, string] => [
-      `apply -> SUBMITTED (${p.workers} worker${p.workers > 1 ? 's' : ''})`,
-      String(p.applications),
-      p.seconds.toFixed(2),
-      p.perSecond.toFixed(0),
-    ]),
-  ];
-  const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((row) => row[i]?.length ?? 0)));
-  return rows.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ')).join('\n');
-}
-
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runApplyPipelineBench().then(
+  pinSelf('1');
+  runApplyPipelineBench({
+    log: (line) => process.stderr.write(`${line}\n`),
+    ...(process.env.BENCH_ROUNDS ? { rounds: Number(process.env.BENCH_ROUNDS) } : {}),
+    ...(process.env.BENCH_CONCURRENCY ? { concurrency: Number(process.env.BENCH_CONCURRENCY) } : {}),
+  }).then(
     (result) => {
-      process.stdout.write(`${formatBench(result)}\n`);
+      process.stdout.write(`${JSON.stringify(result.median, null, 2)}\n`);
       process.exit(0);
     },
     (err: unknown) => {

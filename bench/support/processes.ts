@@ -52,6 +52,8 @@ export interface SpawnOptions {
   nodeArgs?: string[];
   /** Called with each BENCH_EVENT as it arrives. */
   onEvent?: (event: Record<string, unknown>) => void;
+  /** Also ready when a line matches this (for programs that do not print BENCH_READY, e.g. the worker). */
+  readyLine?: RegExp;
 }
 
 const CLK_TCK = 100;
@@ -87,6 +89,9 @@ export async function spawnBenchProcess(script: string, options: SpawnOptions): 
         if (line.startsWith('BENCH_READY ')) {
           clearTimeout(timer);
           resolve(JSON.parse(line.slice(12)) as Record<string, unknown>);
+        } else if (options.readyLine?.test(line)) {
+          clearTimeout(timer);
+          resolve({});
         } else if (line.startsWith('BENCH_EVENT ')) {
           const event = JSON.parse(line.slice(12)) as Record<string, unknown>;
           events.push(event);

@@ -1,0 +1,39 @@
+/**
+ * Baseline of the webhook figure: plain node:http reading the body and doing the webhook's INSERT
+ * (InboxStore.insert, the same statement) through a postgres-js pool of the same size, answering
+ * `success`. No verification, decryption, replay check or processing.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { connectPostgres } from '../../src/db/client.js';
+import { readBody } from '../../src/http/router.js';
+import { InboxStore } from '../../src/webhooks/inbox.store.js';
+import { announce, exitOnSignal } from '../support/processes.js';
+
+const database = connectPostgres(process.env.DATABASE_URL as string, { max: Number(process.env.DB_POOL_SIZE ?? 10) });
+const inbox = new InboxStore(database.db);
+const tenantId = process.env.BENCH_TENANT_ID as string;
+const run = randomBytes(4).toString('hex');
+let serial = 0;
+
+const server = createServer((req, res) => {
+  void (async () => {
+    const payload = (await readBody(req, 1024 * 1024)).toString('utf8');
+    serial++;
+    await inbox.insert(
+      { tenantId, kind: 'event', appId: null, eventType: 'plain', dedupKey: `plain:${run}:${serial}`, payload, receivedAt: new Date() },
+      'processed',
+    );
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 7 }).end('success');
+  })().catch(() => {
+    if (!res.headersSent) res.writeHead(500).end();
+  });
+});
+server.listen(0, '127.0.0.1', () => {
+  announce('READY', { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+});
+exitOnSignal(async () => {
+  server.close();
+  await database.close();
+});
