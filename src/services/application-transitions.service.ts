@@ -1,9 +1,16 @@
-import { and, eq, inArray, lte, sql } from 'drizzle-orm';
+import { and, eq, lte, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../db/client.js';
 import { type ApplicationStatus, authorizers, liveApplicationEvents, liveApplications } from '../db/tables.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
-import { applicationColumns, type LiveApplicationView, toApplicationView } from './live-application.view.js';
+import {
+  APPLICATION_VIEW_RETURNING,
+  applicationColumns,
+  applicationViewColumns,
+  applicationViewOfCte,
+  type LiveApplicationView,
+  toApplicationView,
+} from './live-application.view.js';
 import type { ChangePublisher } from './ports.js';
 
 export const SUBMISSION_TTL_MS = 24 * 3600_000;
@@ -16,20 +23,58 @@ export interface AttemptRecord {
 
 export type FinalFailure = 'REJECTED' | 'FAILED';
 
+/** Columns a worker transition may set besides status, attempts and updated_at. */
+interface TransitionSet {
+  submittedAt?: Date;
+  expiresAt?: Date;
+  errcode?: number | null;
+  errmsg?: string | null;
+  errorCode?: string | null;
+}
+
+/** Each settable column with the cast its placeholder takes (values go over the wire as text). */
+const SET_COLUMNS: Record<keyof TransitionSet, { column: string; cast: string }> = {
+  submittedAt: { column: 'submitted_at', cast: 'timestamptz' },
+  expiresAt: { column: 'expires_at', cast: 'timestamptz' },
+  errcode: { column: 'errcode', cast: 'int' },
+  errmsg: { column: 'errmsg', cast: 'text' },
+  errorCode: { column: 'error_code', cast: 'text' },
+};
+
+const P = (name: string) => sql.placeholder(name);
+const dummy = { done: sql<number>`1`.as('done') };
+
 /**
  * The worker's and the webhook's side of an application's life. Every transition is guarded by
  * the current status in its WHERE clause, so a retried job or a duplicate push changes nothing
- * twice; each writes its history event in the same transaction and is published after commit.
+ * twice; each writes its history event in the same statement or transaction and is published
+ * after commit.
  */
 export class ApplicationTransitions {
+  /** Changes waiting for the next publish (see `publish`). */
+  private batch: { views: LiveApplicationView[]; sent: Promise<void> } | undefined;
+  /**
+   * Statements run for every job or push, built once and prepared on the server: a transition
+   * per set of columns it changes, the open event, the load.
+   */
+  private readonly transitionQueries = new Map<string, ReturnType<ApplicationTransitions['buildTransition']>>();
+  private openedQuery: ReturnType<ApplicationTransitions['buildOpened']> | undefined;
+  private loadQuery: ReturnType<ApplicationTransitions['buildLoad']> | undefined;
+
   constructor(private readonly deps: { db: DbOrTx; publisher: ChangePublisher; clock: Clock; logger: Logger }) {}
 
   async load(tenantId: string, id: string): Promise<LiveApplicationView | undefined> {
-    const [row] = await this.deps.db
-      .select(applicationColumns)
+    this.loadQuery ??= this.buildLoad();
+    const [row] = await this.loadQuery.execute({ tenantId, id });
+    return row;
+  }
+
+  private buildLoad() {
+    return this.deps.db
+      .select(applicationViewColumns)
       .from(liveApplications)
-      .where(and(eq(liveApplications.tenantId, tenantId), eq(liveApplications.id, id)));
-    return row ? toApplicationView(row) : undefined;
+      .where(and(eq(liveApplications.tenantId, sql.placeholder('tenantId')), eq(liveApplications.id, sql`${sql.placeholder('id')}::uuid`)))
+      .prepare('live_application_load');
   }
 
   /** errcode 0: WeChat accepted; the merchant's admin has 24 hours. */
@@ -103,34 +148,38 @@ export class ApplicationTransitions {
   /**
    * A `wxa_live_apply_event`: the merchant's pending application becomes OPENED; with none
    * pending (opened outside the gateway, or already expired) an OPENED record is created so the
-   * console shows it. The authorizer is marked live-open either way.
+   * console shows it. The authorizer is marked live-open either way. One statement (data-modifying
+   * CTEs) instead of a six-round-trip transaction; a concurrent update of the same row waits for
+   * its lock and re-checks the status, as it did inside the transaction.
    */
   async opened(tenantId: string, appId: string, openedAt: Date): Promise<LiveApplicationView> {
-    const now = new Date(this.deps.clock.now());
-    const view = await this.deps.db.transaction(async (tx) => {
-      await tx
-        .update(authorizers)
-        .set({ liveOpen: true, liveOpenedAt: openedAt, updatedAt: now })
-        .where(and(eq(authorizers.tenantId, tenantId), eq(authorizers.appId, appId)));
-      const [updated] = await tx
-        .update(liveApplications)
-        .set({ status: 'OPENED', openedAt, updatedAt: now, errorCode: null })
-        .where(and(eq(liveApplications.tenantId, tenantId), eq(liveApplications.appId, appId), inArray(liveApplications.status, ['QUEUED', 'SUBMITTED'])))
-        .returning(applicationColumns);
-      if (updated) {
-        await this.event(tx, tenantId, updated.id, 'STATUS', 'OPENED', null, 'WeChat reported live broadcasting opened.');
-        return toApplicationView(updated);
-      }
-      const [created] = await tx
-        .insert(liveApplications)
-        .values({ tenantId, appId, status: 'OPENED', openedAt, createdAt: now, updatedAt: now })
-        .returning(applicationColumns);
-      if (!created) throw new Error('insert of an OPENED record returned no row');
-      await this.event(tx, tenantId, created.id, 'STATUS', 'OPENED', null, 'WeChat reported live broadcasting opened with no pending application here.');
-      return toApplicationView(created);
-    });
+    this.openedQuery ??= this.buildOpened();
+    const [view] = await this.openedQuery.execute({ tenantId, appId, openedAt: openedAt.toISOString(), now: new Date(this.deps.clock.now()).toISOString() });
+    if (!view) throw new Error('opening an application returned no row');
     await this.publish([view]);
     return view;
+  }
+
+  private buildOpened() {
+    const { db } = this.deps;
+    const [tenant, app, at, now] = [sql`${P('tenantId')}::uuid`, sql`${P('appId')}::text`, sql`${P('openedAt')}::timestamptz`, sql`${P('now')}::timestamptz`];
+    const marked = db.$with('marked', dummy).as(sql`
+      update ${authorizers} set "live_open" = true, "live_opened_at" = ${at}, "updated_at" = ${now} where "tenant_id" = ${tenant} and "app_id" = ${app}`);
+    const pending = db.$with('pending', applicationViewOfCte).as(sql`
+      update ${liveApplications} set "status" = 'OPENED', "opened_at" = ${at}, "updated_at" = ${now}, "error_code" = null
+      where "tenant_id" = ${tenant} and "app_id" = ${app} and "status" in ('QUEUED', 'SUBMITTED')
+      returning ${APPLICATION_VIEW_RETURNING}`);
+    const unsolicited = db.$with('unsolicited', applicationViewOfCte).as(sql`
+      insert into ${liveApplications} ("tenant_id", "app_id", "status", "opened_at", "created_at", "updated_at")
+      select ${tenant}, ${app}, 'OPENED', ${at}, ${now}, ${now} where not exists (select 1 from "pending")
+      returning ${APPLICATION_VIEW_RETURNING}`);
+    const events = db.$with('events', dummy).as(sql`
+      insert into ${liveApplicationEvents} ("application_id", "tenant_id", "type", "status", "message", "created_at")
+      select "id", "tenantId", 'STATUS', 'OPENED', 'WeChat reported live broadcasting opened.', ${now} from "pending"
+      union all
+      select "id", "tenantId", 'STATUS', 'OPENED', 'WeChat reported live broadcasting opened with no pending application here.', ${now} from "unsolicited"`);
+    const result = db.$with('result', applicationViewOfCte).as(sql`select * from "pending" union all select * from "unsolicited"`);
+    return db.with(marked, pending, unsolicited, events, result).select().from(result).prepare('live_application_opened');
   }
 
   /** The merchant revoked the provider: its QUEUED applications can no longer be sent. */
@@ -149,37 +198,75 @@ export class ApplicationTransitions {
     return views;
   }
 
+  /**
+   * Update and history event in one statement (a data-modifying CTE): one round trip where
+   * BEGIN, UPDATE, INSERT, COMMIT took four. The event is written only when the guarded update
+   * matched, with the attempt number the update produced.
+   */
   private async transition(
     tenantId: string,
     id: string,
     from: ApplicationStatus[],
     attempt: AttemptRecord,
-    to: { status: ApplicationStatus; set: Partial<typeof liveApplications.$inferInsert>; message: string },
+    to: { status: ApplicationStatus; set: TransitionSet; message: string },
   ): Promise<LiveApplicationView | undefined> {
-    const now = new Date(this.deps.clock.now());
-    const view = await this.deps.db.transaction(async (tx) => {
-      const [row] = await tx
-        .update(liveApplications)
-        .set({ ...to.set, status: to.status, attempts: sql`${liveApplications.attempts} + 1`, updatedAt: now })
-        .where(and(eq(liveApplications.tenantId, tenantId), eq(liveApplications.id, id), inArray(liveApplications.status, from)))
-        .returning(applicationColumns);
-      if (!row) return undefined;
-      await tx.insert(liveApplicationEvents).values({
-        applicationId: id,
-        tenantId,
-        type: 'ATTEMPT',
-        status: to.status,
-        errcode: attempt.errcode,
-        errmsg: attempt.errmsg,
-        latencyMs: attempt.latencyMs === null ? null : Math.round(attempt.latencyMs),
-        attempt: row.attempts,
-        message: to.message,
-        createdAt: now,
-      });
-      return toApplicationView(row);
-    });
-    if (view) await this.publish([view]);
+    const keys = (Object.keys(to.set) as (keyof TransitionSet)[]).filter((k) => to.set[k] !== undefined).sort();
+    const shape = `${from.join('|')}:${keys.join(',')}`;
+    let query = this.transitionQueries.get(shape);
+    if (!query) {
+      query = this.buildTransition(from, keys);
+      this.transitionQueries.set(shape, query);
+    }
+    const values: Record<string, unknown> = {
+      tenantId,
+      id,
+      status: to.status,
+      message: to.message,
+      errcode: attempt.errcode,
+      errmsg: attempt.errmsg,
+      latencyMs: attempt.latencyMs === null ? null : Math.round(attempt.latencyMs),
+      now: new Date(this.deps.clock.now()).toISOString(),
+    };
+    for (const key of keys) {
+      const value = to.set[key];
+      values[`set_${key}`] = value instanceof Date ? value.toISOString() : value;
+    }
+    const [view] = await query.execute(values);
+    if (!view) return undefined;
+    await this.publish([view]);
     return view;
+  }
+
+  /**
+   * Update and history event in one prepared statement (data-modifying CTEs): one round trip
+   * where BEGIN, UPDATE, INSERT, COMMIT took four. The event is written only when the guarded
+   * update matched, with the attempt number the update produced.
+   */
+  private buildTransition(from: ApplicationStatus[], keys: (keyof TransitionSet)[]) {
+    const { db } = this.deps;
+    const now = sql`${P('now')}::timestamptz`;
+    const assignments: SQL[] = keys.map((key) => {
+      const { column, cast } = SET_COLUMNS[key];
+      return sql`${sql.identifier(column)} = ${P(`set_${key}`)}::${sql.raw(cast)}`;
+    });
+    assignments.push(sql`"status" = ${P('status')}::text`, sql`"attempts" = "attempts" + 1`, sql`"updated_at" = ${now}`);
+    const statuses = sql.join(
+      from.map((s) => sql`${s}`),
+      sql`, `,
+    );
+    const updated = db.$with('updated', applicationViewOfCte).as(sql`
+      update ${liveApplications} set ${sql.join(assignments, sql`, `)}
+      where "tenant_id" = ${P('tenantId')}::uuid and "id" = ${P('id')}::uuid and "status" in (${statuses})
+      returning ${APPLICATION_VIEW_RETURNING}`);
+    const event = db.$with('event', dummy).as(sql`
+      insert into ${liveApplicationEvents} ("application_id", "tenant_id", "type", "status", "errcode", "errmsg", "latency_ms", "attempt", "message", "created_at")
+      select "id", "tenantId", 'ATTEMPT', ${P('status')}::text, ${P('errcode')}::int, ${P('errmsg')}::text, ${P('latencyMs')}::int, "attempts", ${P('message')}::text, ${now}
+      from "updated"`);
+    return db
+      .with(updated, event)
+      .select()
+      .from(updated)
+      .prepare(`live_application_transition_${from.join('_')}_${keys.join('_')}`);
   }
 
   private async event(
@@ -194,7 +281,26 @@ export class ApplicationTransitions {
     await tx.insert(liveApplicationEvents).values({ applicationId, tenantId, type, status, errcode, message, createdAt: new Date(this.deps.clock.now()) });
   }
 
-  private async publish(views: LiveApplicationView[]): Promise<void> {
-    await this.deps.publisher.publish(views).catch((err: unknown) => this.deps.logger.error({ err }, 'publishing application changes failed'));
+  /**
+   * Publishes after commit. Changes of transitions that finish in the same turn of the event
+   * loop (a worker runs many jobs at once) go out together, in one Redis pipeline, in order;
+   * each caller's promise settles when its batch is sent.
+   */
+  private publish(views: LiveApplicationView[]): Promise<void> {
+    if (!this.batch) {
+      const batch = { views: [] as LiveApplicationView[], sent: Promise.resolve() };
+      batch.sent = new Promise<void>((resolve) => {
+        setImmediate(() => {
+          if (this.batch === batch) this.batch = undefined;
+          this.deps.publisher
+            .publish(batch.views)
+            .catch((err: unknown) => this.deps.logger.error({ err }, 'publishing application changes failed'))
+            .finally(resolve);
+        });
+      });
+      this.batch = batch;
+    }
+    this.batch.views.push(...views);
+    return this.batch.sent;
   }
 }

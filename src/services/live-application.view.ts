@@ -149,3 +149,35 @@ export const historyViewColumns = {
   message: liveApplicationEvents.message,
   at: isoColumn(liveApplicationEvents.createdAt),
 };
+
+/**
+ * The view's columns for data-modifying CTEs: `RETURNING ${APPLICATION_VIEW_RETURNING}` names them
+ * as the view, and a select from the CTE with `applicationViewOfCte` reads them back as the view
+ * (timestamps through `isoTimestamp`), in statements drizzle can prepare.
+ */
+export const APPLICATION_VIEW_RETURNING = sql.raw(
+  '"id", "tenant_id" as "tenantId", "app_id" as "appId", "status", "errcode", "errmsg", "error_code" as "errorCode", "attempts", ' +
+    '"idempotency_key" as "idempotencyKey", "created_at" as "createdAt", "submitted_at" as "submittedAt", "opened_at" as "openedAt", ' +
+    '"expires_at" as "expiresAt", "updated_at" as "updatedAt"',
+);
+
+const cteColumn = <T>(name: string) => sql<T>`${sql.identifier(name)}`.as(name);
+const cteTimestamp = (name: string) => sql<string>`${sql.identifier(name)}`.mapWith(isoTimestamp).as(name);
+const cteTimestampOrNull = (name: string) => sql<string | null>`${sql.identifier(name)}`.mapWith(isoTimestamp).as(name);
+
+export const applicationViewOfCte = {
+  id: cteColumn<string>('id'),
+  tenantId: cteColumn<string>('tenantId'),
+  appId: cteColumn<string>('appId'),
+  status: cteColumn<ApplicationStatus>('status'),
+  errcode: cteColumn<number | null>('errcode'),
+  errmsg: cteColumn<string | null>('errmsg'),
+  errorCode: cteColumn<string | null>('errorCode'),
+  attempts: cteColumn<number>('attempts'),
+  idempotencyKey: cteColumn<string | null>('idempotencyKey'),
+  createdAt: cteTimestamp('createdAt'),
+  submittedAt: cteTimestampOrNull('submittedAt'),
+  openedAt: cteTimestampOrNull('openedAt'),
+  expiresAt: cteTimestampOrNull('expiresAt'),
+  updatedAt: cteTimestamp('updatedAt'),
+};
