@@ -1,4 +1,4 @@
-import { type DocumentNode, type GraphQLSchema, getOperationAST, parse, type ValidationRule, validate } from 'graphql';
+import { type DocumentNode, GraphQLError, type GraphQLSchema, getOperationAST, type ParseOptions, parse, type ValidationRule, validate } from 'graphql';
 import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
 
 /** A query operation parsed, validated with the server's rules and compiled, ready to run. */
@@ -7,9 +7,17 @@ export interface CompiledOperation {
   compiled: CompiledQuery;
 }
 
+/** A parsed document and its validation errors (parse errors have no document). */
+export interface ValidatedDocument {
+  document: DocumentNode | undefined;
+  errors: readonly GraphQLError[];
+}
+
 export interface CompiledOperationsOptions {
   /** The full rule set: graphql's specified rules, the protection rules, the introspection rule. */
   rules: readonly ValidationRule[];
+  /** The parse limits Apollo and graphql-ws use (maxTokens). */
+  parseOptions?: ParseOptions;
   /** Distinct query texts kept (oldest dropped first). */
   maxEntries?: number;
   /** Longer query texts are not kept (they take the ordinary path every time). */
@@ -25,6 +33,7 @@ export interface CompiledOperationsOptions {
  */
 export class CompiledOperations {
   private readonly entries = new Map<string, Map<string, CompiledOperation | null>>();
+  private readonly documents = new Map<string, ValidatedDocument>();
   private readonly maxEntries: number;
   private readonly maxQueryLength: number;
   /** Operation names kept per query text: a document holds a few operations, not thousands. */
@@ -57,14 +66,31 @@ export class CompiledOperations {
     return entry;
   }
 
-  private compile(query: string, operationName: string | undefined): CompiledOperation | null {
-    let document: DocumentNode;
+  /**
+   * The query text parsed and validated with the rules, shared by every request with the same
+   * text (graphql-ws subscriptions: ten thousand subscribers to one query hold one document, not
+   * ten thousand). Errors are returned, not thrown; texts over the length limit are not kept.
+   */
+  validated(query: string): ValidatedDocument {
+    const hit = this.documents.get(query);
+    if (hit) return hit;
+    let entry: ValidatedDocument;
     try {
-      document = parse(query);
-    } catch {
-      return null;
+      const document = parse(query, this.options.parseOptions);
+      entry = { document, errors: validate(this.schema, document, this.options.rules) };
+    } catch (err) {
+      entry = { document: undefined, errors: [err instanceof GraphQLError ? err : new GraphQLError('Syntax error')] };
     }
-    if (validate(this.schema, document, this.options.rules).length > 0) return null;
+    if (query.length <= this.maxQueryLength) {
+      if (this.documents.size >= this.maxEntries) this.documents.delete(this.documents.keys().next().value as string);
+      this.documents.set(query, entry);
+    }
+    return entry;
+  }
+
+  private compile(query: string, operationName: string | undefined): CompiledOperation | null {
+    const { document, errors } = this.validated(query);
+    if (!document || errors.length > 0) return null;
     if (getOperationAST(document, operationName)?.operation !== 'query') return null;
     const compiled = compileQuery(this.schema, document, operationName);
     return isCompiledQuery(compiled) ? { document, compiled } : null;

@@ -77,7 +77,8 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
   const precomputed: PrecomputedResults = new WeakMap();
   // The same rules Apollo validates with (its own introspection rule is equivalent to graphql's).
   const allRules = [...specifiedRules, ...rules, ...(deps.config.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
-  const fast: FastPath | undefined = deps.jit === false ? undefined : { operations: new CompiledOperations(schema, { rules: allRules }), precomputed };
+  const fast: FastPath | undefined =
+    deps.jit === false ? undefined : { operations: new CompiledOperations(schema, { rules: allRules, parseOptions: PARSE_OPTIONS }), precomputed };
   let apollo: ApolloServer<GraphqlContext> | undefined;
 
   const contextFor = async (authorization: string | undefined, requestId: string): Promise<GraphqlContext> => {

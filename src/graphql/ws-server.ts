@@ -9,10 +9,8 @@ import {
   getOperationAST,
   Kind,
   NoSchemaIntrospectionCustomRule,
-  parse,
   specifiedRules,
   type ValidationRule,
-  validate,
 } from 'graphql';
 import type { Context } from 'graphql-ws';
 // Renamed: a `use...` call outside a React component reads as a hook to the linter.
@@ -22,6 +20,7 @@ import type { Logger } from '../lib/logger.js';
 import type { TenantContext } from '../services/context.js';
 import { assertOperationAllowed, authenticate } from './authenticate.js';
 import { GraphqlContext, type GraphqlServices } from './context.js';
+import { CompiledOperations } from './compiled-operations.js';
 import { classifyError, ExposedError, formatForClient, maskedMessage } from './errors.js';
 import { PARSE_OPTIONS } from './protection.js';
 
@@ -54,6 +53,7 @@ export function attachWebSocket(httpServer: Server, options: WebSocketOptions): 
   const { schema, services, logger, authenticator } = options;
   const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxPayloadBytes });
   const rules = [...specifiedRules, ...options.rules, ...(options.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
+  const documents = new CompiledOperations(schema, { rules, parseOptions: PARSE_OPTIONS });
   // As Apollo's hideSchemaDetailsFromClientErrors: no "Did you mean ...?" when the schema is private.
   const hideSchema = !options.introspection;
 
@@ -89,13 +89,9 @@ export function attachWebSocket(httpServer: Server, options: WebSocketOptions): 
         try {
           if (!connected) throw new Error('subscribe before an authenticated connection_init');
           const tenant = await authenticate(authenticator, ctx.connectionParams?.authorization, connected.requestId ?? randomUUID());
-          let document: ExecutionArgs['document'];
-          try {
-            document = parse(payload.query, PARSE_OPTIONS);
-          } catch (err) {
-            return [withCode(err instanceof GraphQLError ? err : new GraphQLError('Syntax error'), 'GRAPHQL_PARSE_FAILED')];
-          }
-          const errors = validate(schema, document, rules);
+          // One parsed and validated document per distinct query text, shared by its subscribers.
+          const { document, errors } = documents.validated(payload.query);
+          if (!document) return errors.map((e) => withCode(e, 'GRAPHQL_PARSE_FAILED'));
           if (errors.length > 0) return errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED', hideSchema));
           const operation = getOperationAST(document, payload.operationName);
           if (!operation) return [withCode(new GraphQLError('Unable to identify the operation to run.'), 'OPERATION_RESOLUTION_FAILURE')];
