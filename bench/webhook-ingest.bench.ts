@@ -17,6 +17,7 @@ import { buildEnvelope, buildLiveApplyEventXml } from '../src/webhooks/xml/event
 import { BENCH_REDIS_URL, type BenchDatabase, type BenchTenant, createBenchDatabase, createBenchTenant } from './support/bench-db.js';
 import { type CannonRequest, runLoad } from './support/load.js';
 import { type BenchProcess, cpuSecondsOf, pinSelf, spawnBenchProcess } from './support/processes.js';
+import { sendPaced } from './support/paced.js';
 import { median, quantile, sleep } from './support/stats.js';
 import { subscribe } from './support/ws-subscriber.js';
 
@@ -29,6 +30,11 @@ export interface IngestRun {
   p99Ms: number;
   /** Server CPU per stored push, microseconds. */
   cpuUsPerPush: number;
+  /**
+   * Gateway only: pushes fully processed (application opened, change published) per second, from
+   * the start of the run until the backlog it left was worked off.
+   */
+  processedPerSec?: number;
   postgresCpuUsPerPush: number;
 }
 
@@ -42,14 +48,21 @@ export interface WebhookIngestFigures {
   median: { gateway: number; plain: number };
   /** Pushes the gateway had processed (application opened, change published) by the end of the runs. */
   processedDuringRuns: number;
-  latency: {
-    ratePerSec: number;
-    pushes: number;
-    delivered: number;
-    p50Ms: number;
-    p99Ms: number;
-    maxMs: number;
-  };
+  /** Median of the runs' processedPerSec. */
+  processedPerSecMedian: number;
+  /** Push sent -> subscriber has the change, at half the gateway's stored/s. */
+  latency: LatencyFigure;
+  /** The same at a light load (100/s), for comparison. */
+  latencyLight: LatencyFigure;
+}
+
+export interface LatencyFigure {
+  ratePerSec: number;
+  pushes: number;
+  delivered: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
 }
 
 export interface WebhookBenchOptions {
@@ -96,6 +109,8 @@ export async function runWebhookIngestBench(options: WebhookBenchOptions = {}): 
       const p = which === 'gateway' ? gateway : plain;
       const eventType = which === 'gateway' ? 'wxa_live_apply_event' : 'plain';
       const before = await storedCount(bench, eventType);
+      const processed0 = await processedCount(bench);
+      const t0 = performance.now();
       const cpu0 = p.cpuSeconds();
       const pg0 = cpuSecondsOf('postgres');
       const result = await runLoad({
@@ -108,7 +123,14 @@ export async function runWebhookIngestBench(options: WebhookBenchOptions = {}): 
       });
       const stored = (await storedCount(bench, eventType)) - before;
       const per = (s: number) => Math.round((s * 1e6) / Math.max(1, stored));
+      let processedPerSec: number | undefined;
+      if (which === 'gateway') {
+        // The backlog is worked off here, so it does not weigh on the next run either.
+        await waitProcessed(bench, 30_000);
+        processedPerSec = Math.round(((await processedCount(bench)) - processed0) / ((performance.now() - t0) / 1000));
+      }
       return {
+        ...(processedPerSec === undefined ? {} : { processedPerSec }),
         storedPerSec: Math.round(stored / result.seconds),
         stored,
         failed: result.failed,
@@ -130,55 +152,20 @@ export async function runWebhookIngestBench(options: WebhookBenchOptions = {}): 
         const r = await run(which, seconds, prepareMany(prepare, perRun));
         runs[which].push(r);
         log(
-          `webhook round ${round} ${which}: ${r.storedPerSec} stored/s, p99 ${r.p99Ms} ms, CPU/push µs: server ${r.cpuUsPerPush}, postgres ${r.postgresCpuUsPerPush}; ${r.failed} failed`,
+          `webhook round ${round} ${which}: ${r.storedPerSec} stored/s, p99 ${r.p99Ms} ms, CPU/push µs: server ${r.cpuUsPerPush}, postgres ${r.postgresCpuUsPerPush}; ${r.failed} failed${r.processedPerSec === undefined ? '' : `; ${r.processedPerSec} processed/s`}`,
         );
-        // Let the gateway work off the opened-application backlog so it does not weigh on the next run.
-        if (which === 'gateway') await waitProcessed(bench, 30_000);
       }
     }
     const processedDuringRuns = await processedCount(bench);
     const gatewayMedian = median(runs.gateway.map((r) => r.storedPerSec));
 
-    // Latency at half the maximum: push sent -> subscriber has the change.
-    const rate = Math.max(50, Math.round(gatewayMedian / 2));
-    const latencySeconds = options.latencySeconds ?? 6;
-    const pushes = prepareMany(prepare, rate * latencySeconds + connections);
-    const sentAt = new Map<string, number>();
-    const latencies: number[] = [];
-    const subscriber = await subscribe({
-      url: `${gatewayUrl.replace('http:', 'ws:')}/graphql`,
-      apiKey: tenant.apiKey,
-      query: SUBSCRIPTION,
-      onNext: (payload) => {
-        const appId = (payload as { data?: { liveApplicationUpdated?: { appId?: string } } }).data?.liveApplicationUpdated?.appId;
-        const at = appId === undefined ? undefined : sentAt.get(appId);
-        if (at !== undefined) {
-          latencies.push(performance.now() - at);
-          sentAt.delete(appId as string);
-        }
-      },
-    });
-    await sleep(200);
-    const latencyRun = await runLoad({
-      url: gatewayUrl,
-      connections,
-      seconds: latencySeconds,
-      maxRequests: pushes.length - connections,
-      rate,
-      requests: [pushRequest(pushes, (p) => sentAt.set(p.appId, performance.now()))],
-    });
-    const sent = latencyRun.ok;
-    await waitFor(() => latencies.length >= sent, 5_000);
-    subscriber.close();
-    const latency = {
-      ratePerSec: rate,
-      pushes: sent,
-      delivered: latencies.length,
-      p50Ms: round1(quantile(latencies, 0.5)),
-      p99Ms: round1(quantile(latencies, 0.99)),
-      maxMs: round1(Math.max(0, ...latencies)),
-    };
-    log(`webhook latency at ${rate}/s: ${JSON.stringify(latency)}`);
+    // Latency at half the maximum, and at a light load: push sent -> subscriber has the change.
+    const half = Math.max(50, Math.round(gatewayMedian / 2));
+    const latency = await measureLatency(gatewayUrl, tenant, prepare, connections, half, options.latencySeconds ?? 6);
+    log(`webhook latency at ${half}/s: ${JSON.stringify(latency)}`);
+    await waitProcessed(bench, 30_000);
+    const latencyLight = await measureLatency(gatewayUrl, tenant, prepare, connections, 100, 3);
+    log(`webhook latency at 100/s: ${JSON.stringify(latencyLight)}`);
     return {
       connections,
       secondsPerRun: seconds,
@@ -187,11 +174,66 @@ export async function runWebhookIngestBench(options: WebhookBenchOptions = {}): 
       runs,
       median: { gateway: gatewayMedian, plain: median(runs.plain.map((r) => r.storedPerSec)) },
       processedDuringRuns,
+      processedPerSecMedian: median(runs.gateway.map((r) => r.processedPerSec ?? 0)),
       latency,
+      latencyLight,
     };
   } finally {
     await Promise.all(running.map((p) => p.stop()));
     await bench.drop();
+  }
+}
+
+async function measureLatency(
+  gatewayUrl: string,
+  tenant: BenchTenant,
+  prepare: () => Prepared,
+  connections: number,
+  rate: number,
+  seconds: number,
+): Promise<LatencyFigure> {
+  const pushes = prepareMany(prepare, Math.round(rate * seconds) + 1);
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const subscriber = await subscribe({
+    url: `${gatewayUrl.replace('http:', 'ws:')}/graphql`,
+    apiKey: tenant.apiKey,
+    query: SUBSCRIPTION,
+    onNext: (payload) => {
+      const appId = (payload as { data?: { liveApplicationUpdated?: { appId?: string } } }).data?.liveApplicationUpdated?.appId;
+      const at = appId === undefined ? undefined : sentAt.get(appId);
+      if (at !== undefined) {
+        latencies.push(performance.now() - at);
+        sentAt.delete(appId as string);
+      }
+    },
+  });
+  try {
+    await sleep(200);
+    let next = 0;
+    const run = await sendPaced({
+      url: gatewayUrl,
+      rate,
+      seconds,
+      connections,
+      // Called at each push's scheduled time: the clock starts then, waiting for a connection included.
+      next: () => {
+        const p = pushes[next++ % pushes.length] as Prepared;
+        sentAt.set(p.appId, performance.now());
+        return { method: 'POST', path: p.path, headers: { 'content-type': 'text/xml' }, body: p.body };
+      },
+    });
+    await waitFor(() => latencies.length >= run.ok, 5_000);
+    return {
+      ratePerSec: rate,
+      pushes: run.ok,
+      delivered: latencies.length,
+      p50Ms: round1(quantile(latencies, 0.5)),
+      p99Ms: round1(quantile(latencies, 0.99)),
+      maxMs: round1(Math.max(0, ...latencies)),
+    };
+  } finally {
+    subscriber.close();
   }
 }
 
@@ -239,14 +281,13 @@ function prepareMany(prepare: () => Prepared, n: number): Prepared[] {
 }
 
 /** Each prepared push is sent once (autocannon stops before running out). */
-function pushRequest(pushes: Prepared[], onSend?: (p: Prepared) => void): CannonRequest {
+function pushRequest(pushes: Prepared[]): CannonRequest {
   let next = 0;
   return {
     method: 'POST',
     headers: { 'content-type': 'text/xml' },
     setupRequest: (request) => {
       const p = pushes[next++ % pushes.length] as Prepared;
-      onSend?.(p);
       return { ...request, path: p.path, body: p.body };
     },
   };

@@ -1,0 +1,226 @@
+/**
+ * `npm run bench`: every figure of issue 8 beside its baseline, measured in this run on this
+ * machine, as one table (also written to bench/results/latest.json). Servers run as child
+ * processes pinned to core 0 and the load generators here, pinned to core 1, where `taskset`
+ * exists. Figures with a baseline alternate with it over three rounds and report medians. About
+ * five minutes; each figure is bounded in requests and time, and the whole run in time.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { type ApplyPipelineBenchResult, runApplyPipelineBench } from './apply-pipeline.bench.js';
+import { type GraphqlQueryFigures, runGraphqlQueryBench } from './graphql-query.bench.js';
+import { type FanoutFigures, type IdleRssFigure, runFanoutBench, runIdleRssBench } from './subscription-fanout.bench.js';
+import { canPin, pinSelf } from './support/processes.js';
+import { runWebhookIngestBench, type WebhookIngestFigures } from './webhook-ingest.bench.js';
+
+/** The whole run gives up after this long (a hung figure must not hang CI). */
+const RUN_LIMIT_MS = 12 * 60_000;
+
+export interface Row {
+  figure: string;
+  median: string;
+  baseline: string;
+  ratio: string;
+  target: string;
+  result: 'pass' | 'FAIL' | 'info' | 'error';
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const ratio = (a: number, b: number) => (b > 0 ? a / b : Number.NaN);
+const verdict = (ok: boolean): Row['result'] => (ok ? 'pass' : 'FAIL');
+
+function queryRows(f: GraphqlQueryFigures): Row[] {
+  const { gateway, plain, stock } = f.median;
+  const toPlain = ratio(gateway.okPerSec, plain.okPerSec);
+  const toStock = ratio(gateway.okPerSec, stock.okPerSec);
+  return [
+    {
+      figure: '1. liveApplications(first: 20) + history, req/s, vs plain node:http',
+      median: fmt(gateway.okPerSec),
+      baseline: fmt(plain.okPerSec),
+      ratio: `${fmt(toPlain, 2)}x`,
+      target: '>= 0.8x',
+      result: verdict(toPlain >= 0.8),
+    },
+    {
+      figure: '1. liveApplications(first: 20) + history, req/s, vs stock Apollo 5',
+      median: fmt(gateway.okPerSec),
+      baseline: fmt(stock.okPerSec),
+      ratio: `${fmt(toStock, 2)}x`,
+      target: '>= 2.3x',
+      result: verdict(toStock >= 2.3),
+    },
+    {
+      figure: '1. liveApplications p99 latency, ms (plain / stock)',
+      median: fmt(gateway.p99Ms),
+      baseline: `${fmt(plain.p99Ms)} / ${fmt(stock.p99Ms)}`,
+      ratio: '',
+      target: '',
+      result: 'info',
+    },
+    {
+      figure: '1. server CPU per request, us (plain / stock)',
+      median: fmt(gateway.cpuUsPerRequest),
+      baseline: `${fmt(plain.cpuUsPerRequest)} / ${fmt(stock.cpuUsPerRequest)}`,
+      ratio: `${fmt(ratio(plain.cpuUsPerRequest, gateway.cpuUsPerRequest), 2)}x / ${fmt(ratio(stock.cpuUsPerRequest, gateway.cpuUsPerRequest), 2)}x`,
+      target: '',
+      result: 'info',
+    },
+  ];
+}
+
+function webhookRows(f: WebhookIngestFigures): Row[] {
+  const r = ratio(f.median.gateway, f.median.plain);
+  return [
+    {
+      figure: '2. webhook: encrypted wxa_live_apply_event stored/s, vs plain INSERT',
+      median: fmt(f.median.gateway),
+      baseline: fmt(f.median.plain),
+      ratio: `${fmt(r, 2)}x`,
+      target: '>= 0.6x',
+      result: verdict(r >= 0.6),
+    },
+    {
+      figure: '2. webhook: pushes processed (application opened, change published)/s',
+      median: fmt(f.processedPerSecMedian),
+      baseline: '',
+      ratio: '',
+      target: '',
+      result: 'info',
+    },
+    {
+      figure: `2. push -> graphql-ws subscriber at ${fmt(f.latency.ratePerSec)}/s (half max), p50 / p99 ms`,
+      median: `${fmt(f.latency.p50Ms, 1)} / ${fmt(f.latency.p99Ms, 1)}`,
+      baseline: '',
+      ratio: '',
+      target: 'p99 <= 25 ms',
+      result: verdict(f.latency.delivered >= f.latency.pushes && f.latency.p99Ms <= 25),
+    },
+    {
+      figure: `2. push -> graphql-ws subscriber at ${fmt(f.latencyLight.ratePerSec)}/s, p50 / p99 ms`,
+      median: `${fmt(f.latencyLight.p50Ms, 1)} / ${fmt(f.latencyLight.p99Ms, 1)}`,
+      baseline: '',
+      ratio: '',
+      target: '',
+      result: 'info',
+    },
+  ];
+}
+
+function pipelineRows(f: ApplyPipelineBenchResult): Row[] {
+  const noop = f.median.noopProcessedPerSecond;
+  return Object.entries(f.median.perSecondByWorkers).map(([workers, perSecond]) => ({
+    figure: `3. applyLiveBatch -> SUBMITTED, applications/s, ${workers} worker${workers === '1' ? '' : 's'}, vs BullMQ no-op jobs/s`,
+    median: fmt(perSecond),
+    baseline: fmt(noop),
+    ratio: `${fmt(ratio(perSecond, noop), 3)}x`,
+    target: workers === '2' ? '>= 1,000/s' : '',
+    result: workers === '2' ? verdict(perSecond >= 1000) : 'info',
+  }));
+}
+
+function fanoutRows(f: FanoutFigures): Row[] {
+  const kb = f.bytesPerSubscriber / 1024;
+  return [
+    {
+      figure: `4. one change to ${fmt(f.subscribers)} graphql-ws subscribers, ms to the last`,
+      median: f.deliveredAllMs === null ? `${fmt(f.received)} received` : fmt(f.deliveredAllMs),
+      baseline: '',
+      ratio: '',
+      target: '<= 1,000 ms',
+      result: verdict(f.deliveredAllMs !== null && f.deliveredAllMs <= 1000),
+    },
+    {
+      figure: '4. idle memory per subscriber, KB (RSS delta / subscribers)',
+      median: fmt(kb, 1),
+      baseline: '',
+      ratio: '',
+      target: '<= 30 KB',
+      result: verdict(kb <= 30),
+    },
+  ];
+}
+
+function idleRows(f: IdleRssFigure): Row[] {
+  const mb = f.rssBytes / 1048576;
+  return [{ figure: '5. idle gateway RSS, ROLE=all, MB', median: fmt(mb), baseline: '', ratio: '', target: '<= 200 MB', result: verdict(mb <= 200) }];
+}
+
+export function formatTable(rows: Row[]): string {
+  const header: Row = { figure: 'figure', median: 'median', baseline: 'baseline median', ratio: 'ratio', target: 'target', result: 'info' };
+  const cells = (r: Row) => [r.figure, r.median, r.baseline, r.ratio, r.target, r === header ? 'pass/fail' : r.result];
+  const all = [header, ...rows].map(cells);
+  const widths = all[0]?.map((_, i) => Math.max(...all.map((c) => (c[i] ?? '').length))) ?? [];
+  const line = (c: string[]) => `| ${c.map((v, i) => (i === 0 ? v.padEnd(widths[i] ?? 0) : v.padStart(widths[i] ?? 0))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  return [line(all[0] as string[]), rule, ...all.slice(1).map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`bench: gave up after ${RUN_LIMIT_MS / 60_000} minutes\n`);
+    process.exit(2);
+  }, RUN_LIMIT_MS);
+  watchdog.unref();
+  const pinned = pinSelf('1');
+  const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+  log(pinned ? 'pinned: servers on core 0, load generators on core 1' : 'taskset unavailable: nothing pinned');
+  const startedAt = new Date();
+  const loadBefore = loadavg();
+  const rows: Row[] = [];
+  const figures: Record<string, unknown> = {};
+  const errors: Record<string, string> = {};
+  const step = async <T>(name: string, run: () => Promise<T>, toRows: (f: T) => Row[]) => {
+    const t0 = performance.now();
+    log(`${name}: starting`);
+    try {
+      const f = await run();
+      figures[name] = f;
+      rows.push(...toRows(f));
+    } catch (err) {
+      errors[name] = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      rows.push({
+        figure: `${name}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+        median: '',
+        baseline: '',
+        ratio: '',
+        target: '',
+        result: 'error',
+      });
+    }
+    log(`${name}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  };
+  await step('query', () => runGraphqlQueryBench({ log, secondsPerRun: 7 }), queryRows);
+  await step('webhook', () => runWebhookIngestBench({ log }), webhookRows);
+  await step('pipeline', () => runApplyPipelineBench({ log }), pipelineRows);
+  await step('fanout', () => runFanoutBench({ log }), fanoutRows);
+  await step('idleRss', () => runIdleRssBench(), idleRows);
+
+  const table = formatTable(rows);
+  const result = {
+    date: startedAt.toISOString(),
+    seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model ?? 'unknown',
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      pinned: canPin(),
+      loadAverageBefore: loadBefore.map((x) => Math.round(x * 100) / 100),
+      loadAverageAfter: loadavg().map((x) => Math.round(x * 100) / 100),
+    },
+    table: rows,
+    figures,
+    errors,
+  };
+  const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(`${dir}latest.json`, `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(
+    `\n${table}\n\n${result.machine.cpus} cores (${result.machine.model}), Node ${result.machine.node}, load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')} at the start; ${result.seconds} s; bench/results/latest.json\n`,
+  );
+  process.exit(Object.keys(errors).length > 0 ? 1 : 0);
+}
+
+await main();
