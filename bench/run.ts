@@ -5,6 +5,7 @@
  * exists. Figures with a baseline alternate with it over three rounds and report medians. About
  * five minutes; each figure is bounded in requests and time, and the whole run in time.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -153,8 +154,18 @@ export function formatTable(rows: Row[]): string {
   const all = [header, ...rows].map(cells);
   const widths = all[0]?.map((_, i) => Math.max(...all.map((c) => (c[i] ?? '').length))) ?? [];
   const line = (c: string[]) => `| ${c.map((v, i) => (i === 0 ? v.padEnd(widths[i] ?? 0) : v.padStart(widths[i] ?? 0))).join(' | ')} |`;
-  const rule = `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  // As biome formats a Markdown table, so the table pastes into bench/README.md as it is.
+  const rule = `|${widths.map((w, i) => (i === 0 ? ` ${'-'.repeat(w)} ` : ` ${'-'.repeat(w - 1)}: `)).join('|')}|`;
   return [line(all[0] as string[]), rule, ...all.slice(1).map(line)].join('\n');
+}
+
+/** `npm run check` formats bench/ with biome, results included: write them as biome would. */
+function formatWithBiome(path: string): void {
+  try {
+    execFileSync(fileURLToPath(new URL('../node_modules/.bin/biome', import.meta.url)), ['format', '--write', path], { stdio: 'ignore' });
+  } catch {
+    // Best effort: the file is git-ignored, and valid JSON either way.
+  }
 }
 
 async function main(): Promise<void> {
@@ -217,6 +228,7 @@ async function main(): Promise<void> {
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${dir}latest.json`, `${JSON.stringify(result, null, 2)}\n`);
+  formatWithBiome(`${dir}latest.json`);
   process.stdout.write(
     `\n${table}\n\n${result.machine.cpus} cores (${result.machine.model}), Node ${result.machine.node}, load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')} at the start; ${result.seconds} s; bench/results/latest.json\n`,
   );
