@@ -8,7 +8,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { BENCH_REDIS_URL, type BenchDatabase, type BenchTenant, createBenchDatabase, createBenchTenant, seedApplications } from './support/bench-db.js';
+import {
+  BENCH_REDIS_URL,
+  type BenchDatabase,
+  type BenchTenant,
+  createBenchDatabase,
+  createBenchTenant,
+  deleteRedisPrefix,
+  seedApplications,
+} from './support/bench-db.js';
 import { runLoad, type LoadResult } from './support/load.js';
 import { type BenchProcess, cpuSecondsOf, pinSelf, spawnBenchProcess } from './support/processes.js';
 import { median } from './support/stats.js';
@@ -85,12 +93,13 @@ export async function runGraphqlQueryBench(options: GraphqlQueryBenchOptions = {
   const { bench, tenants } = options.db ?? (own as NonNullable<typeof own>);
   const tenant = tenants[0] as BenchTenant;
   const running: BenchProcess[] = [];
+  const redisPrefix = `bench-${randomBytes(4).toString('hex')}`;
   try {
     const env = {
       DATABASE_URL: bench.url,
       DB_POOL_SIZE: '10',
       REDIS_URL: BENCH_REDIS_URL,
-      REDIS_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
+      REDIS_PREFIX: redisPrefix,
       SECRET_KEY: bench.secretKey.toString('base64'),
       ROLE: 'api',
       PORT: '0',
@@ -171,6 +180,7 @@ export async function runGraphqlQueryBench(options: GraphqlQueryBenchOptions = {
     return { connections, secondsPerRun: seconds, rounds, runs, median: summary };
   } finally {
     await Promise.all(running.map((p) => p.stop()));
+    await deleteRedisPrefix(redisPrefix);
     if (own) await own.bench.drop();
   }
 }

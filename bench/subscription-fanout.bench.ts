@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { RedisChangePublisher } from '../src/events/change-feed.js';
 import type { LiveApplicationView } from '../src/services/live-application.view.js';
-import { BENCH_REDIS_URL, type BenchDatabase, createBenchDatabase, createBenchTenant } from './support/bench-db.js';
+import { BENCH_REDIS_URL, type BenchDatabase, createBenchDatabase, createBenchTenant, deleteRedisPrefix } from './support/bench-db.js';
 import { type BenchProcess, pinSelf, spawnBenchProcess } from './support/processes.js';
 import { sleep } from './support/stats.js';
 
@@ -148,7 +148,7 @@ export async function runFanoutBench(options: FanoutOptions = {}): Promise<Fanou
     return figures;
   } finally {
     await Promise.all(running.map((p) => p.stop()));
-    await deletePrefix(redis, prefix);
+    await deleteRedisPrefix(prefix);
     redis.disconnect();
     await bench.drop();
   }
@@ -167,7 +167,7 @@ export async function runIdleRssBench(options: { settleMs?: number; cores?: stri
     return { role: 'all', rssBytes: gateway.rssBytes(), afterMs };
   } finally {
     await gateway?.stop();
-    await deletePrefix(redis, prefix);
+    await deleteRedisPrefix(prefix);
     redis.disconnect();
     await bench.drop();
   }
@@ -194,17 +194,6 @@ function openFileLimit(): number {
     return Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim()) || 0;
   } catch {
     return 0;
-  }
-}
-
-async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  for (const pattern of [`${prefix}*`, `*{${prefix}*`]) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
   }
 }
 

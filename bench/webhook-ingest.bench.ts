@@ -14,7 +14,7 @@ import { webhookInbox } from '../src/db/tables.js';
 import { MsgCrypt, plainSignature } from '../src/webhooks/crypto/msg-crypt.js';
 import { pushIdentity, readQuery, verifyPush } from '../src/webhooks/push-verifier.js';
 import { buildEnvelope, buildLiveApplyEventXml } from '../src/webhooks/xml/events.js';
-import { BENCH_REDIS_URL, type BenchDatabase, type BenchTenant, createBenchDatabase, createBenchTenant } from './support/bench-db.js';
+import { BENCH_REDIS_URL, type BenchDatabase, type BenchTenant, createBenchDatabase, createBenchTenant, deleteRedisPrefix } from './support/bench-db.js';
 import { type CannonRequest, runLoad } from './support/load.js';
 import { type BenchProcess, cpuSecondsOf, pinSelf, spawnBenchProcess } from './support/processes.js';
 import { sendPaced } from './support/paced.js';
@@ -89,13 +89,14 @@ export async function runWebhookIngestBench(options: WebhookBenchOptions = {}): 
   const connections = options.connections ?? 20;
   const bench = await createBenchDatabase();
   const running: BenchProcess[] = [];
+  const redisPrefix = `bench-${randomBytes(4).toString('hex')}`;
   try {
     const tenant = await createBenchTenant(bench, 0);
     const prepare = pushFactory(tenant);
     const cryptoParseOpsPerSec = measureCryptoParse(tenant, prepare);
     log(`webhook crypto+parse: ${cryptoParseOpsPerSec} ops/s in-process`);
 
-    const env = serverEnv(bench, tenant);
+    const env = serverEnv(bench, tenant, redisPrefix);
     const gateway = await spawnBenchProcess('bench/servers/gateway.server.ts', { env, cores: options.serverCores ?? '0' });
     running.push(gateway);
     const plain = await spawnBenchProcess('bench/servers/plain-insert.server.ts', { env, cores: options.serverCores ?? '0' });
@@ -180,6 +181,7 @@ export async function runWebhookIngestBench(options: WebhookBenchOptions = {}): 
     };
   } finally {
     await Promise.all(running.map((p) => p.stop()));
+    await deleteRedisPrefix(redisPrefix);
     await bench.drop();
   }
 }
@@ -237,12 +239,12 @@ async function measureLatency(
   }
 }
 
-function serverEnv(bench: BenchDatabase, tenant: BenchTenant): Record<string, string> {
+function serverEnv(bench: BenchDatabase, tenant: BenchTenant, redisPrefix: string): Record<string, string> {
   return {
     DATABASE_URL: bench.url,
     DB_POOL_SIZE: '10',
     REDIS_URL: BENCH_REDIS_URL,
-    REDIS_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
+    REDIS_PREFIX: redisPrefix,
     SECRET_KEY: bench.secretKey.toString('base64'),
     ROLE: 'api',
     PORT: '0',

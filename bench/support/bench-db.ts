@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { connectPostgres, type Database } from '../../src/db/client.js';
 import { SecretBox } from '../../src/lib/secret-box.js';
@@ -102,4 +103,21 @@ export async function seedApplications(db: BenchDatabase, tenants: BenchTenant[]
       ('STATUS', 'OPENED', null, null, null, null, 'WeChat reported live broadcasting opened.', 900)
     ) as e(type, status, errcode, errmsg, latency, attempt, message, offset_ms)`;
   await sql`analyze`;
+}
+
+/** Deletes every key of a bench's Redis prefix: its own keys and BullMQ's `{prefix}...` queue keys. */
+export async function deleteRedisPrefix(prefix: string, redisUrl = BENCH_REDIS_URL): Promise<void> {
+  const redis = new Redis(redisUrl);
+  try {
+    for (const pattern of [`${prefix}*`, `*{${prefix}*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
+    }
+  } finally {
+    redis.disconnect();
+  }
 }
