@@ -146,6 +146,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logger,
       replayWindowMs: config.webhookReplayWindowMs,
       acceptPlaintext: config.webhookAcceptPlaintext,
+      // Processing after the reply takes a few statements per push; keep two connections for the inserts.
+      processingConcurrency: Math.max(2, config.dbPoolSize - 2),
       onOutcome: (outcome, reason) => metrics.webhookPushes.inc({ outcome, reason: reason ?? '' }),
     });
     const routes: Route[] = [

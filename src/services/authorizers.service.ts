@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { authorizers } from '../db/tables.js';
 import type { SecretBox } from '../lib/secret-box.js';
@@ -121,10 +121,12 @@ export class AuthorizersService {
       .where(
         and(
           eq(authorizers.tenantId, ctx.tenantId),
-          cursor ? or(lt(authorizers.createdAt, cursor.createdAt), and(eq(authorizers.createdAt, cursor.createdAt), lt(authorizers.id, cursor.id))) : undefined,
+          // A row comparison the keyset index takes as a range start (an OR of the parts is only a filter).
+          cursor ? sql`(${authorizers.createdAt}, ${authorizers.id}) < (${cursor.createdAt.toISOString()}::timestamptz, ${cursor.id}::uuid)` : undefined,
         ),
       )
-      .orderBy(desc(authorizers.createdAt), desc(authorizers.id))
+      // Ordered like authorizers_tenant_created_idx (desc nulls last), or Postgres sorts every row of the tenant.
+      .orderBy(sql`${authorizers.createdAt} desc nulls last`, sql`${authorizers.id} desc nulls last`)
       .limit(limit + 1);
     return { items: rows.slice(0, limit), hasNextPage: rows.length > limit };
   }
