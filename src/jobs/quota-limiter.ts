@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Clock, systemClock } from '../lib/clock.js';
 import { nextQuotaDayStart, quotaDay } from '../lib/quota-day.js';
 import type { RedisClient } from '../lib/redis.js';
+import type { QuotaUsage } from '../services/quota.service.js';
 import { tenantQuotaKeys } from './quota-keys.js';
 
 /** A tenant's quota settings (a `TenantSummary` fits). */
@@ -31,16 +32,8 @@ export type ReserveResult =
   /** `reopensAt` is on the clock of the limit (see QuotaLimiter); `retryAfterMs` is relative to that clock's now. */
   | { ok: false; limit: QuotaLimit; reopensAt: number; retryAfterMs: number };
 
-export interface QuotaView {
-  dailyLimit: number;
-  used: number;
-  /** Calls left for the appid today: 0 once WeChat answered 45009 or the tenant's day is spent. */
-  remaining: number;
-  /** The next 00:00 UTC+8, ISO. */
-  resetsAt: string;
-  tenantDailyLimit: number | null;
-  tenantUsed: number;
-}
+/** The read side of the limiter is the services' QuotaUsage (it implements QuotaReader). */
+export type QuotaView = QuotaUsage;
 
 /**
  * Calls recorded in Postgres in [fromMs, toMs) for an appid and, when `tenant`, for its tenant:

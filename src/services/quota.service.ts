@@ -15,6 +15,7 @@ export interface QuotaLimits {
 export interface QuotaUsage {
   dailyLimit: number;
   used: number;
+  /** Calls left for the appid today: 0 once WeChat answered 45009 or the tenant's day is spent. */
   remaining: number;
   /** The next 00:00 UTC+8, ISO. */
   resetsAt: string;
