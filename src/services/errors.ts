@@ -48,8 +48,6 @@ export class DomainError extends Error {
   }
 }
 
-export type Result<T> = { ok: true; value: T } | { ok: false; error: UserError };
-
 export function assertNever(x: never): never {
   throw new Error(`unexpected value: ${String(x)}`);
 }
