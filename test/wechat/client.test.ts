@@ -1,26 +1,31 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, silentLogger } from '../../src/lib/logger.js';
+import type { PgCredentialStore } from '../../src/services/credential-store.pg.js';
 import type { CallInfo } from '../../src/wechat/client/http.js';
 import { createWechatClient } from '../../src/wechat/client/wechat-client.js';
 import { WechatError } from '../../src/wechat/errors.js';
 import { SimulatorAdmin } from '../../src/wechat/simulator/admin-client.js';
 import { type RunningSimulator, startSimulator } from '../../src/wechat/simulator/server.js';
-import { createAuthorizer, createTenant, type TenantFixture } from './support/fixtures.js';
-import { MemoryCredentialStore } from './support/memory-credential-store.js';
+import { createTestEnv, type TestEnv } from '../support/test-env.js';
+import { createAuthorizer, createTenant, credentialStore, type TenantFixture } from './support/fixtures.js';
 
 let sim: RunningSimulator;
 let admin: SimulatorAdmin;
 let tenant: TenantFixture;
-const store = new MemoryCredentialStore();
+let env: TestEnv;
+let store: PgCredentialStore;
 
 beforeAll(async () => {
+  env = await createTestEnv();
+  store = credentialStore(env);
   sim = await startSimulator({ port: 0 });
   admin = new SimulatorAdmin(sim.url);
-  tenant = await createTenant(admin, store);
+  tenant = await createTenant(admin, env);
 });
 
 afterAll(async () => {
+  await env?.cleanup();
   await sim.stop();
 });
 
@@ -48,7 +53,7 @@ describe('WechatClient', () => {
     expect(pre.preAuthCode).toMatch(/^preauthcode@@@/);
     expect(pre.expiresIn).toBe(600);
 
-    const appId = await createAuthorizer(admin, store, tenant);
+    const appId = await createAuthorizer(admin, env, tenant);
     const refreshToken = (await store.getAuthorizerRefreshToken(tenant.tenantId, appId)) ?? '';
     const authorizer = await client.authorizerToken(component.componentAccessToken, {
       componentAppId: tenant.componentAppId,
@@ -70,7 +75,7 @@ describe('WechatClient', () => {
 
   it('returns errcode 2 from applyliveinfo as a business result, not an exception', async () => {
     const client = createWechatClient({ baseUrl: sim.url, logger: silentLogger });
-    const appId = await createAuthorizer(admin, store, tenant);
+    const appId = await createAuthorizer(admin, env, tenant);
     await admin.setScenario(appId, { kind: 'not_paid' });
     const token = sim.state.issueToken('authorizer', tenant.componentAppId, appId).token;
     const result = await client.applyLiveInfo(token);
@@ -89,7 +94,7 @@ describe('WechatClient', () => {
   });
 
   it('turns HTTP 5xx, timeouts and network failures into RETRYABLE errors', async () => {
-    const appId = await createAuthorizer(admin, store, tenant);
+    const appId = await createAuthorizer(admin, env, tenant);
     const token = sim.state.issueToken('authorizer', tenant.componentAppId, appId).token;
     const client = createWechatClient({ baseUrl: sim.url, logger: silentLogger, timeoutMs: 100 });
 

@@ -1,23 +1,27 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/lib/logger.js';
+import type { PgCredentialStore } from '../../src/services/credential-store.pg.js';
 import { MsgCrypt, plainSignature } from '../../src/webhooks/crypto/msg-crypt.js';
 import { parseEnvelope, parseMessage } from '../../src/webhooks/xml/events.js';
 import { createWechatClient, type WechatClient } from '../../src/wechat/client/wechat-client.js';
 import { WechatError } from '../../src/wechat/errors.js';
 import { SimulatorAdmin, SimulatorAdminError } from '../../src/wechat/simulator/admin-client.js';
 import { type RunningSimulator, startSimulator } from '../../src/wechat/simulator/server.js';
+import { createTestEnv, type TestEnv } from '../support/test-env.js';
 import { expectEventually } from './support/eventually.js';
-import { createAuthorizer, createTenant, type TenantFixture } from './support/fixtures.js';
-import { MemoryCredentialStore } from './support/memory-credential-store.js';
+import { createAuthorizer, createTenant, credentialStore, type TenantFixture } from './support/fixtures.js';
 import { type ReceivedPush, startPushReceiver } from './support/push-receiver.js';
 
 let sim: RunningSimulator;
 let admin: SimulatorAdmin;
 let client: WechatClient;
 let receiver: Awaited<ReturnType<typeof startPushReceiver>>;
-const store = new MemoryCredentialStore();
+let env: TestEnv;
+let store: PgCredentialStore;
 
 beforeAll(async () => {
+  env = await createTestEnv();
+  store = credentialStore(env);
   sim = await startSimulator({ port: 0 });
   admin = new SimulatorAdmin(sim.url);
   client = createWechatClient({ baseUrl: sim.url, logger: silentLogger });
@@ -30,6 +34,7 @@ beforeEach(async () => {
 });
 
 afterAll(async () => {
+  await env?.cleanup();
   await receiver.stop();
   await sim.stop();
 });
@@ -70,9 +75,9 @@ describe('simulator quota', () => {
   it('answers 45009 on the 101st applyliveinfo of an app id and resets at 00:00 UTC+8', async () => {
     // 23:58 in China: two minutes before the quota day turns.
     await admin.setClock({ nowMs: Date.UTC(2026, 0, 15, 15, 58, 0) });
-    const tenant = await createTenant(admin, store);
-    const appId = await createAuthorizer(admin, store, tenant);
-    const otherAppId = await createAuthorizer(admin, store, tenant);
+    const tenant = await createTenant(admin, env);
+    const appId = await createAuthorizer(admin, env, tenant);
+    const otherAppId = await createAuthorizer(admin, env, tenant);
     const token = await authorizerToken(tenant, appId);
 
     for (let i = 1; i <= 100; i++) expect((await client.applyLiveInfo(token)).errcode).toBe(0);
@@ -90,8 +95,8 @@ describe('simulator quota', () => {
   });
 
   it('counts busy answers against the quota and accepts after N of them', async () => {
-    const tenant = await createTenant(admin, store);
-    const appId = await createAuthorizer(admin, store, tenant);
+    const tenant = await createTenant(admin, env);
+    const appId = await createAuthorizer(admin, env, tenant);
     await admin.setScenario(appId, { kind: 'busy', times: 2 });
     const token = await authorizerToken(tenant, appId);
     expect(await errcodeOf(client.applyLiveInfo(token))).toBe(-1);
@@ -108,8 +113,8 @@ describe('simulator quota', () => {
 
 describe('simulator tokens', () => {
   it('rejects unknown tokens with 40001 and expired ones with 42001, by its own clock', async () => {
-    const tenant = await createTenant(admin, store);
-    const appId = await createAuthorizer(admin, store, tenant);
+    const tenant = await createTenant(admin, env);
+    const appId = await createAuthorizer(admin, env, tenant);
     const token = await authorizerToken(tenant, appId);
     expect(await errcodeOf(client.applyLiveInfo('atk_made_up'))).toBe(40001);
 
@@ -118,16 +123,16 @@ describe('simulator tokens', () => {
   });
 
   it('invalidates tokens on request, so their next use answers 40001', async () => {
-    const tenant = await createTenant(admin, store);
-    const appId = await createAuthorizer(admin, store, tenant);
+    const tenant = await createTenant(admin, env);
+    const appId = await createAuthorizer(admin, env, tenant);
     const token = await authorizerToken(tenant, appId);
     await expect(admin.invalidateTokens({ kind: 'authorizer', appId })).resolves.toEqual({ invalidated: 1 });
     expect(await errcodeOf(client.applyLiveInfo(token))).toBe(40001);
   });
 
   it('validates the verify ticket (61006) and the refresh token (61023)', async () => {
-    const tenant = await createTenant(admin, store);
-    const appId = await createAuthorizer(admin, store, tenant);
+    const tenant = await createTenant(admin, env);
+    const appId = await createAuthorizer(admin, env, tenant);
     expect(await errcodeOf(client.componentToken({ ...tenant, ticket: 'ticket@@@old' }))).toBe(61006);
     const { componentAccessToken } = await client.componentToken(tenant);
     const input = { componentAppId: tenant.componentAppId, authorizerAppId: appId, authorizerRefreshToken: 'refreshtoken@@@bad' };
@@ -137,7 +142,7 @@ describe('simulator tokens', () => {
 
 describe('simulator pushes', () => {
   async function pushingTenant(): Promise<TenantFixture> {
-    return createTenant(admin, store, { authUrl: `${receiver.url}/auth`, messageUrlTemplate: `${receiver.url}/events/$APPID$` });
+    return createTenant(admin, env, { authUrl: `${receiver.url}/auth`, messageUrlTemplate: `${receiver.url}/events/$APPID$` });
   }
 
   it('pushes an encrypted component_verify_ticket that verifies and decrypts with MsgCrypt', async () => {
@@ -164,8 +169,8 @@ describe('simulator pushes', () => {
 
   it('pushes wxa_live_apply_event to the app’s message URL openAfterMs after an accepted apply', async () => {
     const tenant = await pushingTenant();
-    const appId = await createAuthorizer(admin, store, tenant);
-    const silentAppId = await createAuthorizer(admin, store, tenant);
+    const appId = await createAuthorizer(admin, env, tenant);
+    const silentAppId = await createAuthorizer(admin, env, tenant);
     await admin.setBehaviour({ appId, openAfterMs: 30 });
     await client.applyLiveInfo(await authorizerToken(tenant, silentAppId)); // openAfterMs null: stays SUBMITTED
     await client.applyLiveInfo(await authorizerToken(tenant, appId));
@@ -183,7 +188,7 @@ describe('simulator pushes', () => {
   });
 
   it('records pushes that fail to reach the receiver', async () => {
-    const tenant = await createTenant(admin, store, { authUrl: 'http://127.0.0.1:9/auth' });
+    const tenant = await createTenant(admin, env, { authUrl: 'http://127.0.0.1:9/auth' });
     const { push } = await admin.issueTicket({ componentAppId: tenant.componentAppId });
     expect(push).toMatchObject({ status: null, error: expect.any(String) });
     expect((await admin.counters()).pushes).toMatchObject({ sent: 1, failed: 1 });
@@ -198,7 +203,7 @@ describe('simulator admin', () => {
   });
 
   it('counts calls per endpoint and app id, and resets the counters', async () => {
-    const tenant = await createTenant(admin, store);
+    const tenant = await createTenant(admin, env);
     await client.componentToken(tenant);
     expect((await admin.counters()).calls.api_component_token).toEqual({ total: 1, byAppId: { [tenant.componentAppId]: 1 } });
     await admin.resetCounters();

@@ -2,30 +2,35 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
+import type { PgCredentialStore } from '../../src/services/credential-store.pg.js';
 import { createWechatClient } from '../../src/wechat/client/wechat-client.js';
 import { WechatError } from '../../src/wechat/errors.js';
 import { SimulatorAdmin } from '../../src/wechat/simulator/admin-client.js';
 import { type RunningSimulator, startSimulator } from '../../src/wechat/simulator/server.js';
 import { createTokenManager, type TokenManager } from '../../src/wechat/tokens/token-manager.js';
-import { createAuthorizer, createTenant } from './support/fixtures.js';
-import { MemoryCredentialStore } from './support/memory-credential-store.js';
+import { createTestEnv, type TestEnv } from '../support/test-env.js';
+import { createAuthorizer, createTenant, credentialStore } from './support/fixtures.js';
 import { connectRedis, deleteKeys, testPrefix } from './support/redis.js';
 
 const prefix = testPrefix();
 const clock = new ManualClock(Date.now());
-const store = new MemoryCredentialStore();
+let env: TestEnv;
+let store: PgCredentialStore;
 let sim: RunningSimulator;
 let admin: SimulatorAdmin;
 /** Three independent connections, as three gateway processes would have. */
 let connections: Redis[] = [];
 
 beforeAll(async () => {
+  env = await createTestEnv();
+  store = credentialStore(env);
   sim = await startSimulator({ port: 0, clock });
   admin = new SimulatorAdmin(sim.url);
   connections = [connectRedis(), connectRedis(), connectRedis()];
 });
 
 afterAll(async () => {
+  await env?.cleanup();
   const [first] = connections;
   if (first) await deleteKeys(first, prefix);
   await Promise.all(connections.map((c) => c.quit()));
@@ -56,7 +61,7 @@ async function upstreamCalls(endpoint: 'api_component_token' | 'api_authorizer_t
 
 describe('token manager', () => {
   it('refreshes the component token once for 50 concurrent requests across 3 processes', async () => {
-    const tenant = await createTenant(admin, store);
+    const tenant = await createTenant(admin, env);
     // A slow upstream keeps the lock held while the others arrive, so they really wait.
     await admin.updateSettings({ delaysMs: { api_component_token: 150 } });
     try {
@@ -75,8 +80,8 @@ describe('token manager', () => {
   });
 
   it('refreshes an authorizer token once for 50 concurrent requests across 3 processes', async () => {
-    const tenant = await createTenant(admin, store);
-    const appId = await createAuthorizer(admin, store, tenant);
+    const tenant = await createTenant(admin, env);
+    const appId = await createAuthorizer(admin, env, tenant);
     await admin.updateSettings({ delaysMs: { api_authorizer_token: 100 } });
     try {
       const results = await fan(managers(), (m) => m.getAuthorizerToken(tenant.tenantId, appId));
@@ -89,7 +94,7 @@ describe('token manager', () => {
   });
 
   it('refreshes a token ahead of its expiry when the clock nears it', async () => {
-    const tenant = await createTenant(admin, store);
+    const tenant = await createTenant(admin, env);
     const [manager] = managers() as [TokenManager];
     const first = await manager.getComponentToken(tenant.tenantId);
 
@@ -106,7 +111,7 @@ describe('token manager', () => {
   });
 
   it('fails with COMPONENT_TICKET_MISSING, without calling WeChat, before any ticket arrived', async () => {
-    const tenant = await createTenant(admin, store, { saveTicket: false });
+    const tenant = await createTenant(admin, env, { saveTicket: false });
     const [manager] = managers() as [TokenManager];
     const error = await manager.getComponentToken(tenant.tenantId).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WechatError);
@@ -118,7 +123,7 @@ describe('token manager', () => {
   });
 
   it('answers a failed refresh (61006) to every waiter and to callers right after it, with one upstream call', async () => {
-    const tenant = await createTenant(admin, store);
+    const tenant = await createTenant(admin, env);
     await store.saveTicket(tenant.tenantId, 'ticket@@@outdated');
     await admin.updateSettings({ delaysMs: { api_component_token: 100 } });
     try {
@@ -142,8 +147,8 @@ describe('token manager', () => {
   });
 
   it('keeps tenants apart: their tickets and tokens never overwrite each other', async () => {
-    const a = await createTenant(admin, store);
-    const b = await createTenant(admin, store);
+    const a = await createTenant(admin, env);
+    const b = await createTenant(admin, env);
     const [manager] = managers() as [TokenManager];
     const [tokenA, tokenB] = await Promise.all([manager.getComponentToken(a.tenantId), manager.getComponentToken(b.tenantId)]);
     expect(tokenA).not.toBe(tokenB);
@@ -154,7 +159,7 @@ describe('token manager', () => {
   });
 
   it('retries a component call once after 40001 and surfaces a second 40001', async () => {
-    const tenant = await createTenant(admin, store);
+    const tenant = await createTenant(admin, env);
     const [manager] = managers() as [TokenManager];
     const stale = await manager.getComponentToken(tenant.tenantId);
     await admin.invalidateTokens({ componentAppId: tenant.componentAppId });
@@ -184,8 +189,8 @@ describe('token manager', () => {
   });
 
   it('stores a refresh token WeChat rotated', async () => {
-    const tenant = await createTenant(admin, store);
-    const appId = await createAuthorizer(admin, store, tenant, { rotateRefreshToken: true });
+    const tenant = await createTenant(admin, env);
+    const appId = await createAuthorizer(admin, env, tenant, { rotateRefreshToken: true });
     const before = await store.getAuthorizerRefreshToken(tenant.tenantId, appId);
     const [manager] = managers() as [TokenManager];
     await manager.getAuthorizerToken(tenant.tenantId, appId);
@@ -195,7 +200,7 @@ describe('token manager', () => {
   });
 
   it('fails with AUTHORIZER_UNKNOWN for an app id without a stored refresh token', async () => {
-    const tenant = await createTenant(admin, store);
+    const tenant = await createTenant(admin, env);
     const [manager] = managers() as [TokenManager];
     await expect(manager.getAuthorizerToken(tenant.tenantId, 'wx0000000000000000')).rejects.toMatchObject({
       code: 'AUTHORIZER_UNKNOWN',

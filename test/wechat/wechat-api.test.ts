@@ -1,16 +1,18 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PgCredentialStore } from '../../src/services/credential-store.pg.js';
 import type { CallInfo } from '../../src/wechat/client/http.js';
 import { WechatError } from '../../src/wechat/errors.js';
 import { SimulatorAdmin } from '../../src/wechat/simulator/admin-client.js';
 import { type RunningSimulator, startSimulator } from '../../src/wechat/simulator/server.js';
 import { componentLoginPageUrl, createWechatApi, type WechatApi } from '../../src/wechat/wechat-api.js';
-import { createAuthorizer, createTenant, randomAppId, type TenantFixture } from './support/fixtures.js';
-import { MemoryCredentialStore } from './support/memory-credential-store.js';
+import { createTestEnv, type TestEnv } from '../support/test-env.js';
+import { createAuthorizer, createTenant, credentialStore, importAuthorizer, randomAppId, type TenantFixture } from './support/fixtures.js';
 import { connectRedis, deleteKeys, testPrefix } from './support/redis.js';
 
 const prefix = testPrefix();
-const store = new MemoryCredentialStore();
+let env: TestEnv;
+let store: PgCredentialStore;
 const calls: CallInfo[] = [];
 let sim: RunningSimulator;
 let admin: SimulatorAdmin;
@@ -19,14 +21,17 @@ let api: WechatApi;
 let tenant: TenantFixture;
 
 beforeAll(async () => {
+  env = await createTestEnv();
+  store = credentialStore(env);
   sim = await startSimulator({ port: 0 });
   admin = new SimulatorAdmin(sim.url);
   redis = connectRedis();
   api = createWechatApi({ baseUrl: sim.url, timeoutMs: 2000, redis, prefix, store, onCall: (info) => calls.push(info) });
-  tenant = await createTenant(admin, store);
+  tenant = await createTenant(admin, env);
 });
 
 afterAll(async () => {
+  await env?.cleanup();
   await deleteKeys(redis, prefix);
   await redis.quit();
   await sim.stop();
@@ -47,7 +52,7 @@ async function failure(promise: Promise<unknown>): Promise<WechatError> {
 
 describe('createWechatApi', () => {
   it('applies for live and returns errcode 0 with its latency', async () => {
-    const appId = await createAuthorizer(admin, store, tenant);
+    const appId = await createAuthorizer(admin, env, tenant);
     const result = await api.applyLive(tenant.tenantId, appId);
     expect(result).toMatchObject({ outcome: 'SUBMITTED', errcode: 0, errmsg: 'ok' });
     expect(result.latencyMs).toBeGreaterThan(0);
@@ -55,13 +60,13 @@ describe('createWechatApi', () => {
   });
 
   it('returns errcode 2 (not paid in 90 days) as a result for the caller to classify', async () => {
-    const appId = await createAuthorizer(admin, store, tenant);
+    const appId = await createAuthorizer(admin, env, tenant);
     await admin.setScenario(appId, { kind: 'not_paid' });
     await expect(api.applyLive(tenant.tenantId, appId)).resolves.toMatchObject({ outcome: 'NOT_PAID', errcode: 2 });
   });
 
   it('refreshes once and retries once when WeChat answers 40001 for a cached token', async () => {
-    const appId = await createAuthorizer(admin, store, tenant);
+    const appId = await createAuthorizer(admin, env, tenant);
     await api.applyLive(tenant.tenantId, appId);
     await admin.invalidateTokens({ appId });
     const before = calls.length;
@@ -74,7 +79,7 @@ describe('createWechatApi', () => {
   });
 
   it('surfaces a second 40001 instead of looping', async () => {
-    const appId = await createAuthorizer(admin, store, tenant);
+    const appId = await createAuthorizer(admin, env, tenant);
     await admin.setScenario(appId, { kind: 'errcode', errcode: 40001, times: 2 });
 
     const error = await failure(api.applyLive(tenant.tenantId, appId));
@@ -93,18 +98,18 @@ describe('createWechatApi', () => {
     [{ kind: 'errcode', errcode: 61003 } as const, 61003, 'PERMANENT'],
     [{ kind: 'errcode', errcode: 99999, errmsg: 'brand new' } as const, 99999, 'PERMANENT'],
   ])('throws scenario %o as errcode %i of class %s', async (scenario, errcode, errorClass) => {
-    const appId = await createAuthorizer(admin, store, tenant);
+    const appId = await createAuthorizer(admin, env, tenant);
     await admin.setScenario(appId, scenario);
     expect(await failure(api.applyLive(tenant.tenantId, appId))).toMatchObject({ errcode, errorClass });
   });
 
   it('answers 61007 for an authorizer without permission set 52', async () => {
-    const appId = await createAuthorizer(admin, store, tenant, { funcInfo: [1, 17] });
+    const appId = await createAuthorizer(admin, env, tenant, { funcInfo: [1, 17] });
     expect(await failure(api.applyLive(tenant.tenantId, appId))).toMatchObject({ errcode: 61007, errorClass: 'PERMANENT' });
   });
 
   it('classifies the 45009 after the daily quota as QUOTA and reports the quota', async () => {
-    const appId = await createAuthorizer(admin, store, tenant);
+    const appId = await createAuthorizer(admin, env, tenant);
     await admin.updateSettings({ applyLiveDailyLimit: 2 });
     try {
       await api.applyLive(tenant.tenantId, appId);
@@ -127,7 +132,10 @@ describe('createWechatApi', () => {
     const { authorizationCode } = await admin.createAuthCode({ componentAppId: tenant.componentAppId, appId, funcInfo: [52, 3] });
     const info = await api.queryAuth(tenant.tenantId, authorizationCode);
     expect(info).toMatchObject({ authorizerAppId: appId, permissionSets: [52, 3], expiresIn: 7200 });
-    expect(await store.getAuthorizerRefreshToken(tenant.tenantId, appId)).toBe(info.authorizerRefreshToken);
+    // PgCredentialStore.saveAuthorizerRefreshToken only updates an existing authorizer row, so queryAuth
+    // stores nothing for an app id seen for the first time (in the app, the webhook processor's
+    // AuthorizersService.upsertAuthorized creates the row from this result afterwards).
+    expect(await store.getAuthorizerRefreshToken(tenant.tenantId, appId)).toBeNull();
 
     // The access token that came with the authorization is used; no api_authorizer_token needed.
     await expect(api.applyLive(tenant.tenantId, appId)).resolves.toMatchObject({ errcode: 0 });
@@ -138,11 +146,11 @@ describe('createWechatApi', () => {
   });
 
   it('keeps the tokens of one Mini Program authorized to two tenants apart', async () => {
-    const other = await createTenant(admin, store);
+    const other = await createTenant(admin, env);
     const appId = randomAppId();
     for (const t of [tenant, other]) {
       const { refreshToken } = await admin.addAuthorizer({ componentAppId: t.componentAppId, appId });
-      await store.saveAuthorizerRefreshToken(t.tenantId, appId, refreshToken);
+      await importAuthorizer(env, t.tenantId, appId, refreshToken);
     }
     await api.applyLive(tenant.tenantId, appId);
     await api.applyLive(other.tenantId, appId);
