@@ -24,14 +24,29 @@ export interface Database {
 
 export const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url).href.replace('/dist/src/', '/src/'));
 
-export function connectPostgres(url: string, options: { max?: number } = {}): Database {
-  const sql = postgres(url, { max: options.max ?? 10, onnotice: () => {}, connection: { application_name: 'wxlive' } });
+/**
+ * `role`: a role every connection switches to (postgres-js sends it as the `role` startup
+ * parameter), e.g. `wxlive_app`, which is not the tables' owner so row-level security applies to
+ * it. Migrations never run as that role: `migrate()` opens a short-lived connection as the URL's user.
+ */
+export function connectPostgres(url: string, options: { max?: number; role?: string } = {}): Database {
+  const connection: Record<string, string> = { application_name: 'wxlive' };
+  if (options.role) connection.role = options.role;
+  const sql = postgres(url, { max: options.max ?? 10, onnotice: () => {}, connection });
   const db = drizzlePostgres(sql, { schema: tables }) as unknown as Db;
   return {
     db,
     sql,
     driver: 'postgres',
-    migrate: () => migratePostgres(drizzlePostgres(sql), { migrationsFolder }),
+    migrate: async () => {
+      if (!options.role) return migratePostgres(drizzlePostgres(sql), { migrationsFolder });
+      const owner = postgres(url, { max: 1, onnotice: () => {}, connection: { application_name: 'wxlive-migrate' } });
+      try {
+        await migratePostgres(drizzlePostgres(owner), { migrationsFolder });
+      } finally {
+        await owner.end({ timeout: 5 });
+      }
+    },
     close: () => sql.end({ timeout: 5 }),
   };
 }
