@@ -11,7 +11,18 @@ import { randomAppId } from '../support/fixtures.js';
 import { createTestEnv, type TestEnv } from '../support/test-env.js';
 import type { SignedPush, TenantKeys } from '../webhooks/webhook-harness.js';
 import { watchProcessErrors } from './support/log-capture.js';
-import { type Answer, authPath, eventsPath, postPush, type RealApp, startRealApp, ticketXml, wechatPush } from './support/real-app.js';
+import {
+  type Answer,
+  authPath,
+  eventsPath,
+  inboxRowCount,
+  postPush,
+  type RealApp,
+  replayMarkCount,
+  startRealApp,
+  ticketXml,
+  wechatPush,
+} from './support/real-app.js';
 
 let env: TestEnv;
 let real: RealApp;
@@ -34,14 +45,8 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
-async function inboxRows(): Promise<number> {
-  const [row] = await env.database.db.select({ n: count() }).from(webhookInbox);
-  return row?.n ?? 0;
-}
-
-async function replayMarks(): Promise<number> {
-  return (await env.redis.keys(`${env.redisPrefix}:*webhook:seen:*`)).length;
-}
+const inboxRows = () => inboxRowCount(env);
+const replayMarks = () => replayMarkCount(env);
 
 /** A refused request: its documented status and reason, and nothing stored or marked anywhere. */
 async function expectRefused(send: () => Promise<Answer>, status: number | number[], reason: string | RegExp): Promise<void> {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { count, desc } from 'drizzle-orm';
+import { desc } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webhookInbox } from '../../src/db/tables.js';
@@ -11,7 +11,7 @@ import { randomAppId, randomEncodingAesKey } from '../support/fixtures.js';
 import { createTestEnv, type TestEnv } from '../support/test-env.js';
 import type { TenantKeys } from '../webhooks/webhook-harness.js';
 import { watchProcessErrors } from './support/log-capture.js';
-import { type Answer, authPath, eventsPath, type RealApp, startRealApp, ticketXml, wechatPush } from './support/real-app.js';
+import { type Answer, authPath, eventsPath, inboxRowCount, type RealApp, replayMarkCount, startRealApp, ticketXml, wechatPush } from './support/real-app.js';
 
 /**
  * Fuzzing of the webhook's parsing and decryption: in-process (MsgCrypt, parseEnvelope,
@@ -207,14 +207,8 @@ describe('over HTTP against the real app', () => {
     await env?.cleanup();
   });
 
-  async function inboxRows(): Promise<number> {
-    const [row] = await env.database.db.select({ n: count() }).from(webhookInbox);
-    return row?.n ?? 0;
-  }
-
-  async function replayMarks(): Promise<number> {
-    return (await env.redis.keys(`${env.redisPrefix}:*webhook:seen:*`)).length;
-  }
+  const inboxRows = () => inboxRowCount(env);
+  const replayMarks = () => replayMarkCount(env);
 
   function send(path: string, query: string, body: string): Promise<Answer> {
     // A request the server never answers fails the property in seconds, not at the test's timeout.

@@ -1,4 +1,6 @@
+import { count } from 'drizzle-orm';
 import { type App, createApp } from '../../../src/app/create-app.js';
+import { webhookInbox } from '../../../src/db/tables.js';
 import { ManualClock } from '../../../src/lib/clock.js';
 import type { CreateTenantInput } from '../../../src/services/tenants.service.js';
 import { buildAuthXml } from '../../../src/webhooks/xml/events.js';
@@ -96,4 +98,15 @@ export function eventsPath(tenantId: string, appId: string): string {
 
 export function postPush(real: RealApp, path: string, push: SignedPush, headers: Record<string, string> = {}): Promise<Answer> {
   return real.fetch(`${path}?${push.query.toString()}`, { method: 'POST', headers: { 'content-type': 'text/xml', ...headers }, body: push.body });
+}
+
+/** Rows in this test file's webhook inbox: what a rejected push must leave unchanged. */
+export async function inboxRowCount(env: TestEnv): Promise<number> {
+  const [row] = await env.database.db.select({ n: count() }).from(webhookInbox);
+  return row?.n ?? 0;
+}
+
+/** Replay marks this test file's pushes left in Redis. */
+export async function replayMarkCount(env: TestEnv): Promise<number> {
+  return (await env.redis.keys(`${env.redisPrefix}:*webhook:seen:*`)).length;
 }
