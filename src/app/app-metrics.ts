@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { Gauge } from 'prom-client';
 import { type Db, rowsOf } from '../db/client.js';
+import { asSystem } from '../db/tenant-scope.js';
 import type { ChangeSubscriber } from '../events/change-subscriber.js';
 import type { ApplyQueue } from '../jobs/apply-queue.js';
 import type { QuotaLimiter } from '../jobs/quota-limiter.js';
@@ -47,7 +48,8 @@ export function registerAppMetrics(deps: {
     registers: [registry],
     async collect() {
       const rows = rowsOf<{ tenant: string; status: string; n: number }>(
-        await deps.db.execute(sql`select tenant_id::text as tenant, status, count(*)::int as n from live_applications group by 1, 2`),
+        // Every tenant's counts: the system scope.
+        await asSystem(deps.db, (db) => db.execute(sql`select tenant_id::text as tenant, status, count(*)::int as n from live_applications group by 1, 2`)),
       );
       this.reset();
       for (const r of rows) this.set({ tenant: r.tenant, status: r.status }, r.n);

@@ -61,7 +61,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   if (!config.secretKey) throw new ConfigError('SECRET_KEY: required; 32 random bytes in base64 (openssl rand -base64 32)');
   const box = new SecretBox(config.secretKey);
   const database =
-    options.database ?? (config.databaseUrl ? connectPostgres(config.databaseUrl, { max: config.dbPoolSize }) : await connectPglite(config.dataDir));
+    options.database ??
+    (config.databaseUrl ? connectPostgres(config.databaseUrl, { max: config.dbPoolSize, role: config.databaseAppRole }) : await connectPglite(config.dataDir));
   if (options.migrate ?? database.driver === 'pglite') await database.migrate();
 
   const redis = createRedis(config, { purpose: 'commands' });

@@ -39,7 +39,7 @@ export async function openCliRuntime(env: Record<string, string | undefined>, op
   // Info lines from the services are noise on a terminal; warnings and errors go to stderr as JSON.
   const level = config.logLevel === 'info' ? 'warn' : config.logLevel;
   const logger = createLogger({ level, name: 'wxlive-cli' }, pino.destination({ dest: 2, sync: true }));
-  const database = connectPostgres(config.databaseUrl, { max: 2 });
+  const database = connectPostgres(config.databaseUrl, { max: 2, role: config.databaseAppRole });
   const closers: (() => Promise<unknown>)[] = [() => database.close()];
   const close = async () => {
     for (const c of closers.reverse()) await c().catch(() => {});

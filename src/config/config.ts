@@ -51,6 +51,11 @@ export const envSchema = z.object({
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(1).default(30),
   ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
   DB_POOL_SIZE: z.coerce.number().int().min(1).default(10),
+  // The role every connection switches to, which row-level security applies to; empty: the URL's user.
+  DATABASE_APP_ROLE: z
+    .string()
+    .regex(/^([a-z_][a-z0-9_]{0,62})?$/, 'expected a Postgres role name (lowercase letters, digits, _) or empty')
+    .default('wxlive_app'),
   // Worker timings that only tests and operators tuning crash recovery change.
   JOBS_LOCK_DURATION_MS: z.coerce.number().int().min(500).default(30_000),
   JOBS_STALLED_INTERVAL_MS: z.coerce.number().int().min(200).default(30_000),
@@ -91,6 +96,8 @@ export interface Config {
   graphql: { introspection: boolean; maxDepth: number; maxCost: number; maxAliases: number };
   adminToken: string | undefined;
   dbPoolSize: number;
+  /** undefined: connect as the URL's user. */
+  databaseAppRole: string | undefined;
   jobs: { lockDurationMs: number; stalledIntervalMs: number; reconcileIntervalMs: number; ticketWaitMs: number };
 }
 
@@ -136,6 +143,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     adminToken: e.ADMIN_TOKEN,
     dbPoolSize: e.DB_POOL_SIZE,
+    databaseAppRole: e.DATABASE_APP_ROLE === '' ? undefined : e.DATABASE_APP_ROLE,
     jobs: {
       lockDurationMs: e.JOBS_LOCK_DURATION_MS,
       stalledIntervalMs: e.JOBS_STALLED_INTERVAL_MS,

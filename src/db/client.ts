@@ -5,12 +5,13 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import * as tables from './tables.js';
+import { pgliteScopes, postgresScopes, registerScopes } from './tenant-scope.js';
 
 export type Tables = typeof tables;
 /** The drizzle database, whichever driver is under it (postgres-js in production, PGlite for the demo). */
 export type Db = PgDatabase<PgQueryResultHKT, Tables>;
 export type Tx = PgTransaction<PgQueryResultHKT, Tables, ExtractTablesWithRelations<Tables>>;
-/** A database handle or an open transaction: services accept either. */
+/** A database handle or an open transaction. */
 export type DbOrTx = Db | Tx;
 
 export interface Database {
@@ -29,11 +30,11 @@ export const migrationsFolder = fileURLToPath(new URL('./migrations', import.met
  * parameter), e.g. `wxlive_app`, which is not the tables' owner so row-level security applies to
  * it. Migrations never run as that role: `migrate()` opens a short-lived connection as the URL's user.
  */
-export function connectPostgres(url: string, options: { max?: number; role?: string } = {}): Database {
-  const connection: Record<string, string> = { application_name: 'wxlive' };
+export function connectPostgres(url: string, options: { max?: number; role?: string | undefined; applicationName?: string } = {}): Database {
+  const connection: Record<string, string> = { application_name: options.applicationName ?? 'wxlive' };
   if (options.role) connection.role = options.role;
   const sql = postgres(url, { max: options.max ?? 10, onnotice: () => {}, connection });
-  const db = drizzlePostgres(sql, { schema: tables }) as unknown as Db;
+  const db = drizzleWithScopes(sql);
   return {
     db,
     sql,
@@ -51,19 +52,29 @@ export function connectPostgres(url: string, options: { max?: number; role?: str
   };
 }
 
+/** Drizzle over a postgres-js client, with tenant scopes (see tenant-scope.ts). */
+export function drizzleWithScopes(sql: postgres.Sql): Db {
+  const { client, runner } = postgresScopes(sql);
+  const db = drizzlePostgres(client, { schema: tables }) as unknown as Db;
+  registerScopes(db, runner);
+  return db;
+}
+
 /** Embedded Postgres (PGlite) for the demo: same schema and migrations, data kept in `dataDir`. */
 export async function connectPglite(dataDir: string): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
-  const client = new PGlite(dataDir);
+  const pglite = new PGlite(dataDir);
+  const { client, runner } = pgliteScopes(pglite);
   const db = drizzle(client, { schema: tables });
+  registerScopes(db as unknown as Db, runner);
   return {
     db: db as unknown as Db,
     sql: undefined,
     driver: 'pglite',
     migrate: () => migrate(db, { migrationsFolder }),
-    close: () => client.close(),
+    close: () => pglite.close(),
   };
 }
 

@@ -1,25 +1,40 @@
-import { sql } from 'drizzle-orm';
-import { bigserial, boolean, index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { type SQL, sql } from 'drizzle-orm';
+import { type AnyPgColumn, bigserial, boolean, index, integer, pgPolicy, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 // Millisecond precision: JavaScript dates (and so keyset cursors) carry milliseconds; microseconds
 // would make rows created in one statement straddle a page boundary and be skipped.
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date', precision: 3 });
 
-export const tenants = pgTable('tenants', {
-  id: uuid('id').primaryKey().defaultRandom(),
-  name: text('name').notNull(),
-  componentAppId: text('component_app_id').notNull().unique(),
-  /** Sealed with SecretBox (AES-256-GCM under SECRET_KEY), like every *_enc column. */
-  componentAppSecretEnc: text('component_app_secret_enc').notNull(),
-  tokenEnc: text('token_enc').notNull(),
-  encodingAesKeyEnc: text('encoding_aes_key_enc').notNull(),
-  dailyQuotaPerApp: integer('daily_quota_per_app').notNull().default(100),
-  /** null = unlimited */
-  dailyQuotaPerTenant: integer('daily_quota_per_tenant'),
-  callsPerSecond: integer('calls_per_second').notNull().default(10),
-  createdAt: ts('created_at').notNull().defaultNow(),
-  updatedAt: ts('updated_at').notNull().defaultNow(),
-});
+/**
+ * Row-level security, a backstop behind the services' tenant scoping: a row is visible and
+ * writable only inside a transaction scoped to its tenant (`wxlive.tenant_id`, set by inTenant)
+ * or in the system scope (`wxlive.rls_bypass`, set by asSystem). See src/db/tenant-scope.ts.
+ * Migration 0003 also FORCEs it, so the tables' owner is held to it too.
+ */
+const tenantIsolation = (table: string, tenantColumn: AnyPgColumn) => {
+  const rule: SQL = sql`${tenantColumn} = nullif(current_setting('wxlive.tenant_id', true), '')::uuid or current_setting('wxlive.rls_bypass', true) = 'on'`;
+  return pgPolicy(`${table}_tenant_isolation`, { as: 'permissive', for: 'all', to: 'public', using: rule, withCheck: rule });
+};
+
+export const tenants = pgTable(
+  'tenants',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    componentAppId: text('component_app_id').notNull().unique(),
+    /** Sealed with SecretBox (AES-256-GCM under SECRET_KEY), like every *_enc column. */
+    componentAppSecretEnc: text('component_app_secret_enc').notNull(),
+    tokenEnc: text('token_enc').notNull(),
+    encodingAesKeyEnc: text('encoding_aes_key_enc').notNull(),
+    dailyQuotaPerApp: integer('daily_quota_per_app').notNull().default(100),
+    /** null = unlimited */
+    dailyQuotaPerTenant: integer('daily_quota_per_tenant'),
+    callsPerSecond: integer('calls_per_second').notNull().default(10),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [tenantIsolation('tenants', t.id)],
+);
 
 export const apiKeys = pgTable(
   'api_keys',
@@ -35,16 +50,20 @@ export const apiKeys = pgTable(
     createdAt: ts('created_at').notNull().defaultNow(),
     revokedAt: ts('revoked_at'),
   },
-  (t) => [index('api_keys_tenant_idx').on(t.tenantId)],
+  (t) => [index('api_keys_tenant_idx').on(t.tenantId), tenantIsolation('api_keys', t.tenantId)],
 );
 
-export const componentTickets = pgTable('component_tickets', {
-  tenantId: uuid('tenant_id')
-    .primaryKey()
-    .references(() => tenants.id, { onDelete: 'cascade' }),
-  ticketEnc: text('ticket_enc').notNull(),
-  updatedAt: ts('updated_at').notNull().defaultNow(),
-});
+export const componentTickets = pgTable(
+  'component_tickets',
+  {
+    tenantId: uuid('tenant_id')
+      .primaryKey()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    ticketEnc: text('ticket_enc').notNull(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [tenantIsolation('component_tickets', t.tenantId)],
+);
 
 export const authorizers = pgTable(
   'authorizers',
@@ -68,6 +87,7 @@ export const authorizers = pgTable(
   (t) => [
     uniqueIndex('authorizers_tenant_app_uq').on(t.tenantId, t.appId),
     index('authorizers_tenant_created_idx').on(t.tenantId, t.createdAt.desc(), t.id.desc()),
+    tenantIsolation('authorizers', t.tenantId),
   ],
 );
 
@@ -103,6 +123,7 @@ export const liveApplications = pgTable(
     index('live_applications_page_idx').on(t.tenantId, t.createdAt.desc(), t.id.desc()),
     index('live_applications_app_page_idx').on(t.tenantId, t.appId, t.createdAt.desc(), t.id.desc()),
     index('live_applications_status_idx').on(t.status, t.expiresAt),
+    tenantIsolation('live_applications', t.tenantId),
   ],
 );
 
@@ -126,7 +147,7 @@ export const liveApplicationEvents = pgTable(
     message: text('message'),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
-  (t) => [index('live_application_events_app_idx').on(t.applicationId, t.id)],
+  (t) => [index('live_application_events_app_idx').on(t.applicationId, t.id), tenantIsolation('live_application_events', t.tenantId)],
 );
 
 export const webhookInbox = pgTable(
@@ -151,5 +172,6 @@ export const webhookInbox = pgTable(
   (t) => [
     uniqueIndex('webhook_inbox_dedup_uq').on(t.tenantId, t.dedupKey),
     index('webhook_inbox_unprocessed_idx').on(t.receivedAt).where(sql`${t.processedAt} is null`),
+    tenantIsolation('webhook_inbox', t.tenantId),
   ],
 );

@@ -1,25 +1,170 @@
-import { sql } from 'drizzle-orm';
-import type { DbOrTx, Tx } from './client.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type postgres from 'postgres';
+import type { Db } from './client.js';
 
 /**
- * Row-level security scopes (migration 0002). The policies let a row through when its tenant is
- * the transaction's `wxlive.tenant_id`, or when `wxlive.rls_bypass` is on; both are set with
- * `set_config(..., true)`, so they last only until the transaction ends and never leak to the
- * next user of a pooled connection. Outside either scope a role subject to RLS sees no rows.
+ * Row-level security scopes (migrations 0002 and 0003). Every tenant table has a policy that
+ * lets a row through when its tenant is the transaction's `wxlive.tenant_id`, or when
+ * `wxlive.rls_bypass` is on; both are set with `set_config(..., true)`, so they last only until
+ * the transaction ends and never leak to the next user of a pooled connection. The app connects
+ * as a role the policies apply to (DATABASE_APP_ROLE), so outside a scope it sees no rows at all.
+ *
+ * A scope is one transaction, and every query made through the database handle while the scope
+ * runs goes into it, prepared statements included: the driver client under drizzle is routed
+ * through an AsyncLocalStorage of the scope. A `db.transaction(...)` inside a scope becomes a
+ * savepoint of the scope's transaction. A scope inside a scope of the same tenant joins it; one
+ * for another tenant is a bug and throws.
  */
 
-/** Runs `fn` in a transaction that can see and write only `tenantId`'s rows. */
-export function inTenant<T>(db: DbOrTx, tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return db.transaction(async (tx) => {
-    await tx.execute(sql`select set_config('wxlive.tenant_id', ${tenantId}, true)`);
-    return fn(tx as Tx);
-  });
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SYSTEM = null;
+
+/** How a database handle opens scopes; registered for each handle by connectPostgres / connectPglite. */
+export interface ScopeRunner {
+  /** `tenantId` null: the system scope (every tenant). */
+  run<T>(tenantId: string | null, fn: () => Promise<T>): Promise<T>;
+}
+
+const runners = new WeakMap<object, ScopeRunner>();
+
+export function registerScopes(db: Db, runner: ScopeRunner): void {
+  runners.set(db, runner);
+}
+
+function runnerOf(db: Db): ScopeRunner {
+  const runner = runners.get(db);
+  if (!runner) throw new Error('This database handle has no tenant scopes: open it with connectPostgres or connectPglite.');
+  return runner;
+}
+
+/** Runs `fn` in a transaction that can see and write only `tenantId`'s rows. `fn` gets the same handle back. */
+export function inTenant<T>(db: Db, tenantId: string, fn: (db: Db) => PromiseLike<T>): Promise<T> {
+  if (!UUID.test(tenantId)) return Promise.reject(new Error(`inTenant: "${tenantId}" is not a tenant id`));
+  return runnerOf(db).run(tenantId, () => started(fn(db)));
 }
 
 /** Runs `fn` in a transaction that sees every tenant: only for the cross-tenant paths (key lookup, scans, gauges). */
-export function asSystem<T>(db: DbOrTx, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return db.transaction(async (tx) => {
-    await tx.execute(sql`select set_config('wxlive.rls_bypass', 'on', true)`);
-    return fn(tx as Tx);
+export function asSystem<T>(db: Db, fn: (db: Db) => PromiseLike<T>): Promise<T> {
+  return runnerOf(db).run(SYSTEM, () => started(fn(db)));
+}
+
+/**
+ * Drizzle's query builders are lazy thenables: they run when `then` is called. Awaiting one
+ * returned from a scope would call `then` a tick later, outside the scope, so it is called here,
+ * inside it.
+ */
+function started<T>(result: PromiseLike<T>): Promise<T> {
+  return result instanceof Promise ? result : new Promise<T>((resolve, reject) => result.then(resolve, reject));
+}
+
+interface Scope<C> {
+  /** The transaction's client. */
+  tx: C;
+  tenantId: string | null;
+  open: boolean;
+}
+
+/** Decides whether a scope joins the one already running, or refuses. */
+function joinable(current: Scope<unknown> | undefined, tenantId: string | null): boolean {
+  if (!current?.open) return false;
+  if (current.tenantId === tenantId) return true;
+  const name = (t: string | null) => (t === SYSTEM ? 'the system scope' : `tenant ${t}`);
+  throw new Error(`A scope for ${name(tenantId)} was opened inside one for ${name(current.tenantId)}.`);
+}
+
+function settingOf(tenantId: string | null): [string, string] {
+  return tenantId === SYSTEM ? ['wxlive.rls_bypass', 'on'] : ['wxlive.tenant_id', tenantId];
+}
+
+function current<C>(storage: AsyncLocalStorage<Scope<C>>): Scope<C> | undefined {
+  const scope = storage.getStore();
+  if (scope && !scope.open) throw new Error('A query ran after its tenant scope ended; keep database work inside inTenant/asSystem.');
+  return scope;
+}
+
+/**
+ * postgres-js: returns the client to build drizzle on, whose queries go into the running scope's
+ * transaction, and the runner that opens scopes. The setting is pipelined with the scope's
+ * first query (postgres-js reports the first failing query of a transaction), so a scope costs
+ * BEGIN and COMMIT more than the bare statements, not another round trip.
+ */
+export function postgresScopes(pool: postgres.Sql): { client: postgres.Sql; runner: ScopeRunner } {
+  const storage = new AsyncLocalStorage<Scope<postgres.TransactionSql>>();
+  const client = new Proxy(pool, {
+    get(target, prop) {
+      if (prop === 'unsafe') {
+        return (query: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
+          (current(storage)?.tx ?? target).unsafe(query, params, options);
+      }
+      if (prop === 'begin') {
+        return (fn: (sql: postgres.TransactionSql) => Promise<unknown>) => {
+          const scope = current(storage);
+          return scope ? scope.tx.savepoint(fn) : target.begin(fn);
+        };
+      }
+      return Reflect.get(target, prop, target);
+    },
   });
+  const runner: ScopeRunner = {
+    run<T>(tenantId: string | null, fn: () => Promise<T>): Promise<T> {
+      if (joinable(storage.getStore(), tenantId)) return fn();
+      return pool.begin(async (tx) => {
+        const [name, value] = settingOf(tenantId);
+        tx.unsafe('select set_config($1, $2, true)', [name, value]).execute();
+        const scope: Scope<postgres.TransactionSql> = { tx, tenantId, open: true };
+        try {
+          return await storage.run(scope, fn);
+        } finally {
+          scope.open = false;
+        }
+      }) as Promise<T>;
+    },
+  };
+  return { client, runner };
+}
+
+/** The part of a PGlite client and of its transactions that drizzle uses. */
+interface PgliteQueryable {
+  query(query: string, params?: unknown[], options?: object): Promise<unknown>;
+}
+interface PgliteLike extends PgliteQueryable {
+  transaction<T>(fn: (tx: PgliteQueryable) => Promise<T>): Promise<T>;
+}
+
+/**
+ * PGlite (the demo): one embedded connection, used as its superuser, to which policies do not
+ * apply; scopes still make each service call one transaction, so the demo behaves like Postgres.
+ */
+export function pgliteScopes<C extends PgliteLike>(pglite: C): { client: C; runner: ScopeRunner } {
+  const storage = new AsyncLocalStorage<Scope<PgliteQueryable>>();
+  const client = new Proxy(pglite, {
+    get(target, prop) {
+      if (prop === 'query') {
+        return (query: string, params?: unknown[], options?: object) => (current(storage)?.tx ?? target).query(query, params, options);
+      }
+      if (prop === 'transaction') {
+        return <T>(fn: (tx: PgliteQueryable) => Promise<T>) => {
+          const scope = current(storage);
+          return scope ? fn(scope.tx) : target.transaction(fn);
+        };
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const runner: ScopeRunner = {
+    run<T>(tenantId: string | null, fn: () => Promise<T>): Promise<T> {
+      if (joinable(storage.getStore(), tenantId)) return fn();
+      return pglite.transaction(async (tx) => {
+        await tx.query('select set_config($1, $2, true)', settingOf(tenantId));
+        const scope: Scope<PgliteQueryable> = { tx, tenantId, open: true };
+        try {
+          return await storage.run(scope, fn);
+        } finally {
+          scope.open = false;
+        }
+      });
+    },
+  };
+  return { client, runner };
 }

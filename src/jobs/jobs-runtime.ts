@@ -1,5 +1,5 @@
 import type { Config } from '../config/config.js';
-import type { DbOrTx } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
@@ -19,7 +19,7 @@ type JobsConfig = Pick<Config, 'redisPrefix' | 'applyMaxAttempts' | 'applyBackof
  * What the API side needs: the queue behind ApplicationsService, and the limiter for `quota(appId)`.
  * With `db`, the limiter seeds the quota-day counters Redis lost from the calls Postgres recorded.
  */
-export function createApplyClients(deps: { config: JobsConfig; redis: RedisClient; clock: Clock; db?: DbOrTx }): {
+export function createApplyClients(deps: { config: JobsConfig; redis: RedisClient; clock: Clock; db?: Db }): {
   queue: ApplyQueue;
   limiter: QuotaLimiter;
 } {
@@ -36,7 +36,7 @@ export function createApplyClients(deps: { config: JobsConfig; redis: RedisClien
 
 export interface JobsRuntimeDeps {
   config: JobsConfig;
-  db: DbOrTx;
+  db: Db;
   /** For commands (limiter, queue, reconciler); not closed here. */
   redis: RedisClient;
   /** For the BullMQ worker, created with `maxRetriesPerRequest: null`; not closed here. */

@@ -1,6 +1,7 @@
 import { and, asc, eq, gt } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { liveApplications } from '../db/tables.js';
+import { asSystem } from '../db/tenant-scope.js';
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import type { ApplicationTransitions } from '../services/application-transitions.service.js';
@@ -8,7 +9,7 @@ import type { ApplyJobData, ApplyQueue } from './apply-queue.js';
 import { reconcilerLockKey } from './quota-keys.js';
 
 export interface ReconcilerDeps {
-  db: DbOrTx;
+  db: Db;
   redis: RedisClient;
   redisPrefix: string;
   queue: ApplyQueue;
@@ -64,12 +65,16 @@ export class Reconciler {
     const pageSize = this.deps.pageSize ?? 500;
     let after = '00000000-0000-0000-0000-000000000000';
     for (;;) {
-      const rows: ApplyJobData[] = await this.deps.db
-        .select({ applicationId: liveApplications.id, tenantId: liveApplications.tenantId, appId: liveApplications.appId })
-        .from(liveApplications)
-        .where(and(eq(liveApplications.status, 'QUEUED'), gt(liveApplications.id, after)))
-        .orderBy(asc(liveApplications.id))
-        .limit(pageSize);
+      // Every tenant's QUEUED rows: a cross-tenant scan, so the system scope.
+      const from = after;
+      const rows: ApplyJobData[] = await asSystem(this.deps.db, (db) =>
+        db
+          .select({ applicationId: liveApplications.id, tenantId: liveApplications.tenantId, appId: liveApplications.appId })
+          .from(liveApplications)
+          .where(and(eq(liveApplications.status, 'QUEUED'), gt(liveApplications.id, from)))
+          .orderBy(asc(liveApplications.id))
+          .limit(pageSize),
+      );
       if (rows.length === 0) return;
       report.checked += rows.length;
       const presence = await this.deps.queue.presence(rows.map((r) => r.applicationId));

@@ -1,6 +1,7 @@
 import { and, eq, gte, lt, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { liveApplicationEvents, liveApplications } from '../db/tables.js';
+import { inTenant } from '../db/tenant-scope.js';
 import type { RecordedCalls } from './quota-limiter.js';
 
 /**
@@ -10,24 +11,26 @@ import type { RecordedCalls } from './quota-limiter.js';
  * applications' events by index; the tenant's (only for tenants with a daily limit, once a day)
  * walks every application of the tenant.
  */
-export function recordedCallsFromDb(db: DbOrTx): RecordedCalls {
+export function recordedCallsFromDb(root: Db): RecordedCalls {
   return async ({ tenantId, appId, fromMs, toMs, tenant }) => {
-    const [row] = await db
-      .select({
-        app: sql<number>`count(*) filter (where ${liveApplications.appId} = ${appId})::int`,
-        tenant: sql<number>`count(*)::int`,
-      })
-      .from(liveApplicationEvents)
-      .innerJoin(liveApplications, eq(liveApplications.id, liveApplicationEvents.applicationId))
-      .where(
-        and(
-          eq(liveApplications.tenantId, tenantId),
-          tenant ? undefined : eq(liveApplications.appId, appId),
-          eq(liveApplicationEvents.type, 'ATTEMPT'),
-          gte(liveApplicationEvents.createdAt, new Date(fromMs)),
-          lt(liveApplicationEvents.createdAt, new Date(toMs)),
+    const [row] = await inTenant(root, tenantId, (db) =>
+      db
+        .select({
+          app: sql<number>`count(*) filter (where ${liveApplications.appId} = ${appId})::int`,
+          tenant: sql<number>`count(*)::int`,
+        })
+        .from(liveApplicationEvents)
+        .innerJoin(liveApplications, eq(liveApplications.id, liveApplicationEvents.applicationId))
+        .where(
+          and(
+            eq(liveApplications.tenantId, tenantId),
+            tenant ? undefined : eq(liveApplications.appId, appId),
+            eq(liveApplicationEvents.type, 'ATTEMPT'),
+            gte(liveApplicationEvents.createdAt, new Date(fromMs)),
+            lt(liveApplicationEvents.createdAt, new Date(toMs)),
+          ),
         ),
-      );
+    );
     return { app: row?.app ?? 0, tenant: tenant ? (row?.tenant ?? 0) : null };
   };
 }

@@ -1,6 +1,7 @@
 import { and, eq, lte, type SQL, sql } from 'drizzle-orm';
-import type { DbOrTx, Tx } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { type ApplicationStatus, authorizers, liveApplicationEvents, liveApplications } from '../db/tables.js';
+import { asSystem, inTenant } from '../db/tenant-scope.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import {
@@ -45,7 +46,8 @@ const P = (name: string) => sql.placeholder(name);
 const dummy = { done: sql<number>`1`.as('done') };
 
 /**
- * The worker's and the webhook's side of an application's life. Every transition is guarded by
+ * The worker's and the webhook's side of an application's life, each call in its tenant's
+ * row-level-security scope (one transaction). Every transition is guarded by
  * the current status in its WHERE clause, so a retried job or a duplicate push changes nothing
  * twice; each writes its history event in the same statement or transaction and is published
  * after commit.
@@ -61,11 +63,12 @@ export class ApplicationTransitions {
   private openedQuery: ReturnType<ApplicationTransitions['buildOpened']> | undefined;
   private loadQuery: ReturnType<ApplicationTransitions['buildLoad']> | undefined;
 
-  constructor(private readonly deps: { db: DbOrTx; publisher: ChangePublisher; clock: Clock; logger: Logger }) {}
+  constructor(private readonly deps: { db: Db; publisher: ChangePublisher; clock: Clock; logger: Logger }) {}
 
   async load(tenantId: string, id: string): Promise<LiveApplicationView | undefined> {
     this.loadQuery ??= this.buildLoad();
-    const [row] = await this.loadQuery.execute({ tenantId, id });
+    const query = this.loadQuery;
+    const [row] = await inTenant(this.deps.db, tenantId, () => query.execute({ tenantId, id }));
     return row;
   }
 
@@ -115,7 +118,7 @@ export class ApplicationTransitions {
   /** The 24 h window passed without an open event. */
   async expired(tenantId: string, id: string): Promise<LiveApplicationView | undefined> {
     const now = new Date(this.deps.clock.now());
-    const view = await this.deps.db.transaction(async (tx) => {
+    const view = await inTenant(this.deps.db, tenantId, async (tx) => {
       const [row] = await tx
         .update(liveApplications)
         .set({ status: 'EXPIRED', errorCode: 'EXPIRED', updatedAt: now })
@@ -136,13 +139,15 @@ export class ApplicationTransitions {
     return view;
   }
 
-  /** SUBMITTED applications whose window has passed (a sweep behind the delayed expiry jobs). */
+  /** SUBMITTED applications whose window has passed, of every tenant (a sweep behind the delayed expiry jobs). */
   async dueForExpiry(limit = 500): Promise<{ tenantId: string; id: string }[]> {
-    return this.deps.db
-      .select({ tenantId: liveApplications.tenantId, id: liveApplications.id })
-      .from(liveApplications)
-      .where(and(eq(liveApplications.status, 'SUBMITTED'), lte(liveApplications.expiresAt, new Date(this.deps.clock.now()))))
-      .limit(limit);
+    return asSystem(this.deps.db, (db) =>
+      db
+        .select({ tenantId: liveApplications.tenantId, id: liveApplications.id })
+        .from(liveApplications)
+        .where(and(eq(liveApplications.status, 'SUBMITTED'), lte(liveApplications.expiresAt, new Date(this.deps.clock.now()))))
+        .limit(limit),
+    );
   }
 
   /**
@@ -154,7 +159,9 @@ export class ApplicationTransitions {
    */
   async opened(tenantId: string, appId: string, openedAt: Date): Promise<LiveApplicationView> {
     this.openedQuery ??= this.buildOpened();
-    const [view] = await this.openedQuery.execute({ tenantId, appId, openedAt: openedAt.toISOString(), now: new Date(this.deps.clock.now()).toISOString() });
+    const query = this.openedQuery;
+    const values = { tenantId, appId, openedAt: openedAt.toISOString(), now: new Date(this.deps.clock.now()).toISOString() };
+    const [view] = await inTenant(this.deps.db, tenantId, () => query.execute(values));
     if (!view) throw new Error('opening an application returned no row');
     await this.publish([view]);
     return view;
@@ -185,7 +192,7 @@ export class ApplicationTransitions {
   /** The merchant revoked the provider: its QUEUED applications can no longer be sent. */
   async cancelForRevoked(tenantId: string, appId: string): Promise<LiveApplicationView[]> {
     const now = new Date(this.deps.clock.now());
-    const views = await this.deps.db.transaction(async (tx) => {
+    const views = await inTenant(this.deps.db, tenantId, async (tx) => {
       const rows = await tx
         .update(liveApplications)
         .set({ status: 'CANCELLED', errorCode: 'AUTHORIZER_REVOKED', updatedAt: now })
@@ -231,7 +238,8 @@ export class ApplicationTransitions {
       const value = to.set[key];
       values[`set_${key}`] = value instanceof Date ? value.toISOString() : value;
     }
-    const [view] = await query.execute(values);
+    const prepared = query;
+    const [view] = await inTenant(this.deps.db, tenantId, () => prepared.execute(values));
     if (!view) return undefined;
     await this.publish([view]);
     return view;
@@ -270,7 +278,7 @@ export class ApplicationTransitions {
   }
 
   private async event(
-    tx: Tx | DbOrTx,
+    tx: Db,
     tenantId: string,
     applicationId: string,
     type: string,

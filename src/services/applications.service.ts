@@ -1,6 +1,7 @@
 import { and, eq, inArray, or, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { type ApplicationStatus, liveApplicationEvents, liveApplications } from '../db/tables.js';
+import { inTenant } from '../db/tenant-scope.js';
 import type { Logger } from '../lib/logger.js';
 import { isAppId } from './app-id.js';
 import { type Authorizer, AuthorizersService, LIVE_PERMISSION_SET } from './authorizers.service.js';
@@ -35,11 +36,18 @@ export interface ApplicationFilter {
 export const MAX_BATCH = 1000;
 
 export interface ApplicationsServiceDeps {
-  db: DbOrTx;
+  db: Db;
   authorizers: AuthorizersService;
   queue: ApplicationQueue;
   publisher: ChangePublisher;
   logger: Logger;
+}
+
+/** An apply request that passed validation, with its position in the batch. */
+interface Candidate {
+  index: number;
+  appId: string;
+  key: string | null;
 }
 
 /** Which optional conditions a page query has: each combination is its own prepared statement. */
@@ -49,7 +57,10 @@ interface PageShape {
   cursor: boolean;
 }
 
-/** The console-facing side of applications: apply, cancel, read. Tenancy comes from the context. */
+/**
+ * The console-facing side of applications: apply, cancel, read. Tenancy comes from the context,
+ * and each call's statements run in one transaction scoped to that tenant (row-level security).
+ */
 export class ApplicationsService {
   /**
    * The read path's statements, built once and prepared on the server (drizzle prepares only
@@ -81,12 +92,11 @@ export class ApplicationsService {
   }
 
   private async applyMany(ctx: TenantContext, inputs: readonly ApplyInput[]): Promise<ApplyResult[]> {
-    const { db } = this.deps;
     const results: ApplyResult[] = inputs.map(() => ({ application: null, userErrors: [] }));
     const single = inputs.length === 1;
     const fieldOf = (i: number, name: string) => (single ? ['input', name] : ['appIds', String(i)]);
 
-    const candidates: { index: number; appId: string; key: string | null }[] = [];
+    const candidates: Candidate[] = [];
     inputs.forEach((input, index) => {
       const appId = input.appId.trim();
       if (!isAppId(appId)) {
@@ -97,6 +107,29 @@ export class ApplicationsService {
     });
     if (candidates.length === 0) return results;
 
+    const created = await inTenant(this.deps.db, ctx.tenantId, () => this.storeMany(ctx, candidates, results, fieldOf));
+    if (created.length > 0) {
+      // The row is the source of truth: if this enqueue fails, the reconciler re-enqueues QUEUED rows.
+      await this.deps.queue
+        .enqueue(created.map((v) => ({ tenantId: v.tenantId, applicationId: v.id, appId: v.appId })))
+        .catch((err: unknown) => this.deps.logger.error({ err, tenantId: ctx.tenantId }, 'enqueue failed; the reconciler will retry'));
+      await this.safePublish(created);
+    }
+    return results;
+  }
+
+  /**
+   * The database side of an apply, in the tenant's scope (one transaction): one read of
+   * authorizers, one of existing applications, one insert of applications and one of their
+   * events. Fills `results`; returns the applications it created.
+   */
+  private async storeMany(
+    ctx: TenantContext,
+    candidates: readonly Candidate[],
+    results: ApplyResult[],
+    fieldOf: (i: number, name: string) => string[],
+  ): Promise<LiveApplicationView[]> {
+    const { db } = this.deps;
     const appIds = [...new Set(candidates.map((c) => c.appId))];
     const keys = candidates.map((c) => c.key).filter((k): k is string => k !== null);
     const [authorizerMap, existing] = await Promise.all([
@@ -141,25 +174,22 @@ export class ApplicationsService {
       if (pending) pending.index.push(c.index);
       else toInsert.set(c.appId, { index: [c.index], key: c.key });
     }
-    if (toInsert.size === 0) return results;
+    if (toInsert.size === 0) return [];
 
     // ON CONFLICT DO NOTHING: a concurrent apply for the same merchant or key wins the race,
     // and the rows that lost are read back below instead of failing the whole batch.
-    const inserted = await db.transaction(async (tx) => {
-      const rows = await tx
-        .insert(liveApplications)
-        .values([...toInsert].map(([appId, p]) => ({ tenantId: ctx.tenantId, appId, idempotencyKey: p.key })))
-        .onConflictDoNothing()
-        .returning(applicationColumns);
-      if (rows.length > 0) {
-        await tx
-          .insert(liveApplicationEvents)
-          .values(
-            rows.map((r) => ({ applicationId: r.id, tenantId: ctx.tenantId, type: 'CREATED', status: 'QUEUED' as const, message: 'Accepted by the API.' })),
-          );
-      }
-      return rows;
-    });
+    const inserted = await db
+      .insert(liveApplications)
+      .values([...toInsert].map(([appId, p]) => ({ tenantId: ctx.tenantId, appId, idempotencyKey: p.key })))
+      .onConflictDoNothing()
+      .returning(applicationColumns);
+    if (inserted.length > 0) {
+      await db
+        .insert(liveApplicationEvents)
+        .values(
+          inserted.map((r) => ({ applicationId: r.id, tenantId: ctx.tenantId, type: 'CREATED', status: 'QUEUED' as const, message: 'Accepted by the API.' })),
+        );
+    }
     const views = inserted.map(toApplicationView);
     const insertedByApp = new Map(views.map((v) => [v.appId, v]));
     const lost = [...toInsert.keys()].filter((appId) => !insertedByApp.has(appId));
@@ -181,14 +211,7 @@ export class ApplicationsService {
         else result.userErrors.push(userError('INTERNAL_SERVER_ERROR', 'A concurrent request changed this application; read it again.', fieldOf(i, 'appId')));
       }
     }
-    if (views.length > 0) {
-      // The row is the source of truth: if this enqueue fails, the reconciler re-enqueues QUEUED rows.
-      await this.deps.queue
-        .enqueue(views.map((v) => ({ tenantId: v.tenantId, applicationId: v.id, appId: v.appId })))
-        .catch((err: unknown) => this.deps.logger.error({ err, tenantId: ctx.tenantId }, 'enqueue failed; the reconciler will retry'));
-      await this.safePublish(views);
-    }
-    return results;
+    return views;
   }
 
   async cancel(ctx: TenantContext, id: string): Promise<ApplyResult> {
@@ -197,7 +220,7 @@ export class ApplicationsService {
     if (current.status !== 'QUEUED') {
       return { application: current, userErrors: [userError('NOT_CANCELLABLE', `It is ${current.status}.`, ['id'])] };
     }
-    const updated = await this.deps.db.transaction(async (tx) => {
+    const updated = await inTenant(this.deps.db, ctx.tenantId, async (tx) => {
       const [row] = await tx
         .update(liveApplications)
         .set({ status: 'CANCELLED', errorCode: 'CANCELLED_BY_TENANT', updatedAt: new Date() })
@@ -224,10 +247,12 @@ export class ApplicationsService {
 
   async get(ctx: TenantContext, id: string): Promise<LiveApplicationView | undefined> {
     if (!isUuid(id)) return undefined;
-    const [row] = await this.deps.db
-      .select(applicationColumns)
-      .from(liveApplications)
-      .where(and(eq(liveApplications.tenantId, ctx.tenantId), eq(liveApplications.id, id)));
+    const [row] = await inTenant(this.deps.db, ctx.tenantId, (db) =>
+      db
+        .select(applicationColumns)
+        .from(liveApplications)
+        .where(and(eq(liveApplications.tenantId, ctx.tenantId), eq(liveApplications.id, id))),
+    );
     return row ? toApplicationView(row) : undefined;
   }
 
@@ -249,14 +274,17 @@ export class ApplicationsService {
       query = this.buildPageQuery(shape);
       this.pageQueries.set(key, query);
     }
-    const rows = await query.execute({
-      tenantId: ctx.tenantId,
-      limit: limit + 1,
-      appId,
-      statuses,
-      cursorAt: cursor?.createdAt.toISOString(),
-      cursorId: cursor?.id,
-    });
+    const prepared = query;
+    const rows = await inTenant(this.deps.db, ctx.tenantId, () =>
+      prepared.execute({
+        tenantId: ctx.tenantId,
+        limit: limit + 1,
+        appId,
+        statuses,
+        cursorAt: cursor?.createdAt.toISOString(),
+        cursorId: cursor?.id,
+      }),
+    );
     const hasNextPage = rows.length > limit;
     if (hasNextPage) rows.length = limit;
     return { items: rows, hasNextPage };
@@ -268,7 +296,8 @@ export class ApplicationsService {
     for (const id of ids) map.set(id, []);
     if (ids.length === 0) return map;
     this.historyQuery ??= this.buildHistoryQuery();
-    const rows = await this.historyQuery.execute({ tenantId: ctx.tenantId, ids });
+    const prepared = this.historyQuery;
+    const rows = await inTenant(this.deps.db, ctx.tenantId, () => prepared.execute({ tenantId: ctx.tenantId, ids }));
     for (const { applicationId, ...event } of rows) map.get(applicationId)?.push(event);
     return map;
   }

@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { authorizers } from '../db/tables.js';
+import { inTenant } from '../db/tenant-scope.js';
 import type { SecretBox } from '../lib/secret-box.js';
 import { isAppId } from './app-id.js';
 import type { TenantContext } from './context.js';
@@ -48,7 +49,7 @@ export const MAX_IMPORT = 1000;
 
 export class AuthorizersService {
   constructor(
-    private readonly db: DbOrTx,
+    private readonly db: Db,
     private readonly box: SecretBox,
   ) {}
 
@@ -67,27 +68,29 @@ export class AuthorizersService {
     });
     if (valid.size > 0) {
       const now = new Date();
-      const rows = await this.db
-        .insert(authorizers)
-        .values(
-          [...valid.values()].map((i) => ({
-            tenantId: ctx.tenantId,
-            appId: i.appId,
-            refreshTokenEnc: this.box.seal(i.refreshToken),
-            permissionSets: i.permissionSets ?? [LIVE_PERMISSION_SET],
-            status: 'AUTHORIZED' as const,
-          })),
-        )
-        .onConflictDoUpdate({
-          target: [authorizers.tenantId, authorizers.appId],
-          set: {
-            refreshTokenEnc: sql`excluded.refresh_token_enc`,
-            permissionSets: sql`excluded.permission_sets`,
-            status: 'AUTHORIZED',
-            updatedAt: now,
-          },
-        })
-        .returning(columns);
+      const rows = await inTenant(this.db, ctx.tenantId, (db) =>
+        db
+          .insert(authorizers)
+          .values(
+            [...valid.values()].map((i) => ({
+              tenantId: ctx.tenantId,
+              appId: i.appId,
+              refreshTokenEnc: this.box.seal(i.refreshToken),
+              permissionSets: i.permissionSets ?? [LIVE_PERMISSION_SET],
+              status: 'AUTHORIZED' as const,
+            })),
+          )
+          .onConflictDoUpdate({
+            target: [authorizers.tenantId, authorizers.appId],
+            set: {
+              refreshTokenEnc: sql`excluded.refresh_token_enc`,
+              permissionSets: sql`excluded.permission_sets`,
+              status: 'AUTHORIZED',
+              updatedAt: now,
+            },
+          })
+          .returning(columns),
+      );
       const byAppId = new Map(rows.map((r) => [r.appId, r]));
       for (const r of results) if (r.userErrors.length === 0) r.authorizer = byAppId.get(r.appId) ?? null;
     }
@@ -95,19 +98,23 @@ export class AuthorizersService {
   }
 
   async get(ctx: TenantContext, appId: string): Promise<Authorizer | undefined> {
-    const [row] = await this.db
-      .select(columns)
-      .from(authorizers)
-      .where(and(eq(authorizers.tenantId, ctx.tenantId), eq(authorizers.appId, appId)));
+    const [row] = await inTenant(this.db, ctx.tenantId, (db) =>
+      db
+        .select(columns)
+        .from(authorizers)
+        .where(and(eq(authorizers.tenantId, ctx.tenantId), eq(authorizers.appId, appId))),
+    );
     return row;
   }
 
   async getMany(ctx: TenantContext, appIds: readonly string[]): Promise<Map<string, Authorizer>> {
     if (appIds.length === 0) return new Map();
-    const rows = await this.db
-      .select(columns)
-      .from(authorizers)
-      .where(and(eq(authorizers.tenantId, ctx.tenantId), inArray(authorizers.appId, [...appIds])));
+    const rows = await inTenant(this.db, ctx.tenantId, (db) =>
+      db
+        .select(columns)
+        .from(authorizers)
+        .where(and(eq(authorizers.tenantId, ctx.tenantId), inArray(authorizers.appId, [...appIds]))),
+    );
     return new Map(rows.map((r) => [r.appId, r]));
   }
 
@@ -115,51 +122,59 @@ export class AuthorizersService {
     const limit = clampPageSize(first);
     const cursor = after ? decodeCursor(after) : undefined;
     if (after && !cursor) throw new DomainError('INVALID_INPUT', 'The "after" cursor is not one this API issued.');
-    const rows = await this.db
-      .select(columns)
-      .from(authorizers)
-      .where(
-        and(
-          eq(authorizers.tenantId, ctx.tenantId),
-          // A row comparison the keyset index takes as a range start (an OR of the parts is only a filter).
-          cursor ? sql`(${authorizers.createdAt}, ${authorizers.id}) < (${cursor.createdAt.toISOString()}::timestamptz, ${cursor.id}::uuid)` : undefined,
-        ),
-      )
-      // Ordered like authorizers_tenant_created_idx (desc nulls last), or Postgres sorts every row of the tenant.
-      .orderBy(sql`${authorizers.createdAt} desc nulls last`, sql`${authorizers.id} desc nulls last`)
-      .limit(limit + 1);
+    const rows = await inTenant(this.db, ctx.tenantId, (db) =>
+      db
+        .select(columns)
+        .from(authorizers)
+        .where(
+          and(
+            eq(authorizers.tenantId, ctx.tenantId),
+            // A row comparison the keyset index takes as a range start (an OR of the parts is only a filter).
+            cursor ? sql`(${authorizers.createdAt}, ${authorizers.id}) < (${cursor.createdAt.toISOString()}::timestamptz, ${cursor.id}::uuid)` : undefined,
+          ),
+        )
+        // Ordered like authorizers_tenant_created_idx (desc nulls last), or Postgres sorts every row of the tenant.
+        .orderBy(sql`${authorizers.createdAt} desc nulls last`, sql`${authorizers.id} desc nulls last`)
+        .limit(limit + 1),
+    );
     return { items: rows.slice(0, limit), hasNextPage: rows.length > limit };
   }
 
   /** From an `authorized` / `updateauthorized` push, after exchanging the authorization code. */
   async upsertAuthorized(tenantId: string, input: Required<ImportAuthorizerInput>): Promise<Authorizer> {
-    const [row] = await this.db
-      .insert(authorizers)
-      .values({ tenantId, appId: input.appId, refreshTokenEnc: this.box.seal(input.refreshToken), permissionSets: input.permissionSets })
-      .onConflictDoUpdate({
-        target: [authorizers.tenantId, authorizers.appId],
-        set: { refreshTokenEnc: this.box.seal(input.refreshToken), permissionSets: input.permissionSets, status: 'AUTHORIZED', updatedAt: new Date() },
-      })
-      .returning(columns);
+    const [row] = await inTenant(this.db, tenantId, (db) =>
+      db
+        .insert(authorizers)
+        .values({ tenantId, appId: input.appId, refreshTokenEnc: this.box.seal(input.refreshToken), permissionSets: input.permissionSets })
+        .onConflictDoUpdate({
+          target: [authorizers.tenantId, authorizers.appId],
+          set: { refreshTokenEnc: this.box.seal(input.refreshToken), permissionSets: input.permissionSets, status: 'AUTHORIZED', updatedAt: new Date() },
+        })
+        .returning(columns),
+    );
     if (!row) throw new Error('authorizer upsert returned no row');
     return row;
   }
 
   /** From an `unauthorized` push. Returns false when the merchant was unknown. */
   async revoke(tenantId: string, appId: string): Promise<boolean> {
-    const rows = await this.db
-      .update(authorizers)
-      .set({ status: 'REVOKED', updatedAt: new Date() })
-      .where(and(eq(authorizers.tenantId, tenantId), eq(authorizers.appId, appId)))
-      .returning({ id: authorizers.id });
+    const rows = await inTenant(this.db, tenantId, (db) =>
+      db
+        .update(authorizers)
+        .set({ status: 'REVOKED', updatedAt: new Date() })
+        .where(and(eq(authorizers.tenantId, tenantId), eq(authorizers.appId, appId)))
+        .returning({ id: authorizers.id }),
+    );
     return rows.length > 0;
   }
 
   /** From a `wxa_live_apply_event`, even one we did not ask for. */
   async markLiveOpen(tenantId: string, appId: string, openedAt: Date): Promise<void> {
-    await this.db
-      .update(authorizers)
-      .set({ liveOpen: true, liveOpenedAt: openedAt, updatedAt: new Date() })
-      .where(and(eq(authorizers.tenantId, tenantId), eq(authorizers.appId, appId)));
+    await inTenant(this.db, tenantId, (db) =>
+      db
+        .update(authorizers)
+        .set({ liveOpen: true, liveOpenedAt: openedAt, updatedAt: new Date() })
+        .where(and(eq(authorizers.tenantId, tenantId), eq(authorizers.appId, appId))),
+    );
   }
 }

@@ -1,9 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { apiKeys, tenants } from '../db/tables.js';
+import { asSystem, inTenant } from '../db/tenant-scope.js';
 import type { SecretBox } from '../lib/secret-box.js';
 import type { TenantContext } from './context.js';
+import { isUuid } from './cursor.js';
 import { DomainError } from './errors.js';
 
 export interface TenantQuotaSettings {
@@ -61,12 +63,16 @@ const summaryColumns = {
   createdAt: tenants.createdAt,
 };
 
+/**
+ * Providers and their API keys. Every call runs in its tenant's row-level-security scope; the
+ * key lookup and the list of tenants are the only cross-tenant reads (the system scope).
+ */
 export class TenantsService {
   /** The key lookup runs on every request: built once, prepared on the server. */
   private keyLookup: ReturnType<TenantsService['buildKeyLookup']> | undefined;
 
   constructor(
-    private readonly db: DbOrTx,
+    private readonly db: Db,
     private readonly box: SecretBox,
   ) {}
 
@@ -76,10 +82,13 @@ export class TenantsService {
     if (input.encodingAesKey.length !== 43 || aesKey.length !== 32) {
       throw new DomainError('INVALID_INPUT', 'encodingAesKey must be the 43-character EncodingAESKey from the Open Platform.');
     }
-    return this.db.transaction(async (tx) => {
-      const [row] = await tx
+    // The id is chosen here so the tenant's own scope can create it and its first key in one transaction.
+    const id = randomUUID();
+    return inTenant(this.db, id, async (db) => {
+      const [row] = await db
         .insert(tenants)
         .values({
+          id,
           name: input.name,
           componentAppId: input.componentAppId,
           componentAppSecretEnc: this.box.seal(input.componentAppSecret),
@@ -91,24 +100,28 @@ export class TenantsService {
         })
         .returning(summaryColumns);
       if (!row) throw new Error('tenant insert returned no row');
-      const apiKey = await new TenantsService(tx, this.box).createApiKey(row.id, 'write');
+      const apiKey = await this.createApiKey(row.id, 'write');
       return { tenant: row, apiKey };
     });
   }
 
   async update(tenantId: string, settings: TenantQuotaSettings): Promise<TenantSummary> {
     validateQuota(settings);
-    const [row] = await this.db
-      .update(tenants)
-      .set({ ...settings, updatedAt: new Date() })
-      .where(eq(tenants.id, tenantId))
-      .returning(summaryColumns);
+    if (!isUuid(tenantId)) throw new DomainError('TENANT_NOT_FOUND', `Tenant ${tenantId} does not exist.`);
+    const [row] = await inTenant(this.db, tenantId, (db) =>
+      db
+        .update(tenants)
+        .set({ ...settings, updatedAt: new Date() })
+        .where(eq(tenants.id, tenantId))
+        .returning(summaryColumns),
+    );
     if (!row) throw new DomainError('TENANT_NOT_FOUND', `Tenant ${tenantId} does not exist.`);
     return row;
   }
 
   async get(tenantId: string): Promise<TenantSummary | undefined> {
-    const [row] = await this.db.select(summaryColumns).from(tenants).where(eq(tenants.id, tenantId));
+    if (!isUuid(tenantId)) return undefined;
+    const [row] = await inTenant(this.db, tenantId, (db) => db.select(summaryColumns).from(tenants).where(eq(tenants.id, tenantId)));
     return row;
   }
 
@@ -120,14 +133,17 @@ export class TenantsService {
   }
 
   list(): Promise<TenantSummary[]> {
-    return this.db.select(summaryColumns).from(tenants).orderBy(asc(tenants.createdAt));
+    return asSystem(this.db, (db) => db.select(summaryColumns).from(tenants).orderBy(asc(tenants.createdAt)));
   }
 
   async crypto(tenantId: string): Promise<TenantCrypto | undefined> {
-    const [row] = await this.db
-      .select({ id: tenants.id, componentAppId: tenants.componentAppId, tokenEnc: tenants.tokenEnc, aes: tenants.encodingAesKeyEnc })
-      .from(tenants)
-      .where(eq(tenants.id, tenantId));
+    if (!isUuid(tenantId)) return undefined;
+    const [row] = await inTenant(this.db, tenantId, (db) =>
+      db
+        .select({ id: tenants.id, componentAppId: tenants.componentAppId, tokenEnc: tenants.tokenEnc, aes: tenants.encodingAesKeyEnc })
+        .from(tenants)
+        .where(eq(tenants.id, tenantId)),
+    );
     if (!row) return undefined;
     return { tenantId: row.id, componentAppId: row.componentAppId, token: this.box.open(row.tokenEnc), encodingAesKey: this.box.open(row.aes) };
   }
@@ -135,10 +151,12 @@ export class TenantsService {
   async createApiKey(tenantId: string, scope: 'read' | 'write'): Promise<ApiKeyCreated> {
     const prefix = randomBytes(4).toString('hex');
     const key = `wxl_${prefix}_${randomBytes(24).toString('base64url')}`;
-    const [row] = await this.db
-      .insert(apiKeys)
-      .values({ tenantId, keyHash: hashApiKey(key), prefix, scope })
-      .returning({ id: apiKeys.id });
+    const [row] = await this.scoped(tenantId, (db) =>
+      db
+        .insert(apiKeys)
+        .values({ tenantId, keyHash: hashApiKey(key), prefix, scope })
+        .returning({ id: apiKeys.id }),
+    );
     if (!row) throw new Error('api key insert returned no row');
     return { id: row.id, key, prefix, scope };
   }
@@ -146,28 +164,42 @@ export class TenantsService {
   /** Revokes by key id or display prefix; returns how many keys were revoked. */
   async revokeApiKey(tenantId: string, idOrPrefix: string): Promise<number> {
     const byId = /^[0-9a-f-]{36}$/.test(idOrPrefix) ? eq(apiKeys.id, idOrPrefix) : eq(apiKeys.prefix, idOrPrefix);
-    const rows = await this.db
-      .update(apiKeys)
-      .set({ revokedAt: new Date() })
-      .where(and(eq(apiKeys.tenantId, tenantId), byId, isNull(apiKeys.revokedAt)))
-      .returning({ id: apiKeys.id });
+    const rows = await this.scoped(tenantId, (db) =>
+      db
+        .update(apiKeys)
+        .set({ revokedAt: new Date() })
+        .where(and(eq(apiKeys.tenantId, tenantId), byId, isNull(apiKeys.revokedAt)))
+        .returning({ id: apiKeys.id }),
+    );
     return rows.length;
   }
 
   listApiKeys(tenantId: string) {
-    return this.db
-      .select({ id: apiKeys.id, prefix: apiKeys.prefix, scope: apiKeys.scope, createdAt: apiKeys.createdAt, revokedAt: apiKeys.revokedAt })
-      .from(apiKeys)
-      .where(eq(apiKeys.tenantId, tenantId))
-      .orderBy(asc(apiKeys.createdAt));
+    return this.scoped(tenantId, (db) =>
+      db
+        .select({ id: apiKeys.id, prefix: apiKeys.prefix, scope: apiKeys.scope, createdAt: apiKeys.createdAt, revokedAt: apiKeys.revokedAt })
+        .from(apiKeys)
+        .where(eq(apiKeys.tenantId, tenantId))
+        .orderBy(asc(apiKeys.createdAt)),
+    );
   }
 
-  /** The one place an API key becomes a tenant context; undefined for unknown or revoked keys. */
+  /**
+   * The one place an API key becomes a tenant context; undefined for unknown or revoked keys.
+   * Cross-tenant by nature (the tenant is what it finds out), so it runs in the system scope.
+   */
   async authenticate(key: string): Promise<TenantContext | undefined> {
     if (!key.startsWith('wxl_')) return undefined;
     this.keyLookup ??= this.buildKeyLookup();
-    const [row] = await this.keyLookup.execute({ keyHash: hashApiKey(key) });
+    const lookup = this.keyLookup;
+    const [row] = await asSystem(this.db, () => lookup.execute({ keyHash: hashApiKey(key) }));
     return row ? { tenantId: row.tenantId, scope: row.scope } : undefined;
+  }
+
+  /** The tenant's scope, for ids that come from outside (the CLI): a malformed one is a tenant that does not exist. */
+  private scoped<T>(tenantId: string, fn: (db: Db) => Promise<T>): Promise<T> {
+    if (!isUuid(tenantId)) return Promise.reject(new DomainError('TENANT_NOT_FOUND', `Tenant ${tenantId} does not exist.`));
+    return inTenant(this.db, tenantId, fn);
   }
 
   private buildKeyLookup() {

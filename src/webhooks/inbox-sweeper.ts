@@ -79,7 +79,7 @@ export class InboxSweeper {
     const result: SweepResult = { due: rows.length, skipped: 0, outcomes: { processed: 0, ignored: 0, failed: 0, gave_up: 0 } };
     // One at a time: a backlog is drained without taking the pool from live pushes.
     for (const row of rows) {
-      const claimed = await inbox.claim(row.id, row.attempts);
+      const claimed = await inbox.claim(row);
       if (!claimed) {
         result.skipped++;
         continue;

@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, isNotNull, isNull, lt, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { webhookInbox } from '../db/tables.js';
+import { asSystem, inTenant } from '../db/tenant-scope.js';
 
 export type InboxKind = 'auth' | 'event';
 
@@ -33,10 +34,11 @@ const MAX_ERROR_CHARS = 500;
 /**
  * The webhook inbox: every verified push, stored before WeChat gets its answer. `attempts`
  * counts processing attempts started; a claim is a compare-and-set on it, so the request that
- * stored a push, and sweepers on any instance, never run the same attempt twice.
+ * stored a push, and sweepers on any instance, never run the same attempt twice. Each call runs in
+ * the push's tenant scope; only the sweeper's scan for due rows crosses tenants.
  */
 export class InboxStore {
-  constructor(private readonly db: DbOrTx) {}
+  constructor(private readonly db: Db) {}
 
   /**
    * Inserts unless (tenant, dedup key) is already there. `claimed`: the caller processes it now
@@ -44,79 +46,98 @@ export class InboxStore {
    * Returns the new row's id, or undefined for a duplicate. Throws when Postgres is unavailable.
    */
   async insert(row: NewInboxRow, state: 'claimed' | 'processed' | 'unclaimed'): Promise<number | undefined> {
-    const [inserted] = await this.db
-      .insert(webhookInbox)
-      .values({
-        ...row,
-        attempts: state === 'claimed' ? 1 : 0,
-        processedAt: state === 'processed' ? row.receivedAt : null,
-      })
-      .onConflictDoNothing({ target: [webhookInbox.tenantId, webhookInbox.dedupKey] })
-      .returning({ id: webhookInbox.id });
+    const [inserted] = await inTenant(this.db, row.tenantId, (db) =>
+      db
+        .insert(webhookInbox)
+        .values({
+          ...row,
+          attempts: state === 'claimed' ? 1 : 0,
+          processedAt: state === 'processed' ? row.receivedAt : null,
+        })
+        .onConflictDoNothing({ target: [webhookInbox.tenantId, webhookInbox.dedupKey] })
+        .returning({ id: webhookInbox.id }),
+    );
     return inserted?.id;
   }
 
-  async get(id: number): Promise<InboxRow | undefined> {
-    const [row] = await this.db.select().from(webhookInbox).where(eq(webhookInbox.id, id));
+  async get(tenantId: string, id: number): Promise<InboxRow | undefined> {
+    const [row] = await inTenant(this.db, tenantId, (db) =>
+      db
+        .select()
+        .from(webhookInbox)
+        .where(and(eq(webhookInbox.tenantId, tenantId), eq(webhookInbox.id, id))),
+    );
     return row;
   }
 
   /** Starts the next attempt if nobody else has started it since `attempts` was read. */
-  async claim(id: number, attempts: number): Promise<InboxRow | undefined> {
-    const [row] = await this.db
-      .update(webhookInbox)
-      .set({ attempts: sql`${webhookInbox.attempts} + 1` })
-      .where(and(eq(webhookInbox.id, id), eq(webhookInbox.attempts, attempts), isNull(webhookInbox.processedAt)))
-      .returning();
-    return row;
+  async claim(row: Pick<InboxRow, 'tenantId' | 'id' | 'attempts'>): Promise<InboxRow | undefined> {
+    const [claimed] = await inTenant(this.db, row.tenantId, (db) =>
+      db
+        .update(webhookInbox)
+        .set({ attempts: sql`${webhookInbox.attempts} + 1` })
+        .where(
+          and(eq(webhookInbox.tenantId, row.tenantId), eq(webhookInbox.id, row.id), eq(webhookInbox.attempts, row.attempts), isNull(webhookInbox.processedAt)),
+        )
+        .returning(),
+    );
+    return claimed;
   }
 
   /** Done; `note` records why a push was deliberately ignored (shown to support), else cleared. */
-  async markProcessed(id: number, at: Date, note: string | null = null): Promise<void> {
-    await this.db
-      .update(webhookInbox)
-      .set({ processedAt: at, lastError: note === null ? null : truncate(note) })
-      .where(eq(webhookInbox.id, id));
+  async markProcessed(row: Pick<InboxRow, 'tenantId' | 'id'>, at: Date, note: string | null = null): Promise<void> {
+    await inTenant(this.db, row.tenantId, (db) =>
+      db
+        .update(webhookInbox)
+        .set({ processedAt: at, lastError: note === null ? null : truncate(note) })
+        .where(and(eq(webhookInbox.tenantId, row.tenantId), eq(webhookInbox.id, row.id))),
+    );
   }
 
-  async markFailed(id: number, error: string): Promise<void> {
-    await this.db
-      .update(webhookInbox)
-      .set({ lastError: truncate(error) })
-      .where(eq(webhookInbox.id, id));
+  async markFailed(row: Pick<InboxRow, 'tenantId' | 'id'>, error: string): Promise<void> {
+    await inTenant(this.db, row.tenantId, (db) =>
+      db
+        .update(webhookInbox)
+        .set({ lastError: truncate(error) })
+        .where(and(eq(webhookInbox.tenantId, row.tenantId), eq(webhookInbox.id, row.id))),
+    );
   }
 
-  /** Unprocessed rows whose next attempt is due, oldest first (the partial index on received_at). */
+  /** Unprocessed rows of every tenant whose next attempt is due, oldest first (the partial index on received_at). */
   due(options: DueOptions): Promise<InboxRow[]> {
     const nextAttemptAt = sql`${webhookInbox.receivedAt} + (${options.backoffMs}::double precision * (power(2, least(${webhookInbox.attempts}, 20)) - 1)) * interval '1 millisecond'`;
-    return this.db
-      .select()
-      .from(webhookInbox)
-      .where(
-        and(
-          isNull(webhookInbox.processedAt),
-          lt(webhookInbox.attempts, options.maxAttempts),
-          sql`${nextAttemptAt} <= ${options.now.toISOString()}::timestamptz`,
-        ),
-      )
-      .orderBy(asc(webhookInbox.receivedAt))
-      .limit(options.limit);
+    return asSystem(this.db, (db) =>
+      db
+        .select()
+        .from(webhookInbox)
+        .where(
+          and(
+            isNull(webhookInbox.processedAt),
+            lt(webhookInbox.attempts, options.maxAttempts),
+            sql`${nextAttemptAt} <= ${options.now.toISOString()}::timestamptz`,
+          ),
+        )
+        .orderBy(asc(webhookInbox.receivedAt))
+        .limit(options.limit),
+    );
   }
 
   /** Whether a later component_verify_ticket of the tenant was already saved (a retried older one must not overwrite it). */
   async newerTicketProcessed(row: Pick<InboxRow, 'id' | 'tenantId' | 'receivedAt'>): Promise<boolean> {
-    const [newer] = await this.db
-      .select({ id: webhookInbox.id })
-      .from(webhookInbox)
-      .where(
-        and(
-          eq(webhookInbox.tenantId, row.tenantId),
-          eq(webhookInbox.eventType, 'component_verify_ticket'),
-          isNotNull(webhookInbox.processedAt),
-          gt(webhookInbox.receivedAt, row.receivedAt),
-        ),
-      )
-      .limit(1);
+    const [newer] = await inTenant(this.db, row.tenantId, (db) =>
+      db
+        .select({ id: webhookInbox.id })
+        .from(webhookInbox)
+        .where(
+          and(
+            eq(webhookInbox.tenantId, row.tenantId),
+            eq(webhookInbox.eventType, 'component_verify_ticket'),
+            isNotNull(webhookInbox.processedAt),
+            gt(webhookInbox.receivedAt, row.receivedAt),
+          ),
+        )
+        .limit(1),
+    );
     return newer !== undefined;
   }
 }

@@ -1,6 +1,7 @@
 import { and, eq, inArray, notExists, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { authorizers, liveApplications } from '../db/tables.js';
+import { inTenant } from '../db/tenant-scope.js';
 
 /**
  * Whether a merchant is live-open already with no QUEUED or SUBMITTED application: an open event
@@ -8,17 +9,18 @@ import { authorizers, liveApplications } from '../db/tables.js';
  * whose answer was lost (a timeout, a killed worker) was sent again, so repeats arrive seconds
  * apart, past the inbox's de-duplication by CreateTime.
  */
-export function alreadyOpenFromDb(db: DbOrTx): (tenantId: string, appId: string) => Promise<boolean> {
-  return async (tenantId, appId) => {
-    const pending = db
-      .select({ one: sql`1` })
-      .from(liveApplications)
-      .where(and(eq(liveApplications.tenantId, tenantId), eq(liveApplications.appId, appId), inArray(liveApplications.status, ['QUEUED', 'SUBMITTED'])));
-    const [row] = await db
-      .select({ id: authorizers.id })
-      .from(authorizers)
-      .where(and(eq(authorizers.tenantId, tenantId), eq(authorizers.appId, appId), eq(authorizers.liveOpen, true), notExists(pending)))
-      .limit(1);
-    return row !== undefined;
-  };
+export function alreadyOpenFromDb(root: Db): (tenantId: string, appId: string) => Promise<boolean> {
+  return (tenantId, appId) =>
+    inTenant(root, tenantId, async (db) => {
+      const pending = db
+        .select({ one: sql`1` })
+        .from(liveApplications)
+        .where(and(eq(liveApplications.tenantId, tenantId), eq(liveApplications.appId, appId), inArray(liveApplications.status, ['QUEUED', 'SUBMITTED'])));
+      const [row] = await db
+        .select({ id: authorizers.id })
+        .from(authorizers)
+        .where(and(eq(authorizers.tenantId, tenantId), eq(authorizers.appId, appId), eq(authorizers.liveOpen, true), notExists(pending)))
+        .limit(1);
+      return row !== undefined;
+    });
 }

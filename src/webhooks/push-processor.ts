@@ -69,14 +69,14 @@ export class PushProcessor {
     try {
       const result = await this.apply(row);
       const note = result.status === 'ignored' ? `ignored: ${result.note}` : null;
-      await this.deps.inbox.markProcessed(row.id, new Date(this.deps.clock.now()), note);
+      await this.deps.inbox.markProcessed(row, new Date(this.deps.clock.now()), note);
       outcome = result.status;
       if (note !== null) log.info({ note }, 'webhook push ignored');
       else log.debug('webhook push processed');
     } catch (err) {
       outcome = row.attempts >= this.maxAttempts ? 'gave_up' : 'failed';
       const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-      await this.deps.inbox.markFailed(row.id, message).catch((markErr: unknown) => log.error({ err: markErr }, 'recording a webhook failure failed'));
+      await this.deps.inbox.markFailed(row, message).catch((markErr: unknown) => log.error({ err: markErr }, 'recording a webhook failure failed'));
       if (outcome === 'gave_up') log.error({ err }, 'webhook push failed on its last attempt; left unprocessed in the inbox');
       else log.warn({ err }, 'webhook push failed; the inbox sweeper retries it');
     }

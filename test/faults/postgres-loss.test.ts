@@ -42,10 +42,9 @@ describe('Postgres lost during job completion', () => {
     expect(await world.calls(t.appIds)).toBe(4);
   }, 45_000);
 
-  // postgres-js 3.4.9 throws an uncaught TypeError (connection.js nextWrite on a null socket) when a
-  // connection dies inside a transaction: the process running it crashes (porsager/postgres#1208).
-  // Un-skip once the driver is patched.
-  it.skip('survives its connection being terminated inside the transaction that records the answer', async () => {
+  // Every statement now runs in a tenant-scoped transaction. postgres-js 3.4.9 crashed the process
+  // when a connection died inside one (porsager/postgres#1208); patches/postgres+3.4.9.patch fixes it.
+  it('survives its connection being terminated inside the transaction that records the answer', async () => {
     const t = await world.tenant({ merchants: 2, scenario: { kind: 'slow', delayMs: 500, inner: { kind: 'accept' } } });
     await t.client.applyAll(t.appIds);
     await whileWaiting('select id from live_applications where tenant_id = $1 for update', [t.tenantId], (b) => b.terminateOthers());

@@ -26,7 +26,11 @@ describe('a worker killed with SIGKILL mid-job', () => {
     await expectEventually(async () => expect(Object.keys(await byAppId())).toHaveLength(3), { timeoutMs: 10_000 });
 
     const rescuer = await world.startWorker({ WORKER_CONCURRENCY: '3' });
-    const inFlight = new Set(Object.keys(await byAppId()));
+    // In flight: called, answer not yet recorded. A slow start of the rescuer lets the doomed
+    // worker finish its first calls (their rows are SUBMITTED, never resent) and begin the next.
+    const called = new Set(Object.keys(await byAppId()));
+    const rows = [...(await world.applications(opening)), ...(await world.applications(waiting))];
+    const inFlight = new Set(rows.filter((r) => r.status === 'QUEUED' && called.has(r.appId)).map((r) => r.appId));
     await doomed.kill();
 
     // Every accepted call's open event has come in (a resent merchant's second one too).

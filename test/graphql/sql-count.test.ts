@@ -1,8 +1,6 @@
-import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../../src/db/client.js';
-import * as tables from '../../src/db/tables.js';
+import { drizzleWithScopes } from '../../src/db/client.js';
 import { createTenantWithMerchants } from '../support/fixtures.js';
 import { createTestEnv, type TestEnv } from '../support/test-env.js';
 import { type GraphqlApp, startGraphqlApp } from './support/graphql-harness.js';
@@ -15,9 +13,15 @@ const statements: string[] = [];
 
 beforeAll(async () => {
   env = await createTestEnv();
-  // Every statement the services send goes through this client's debug hook.
-  sql = postgres(env.databaseUrl, { max: 2, onnotice: () => {}, debug: (_connection, query) => statements.push(query) });
-  app = await startGraphqlApp(env, { db: drizzle(sql, { schema: tables }) as unknown as Db });
+  // Every statement the services send goes through this client's debug hook; it runs as the app
+  // role, so row-level security applies as in production.
+  sql = postgres(env.databaseUrl, {
+    max: 2,
+    onnotice: () => {},
+    connection: { role: 'wxlive_app' },
+    debug: (_connection, query) => statements.push(query.trim()),
+  });
+  app = await startGraphqlApp(env, { db: drizzleWithScopes(sql) });
 });
 afterAll(async () => {
   await app?.close();
@@ -25,11 +29,14 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
+/** The statements that read or write data, without the scopes' BEGIN, set_config and COMMIT. */
+const dataStatements = () => statements.filter((s) => !/^(begin|commit|select set_config)/.test(s));
+
 const PAGE = `{ liveApplications(first: 20) { edges { cursor node { id appId status errcode errmsg attempts createdAt submittedAt openedAt expiresAt updatedAt
   history { id type status errcode errmsg latencyMs attempt message at } } } pageInfo { hasNextPage endCursor } } }`;
 
 describe('SQL per request', () => {
-  it('reads a 20-item page with history in three statements: the key, the page, the history of all 20', async () => {
+  it('reads a 20-item page with history in three statements, each in its scope: the key, the page, the history of all 20', async () => {
     const t = await createTenantWithMerchants(env.database.db, env.box, 20);
     await app.request('mutation($ids: [String!]!) { applyLiveBatch(appIds: $ids) { userErrors { code } } }', { ids: t.appIds }, t.apiKey.key);
     const page = await app.services.applications.list(t.ctx, { first: 20 });
@@ -41,14 +48,27 @@ describe('SQL per request', () => {
     const edges = res.body.data?.liveApplications.edges ?? [];
     expect(edges).toHaveLength(20);
     expect(edges.every((e) => e.node.history?.length === 2)).toBe(true);
-    expect(statements).toHaveLength(3);
-    expect(statements[0]).toMatch(/from "api_keys"/);
-    expect(statements[1]).toMatch(/from "live_applications"/);
-    expect(statements[2]).toMatch(/from "live_application_events"/);
+    expect(dataStatements()).toHaveLength(3);
+    // Each in a row-level-security scope: the key lookup in the system scope (it finds the
+    // tenant), the page and the history in the tenant's; BEGIN and COMMIT are the scopes' price.
+    expect(statements).toEqual([
+      'begin',
+      expect.stringMatching(/^select set_config/),
+      expect.stringMatching(/from "api_keys"/),
+      'commit',
+      'begin',
+      expect.stringMatching(/^select set_config/),
+      expect.stringMatching(/from "live_applications"/),
+      'commit',
+      'begin',
+      expect.stringMatching(/^select set_config/),
+      expect.stringMatching(/from "live_application_events"/),
+      'commit',
+    ]);
 
     statements.length = 0;
     await app.request('{ liveApplications(first: 20) { edges { node { id } } } }', {}, t.apiKey.key);
-    expect(statements).toHaveLength(2);
+    expect(dataStatements()).toHaveLength(2);
 
     // History asked for through fragments: still one statement for the page's history.
     statements.length = 0;
@@ -58,6 +78,6 @@ describe('SQL per request', () => {
       t.apiKey.key,
     );
     expect(viaFragment.body.data?.liveApplications.edges.every((e) => e.node.history?.length === 2)).toBe(true);
-    expect(statements).toHaveLength(3);
+    expect(dataStatements()).toHaveLength(3);
   });
 });

@@ -22,6 +22,8 @@ export interface TestEnv {
   cleanup(): Promise<void>;
 }
 
+export const TEST_APPLICATION_NAME = 'wxlive-test';
+
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** Call in beforeAll; call `cleanup()` in afterAll: drops the database and deletes the prefix's keys. */
@@ -34,7 +36,9 @@ export async function createTestEnv(): Promise<TestEnv> {
     await admin.end();
   }
   const url = databaseUrl(name);
-  const database = connectPostgres(url, { max: 5 });
+  // The test's own observer connection (superuser: row-level security does not apply to it), named
+  // apart from the gateway's so fault tests can kill the gateway's connections and not their own.
+  const database = connectPostgres(url, { max: 5, applicationName: TEST_APPLICATION_NAME });
   const redisPrefix = `test-${randomUUID().slice(0, 8)}`;
   const extra: Redis[] = [];
   const newRedis = (options: { maxRetriesPerRequest?: null } = {}) => {

@@ -1,9 +1,11 @@
 import postgres from 'postgres';
+import { TEST_APPLICATION_NAME } from '../../support/test-env.js';
 
 /**
  * A transaction of the test's own on its own connection: it takes row locks so that the
  * gateway's next statement on those rows waits, then terminates every other connection to the
- * database while that statement is in flight, as a Postgres failover or restart does.
+ * gateway's connections to the database while that statement is in flight, as a Postgres
+ * failover or restart does (the test's own observer connections are spared).
  */
 export class PgBlocker {
   private constructor(
@@ -32,10 +34,11 @@ export class PgBlocker {
     return (row?.n as number | undefined) ?? 0;
   }
 
-  /** Kills every other connection to the database, the waiting ones included. */
+  /** Kills the gateway's connections to the database, the waiting ones included. */
   async terminateOthers(): Promise<number> {
     const rows = await this.tx`
-      select pg_terminate_backend(pid) from pg_stat_activity where datname = ${this.database} and pid <> pg_backend_pid()`;
+      select pg_terminate_backend(pid) from pg_stat_activity
+      where datname = ${this.database} and pid <> pg_backend_pid() and application_name <> ${TEST_APPLICATION_NAME}`;
     return rows.length;
   }
 
