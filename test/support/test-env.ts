@@ -8,7 +8,10 @@ import { adminSql, databaseUrl, templateName } from './pg-admin.js';
 export interface TestEnv {
   /** A database of this test file's own, cloned from the migrated template. */
   databaseUrl: string;
+  /** The test's observer: the superuser, to which row-level security does not apply (fixtures, inspection). */
   database: Database;
+  /** What the gateway uses: connections as wxlive_app, held to row-level security (give services this one). */
+  appDatabase: Database;
   /** A Redis key prefix of this test file's own. */
   redisPrefix: string;
   redisUrl: string;
@@ -39,6 +42,7 @@ export async function createTestEnv(): Promise<TestEnv> {
   // The test's own observer connection (superuser: row-level security does not apply to it), named
   // apart from the gateway's so fault tests can kill the gateway's connections and not their own.
   const database = connectPostgres(url, { max: 5, applicationName: TEST_APPLICATION_NAME });
+  const appDatabase = connectPostgres(url, { max: 5, role: 'wxlive_app' });
   const redisPrefix = `test-${randomUUID().slice(0, 8)}`;
   const extra: Redis[] = [];
   const newRedis = (options: { maxRetriesPerRequest?: null } = {}) => {
@@ -51,6 +55,7 @@ export async function createTestEnv(): Promise<TestEnv> {
   return {
     databaseUrl: url,
     database,
+    appDatabase,
     redisPrefix,
     redisUrl: REDIS_URL,
     redis,
@@ -71,6 +76,7 @@ export async function createTestEnv(): Promise<TestEnv> {
     async cleanup() {
       await deleteKeys(redis, redisPrefix);
       await Promise.all(extra.map((r) => r.quit().catch(() => r.disconnect())));
+      await appDatabase.close();
       await database.close();
       const a = adminSql();
       try {

@@ -66,7 +66,7 @@ export async function startWebhookServer(env: TestEnv, options: StartOptions = {
   const clock = options.clock ?? new ManualClock(Date.now());
   const queue = new RecordingQueue();
   const services = createServices({
-    db: (options.servicesDatabase ?? env.database).db,
+    db: (options.servicesDatabase ?? env.appDatabase).db,
     box: env.box,
     clock,
     logger: silentLogger,
@@ -79,7 +79,7 @@ export async function startWebhookServer(env: TestEnv, options: StartOptions = {
     exchangeAuthorizationCode: fakeExchange,
     queue,
     ...rest,
-    db: (inboxDatabase ?? env.database).db,
+    db: (inboxDatabase ?? env.appDatabase).db,
     redis: redis ?? env.redis,
     redisPrefix: env.redisPrefix,
     services,

@@ -67,7 +67,9 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const clock = options.clock ?? new ManualClock(Date.UTC(2026, 0, 15, 4, 0, 0));
   const sim = await startSimulator({ port: 0, clock });
   const admin = new SimulatorAdmin(sim.url);
-  const db = env.database.db;
+  // The gateway's side runs as wxlive_app (row-level security); fixtures and inspection as the observer.
+  const db = env.appDatabase.db;
+  const observer = env.database.db;
   const store = new PgCredentialStore(db, env.box);
   const publisher = new RedisChangePublisher(env.redis, env.redisPrefix);
   const transitions = new ApplicationTransitions({ db, publisher, clock, logger: silentLogger });
@@ -122,7 +124,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       return handle;
     },
     async tenant(n, overrides = {}) {
-      const created = await createTenantWithMerchants(db, env.box, n, overrides);
+      const created = await createTenantWithMerchants(observer, env.box, n, overrides);
       const { input, tenant, appIds } = created;
       const { ticket } = await admin.registerComponent({
         componentAppId: input.componentAppId,
@@ -141,17 +143,17 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       return ids.reduce((sum, id) => sum + (byAppId[id] ?? 0), 0);
     },
     async statuses(tenantId) {
-      const rows = await db.select({ status: liveApplications.status }).from(liveApplications).where(eq(liveApplications.tenantId, tenantId));
+      const rows = await observer.select({ status: liveApplications.status }).from(liveApplications).where(eq(liveApplications.tenantId, tenantId));
       const counts: Record<string, number> = {};
       for (const r of rows) counts[r.status] = (counts[r.status] ?? 0) + 1;
       return counts;
     },
     async row(id) {
-      const [r] = await db.select().from(liveApplications).where(eq(liveApplications.id, id));
+      const [r] = await observer.select().from(liveApplications).where(eq(liveApplications.id, id));
       return r;
     },
     attemptEvents: (id) =>
-      db
+      observer
         .select()
         .from(liveApplicationEvents)
         .where(and(eq(liveApplicationEvents.applicationId, id), eq(liveApplicationEvents.type, 'ATTEMPT')))

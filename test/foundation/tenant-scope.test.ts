@@ -1,0 +1,132 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectPglite, type Database, type Db, rowsOf } from '../../src/db/client.js';
+import { liveApplications } from '../../src/db/tables.js';
+import { asSystem, inTenant } from '../../src/db/tenant-scope.js';
+import { createTenantWithMerchants } from '../support/fixtures.js';
+import { createTestEnv, type TestEnv } from '../support/test-env.js';
+
+// How scopes behave as transactions (the policies themselves: test/security/rls.test.ts).
+let env: TestEnv;
+let app: Db;
+let a: Awaited<ReturnType<typeof createTenantWithMerchants>>;
+let b: Awaited<ReturnType<typeof createTenantWithMerchants>>;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  app = env.appDatabase.db;
+  a = await createTenantWithMerchants(env.database.db, env.box, 2);
+  b = await createTenantWithMerchants(env.database.db, env.box, 1);
+});
+afterAll(async () => {
+  await env?.cleanup();
+});
+
+const txid = async (db: Db) => rowsOf<{ id: string }>(await db.execute(sql`select txid_current()::text as id`))[0]?.id;
+const countOf = async (db: Db, tenantId: string) =>
+  (await db.select({ id: liveApplications.id }).from(liveApplications).where(eq(liveApplications.tenantId, tenantId))).length;
+
+describe('tenant scopes on postgres-js', () => {
+  it('runs a lazy query builder returned from the scope inside it', async () => {
+    const rows = await inTenant(app, a.tenant.id, (db) => db.select({ id: liveApplications.id }).from(liveApplications));
+    expect(Array.isArray(rows)).toBe(true);
+    const tenants = await inTenant(app, a.tenant.id, (db) => db.execute(sql`select current_setting('wxlive.tenant_id') as t`));
+    expect(rowsOf<{ t: string }>(tenants)[0]?.t).toBe(a.tenant.id);
+  });
+
+  it('is one transaction, which a nested scope of the same tenant joins', async () => {
+    const [outer, inner] = await inTenant(app, a.tenant.id, async (db) => [await txid(db), await inTenant(app, a.tenant.id, txid)]);
+    expect(inner).toBe(outer);
+    expect(await inTenant(app, a.tenant.id, txid)).not.toBe(outer);
+  });
+
+  it('refuses a scope for another tenant, or the system scope, inside a tenant scope', async () => {
+    await expect(inTenant(app, a.tenant.id, () => inTenant(app, b.tenant.id, txid))).rejects.toThrow(/inside one for tenant/);
+    await expect(inTenant(app, a.tenant.id, () => asSystem(app, txid))).rejects.toThrow(/system scope was opened inside/);
+  });
+
+  it('rolls back every write of the scope when it throws', async () => {
+    const before = await countOf(env.database.db, a.tenant.id);
+    await expect(
+      inTenant(app, a.tenant.id, async (db) => {
+        await db.insert(liveApplications).values({ tenantId: a.tenant.id, appId: 'wx_scope_rollback_1' });
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(await countOf(env.database.db, a.tenant.id)).toBe(before);
+  });
+
+  it('makes db.transaction inside a scope a savepoint: its failure undoes only its own writes', async () => {
+    const before = await countOf(env.database.db, a.tenant.id);
+    await inTenant(app, a.tenant.id, async (db) => {
+      await db.insert(liveApplications).values({ tenantId: a.tenant.id, appId: 'wx_scope_kept_0001' });
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.insert(liveApplications).values({ tenantId: a.tenant.id, appId: 'wx_scope_undone_01' });
+          throw new Error('inner');
+        }),
+      ).rejects.toThrow('inner');
+    });
+    expect(await countOf(env.database.db, a.tenant.id)).toBe(before + 1);
+  });
+
+  it('fails a query that outlives its scope instead of running it unscoped', async () => {
+    let late: Promise<unknown> | undefined;
+    await inTenant(app, a.tenant.id, async (db) => {
+      late = new Promise((resolve) => setTimeout(resolve, 20)).then(() => txid(db));
+    });
+    // drizzle wraps the driver's error: "Failed query: ...", with ours as the cause.
+    await expect(late).rejects.toMatchObject({ cause: { message: expect.stringMatching(/after its tenant scope ended/) } });
+  });
+
+  it('rejects a tenant id that is not a uuid before touching the database', async () => {
+    await expect(inTenant(app, "x' or true --", txid)).rejects.toThrow(/is not a tenant id/);
+  });
+
+  it('runs scopes of different tenants concurrently, each seeing its own rows', async () => {
+    const counts = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => {
+        const t = i % 2 === 0 ? a : b;
+        return inTenant(app, t.tenant.id, async (db) => ({ tenant: t.tenant.id, n: (await db.select().from(liveApplications)).length }));
+      }),
+    );
+    const expectedA = await countOf(env.database.db, a.tenant.id);
+    const expectedB = await countOf(env.database.db, b.tenant.id);
+    for (const c of counts) expect(c.n).toBe(c.tenant === a.tenant.id ? expectedA : expectedB);
+  });
+});
+
+describe('tenant scopes on PGlite (the demo)', () => {
+  let dir: string;
+  let pglite: Database;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wxlive-scope-'));
+    pglite = await connectPglite(dir);
+    await pglite.migrate();
+  }, 60_000);
+  afterAll(async () => {
+    await pglite?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs each scope as one transaction with its setting, and nested transactions inside it', async () => {
+    const { tenant } = await createTenantWithMerchants(pglite.db, env.box, 1);
+    const seen = await inTenant(pglite.db, tenant.id, async (db) => {
+      await db.transaction(async (tx) => {
+        await tx.insert(liveApplications).values({ tenantId: tenant.id, appId: 'wx_pglite_scope_01' });
+      });
+      return rowsOf<{ t: string }>(await db.execute(sql`select current_setting('wxlive.tenant_id') as t`))[0]?.t;
+    });
+    expect(seen).toBe(tenant.id);
+    await expect(
+      inTenant(pglite.db, tenant.id, async (db) => {
+        await db.insert(liveApplications).values({ tenantId: tenant.id, appId: 'wx_pglite_scope_02' });
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(await countOf(pglite.db, tenant.id)).toBe(1);
+  });
+});
