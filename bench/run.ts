@@ -13,6 +13,7 @@ import { type ApplyPipelineBenchResult, runApplyPipelineBench } from './apply-pi
 import { type GraphqlQueryFigures, runGraphqlQueryBench } from './graphql-query.bench.js';
 import { type FanoutFigures, type IdleRssFigure, runFanoutBench, runIdleRssBench } from './subscription-fanout.bench.js';
 import { canPin, pinSelf } from './support/processes.js';
+import { runTenantScopeBench, type TenantScopeFigures } from './tenant-scope.bench.js';
 import { runWebhookIngestBench, type WebhookIngestFigures } from './webhook-ingest.bench.js';
 
 /** The whole run gives up after this long (a hung figure must not hang CI). */
@@ -143,6 +144,28 @@ function fanoutRows(f: FanoutFigures): Row[] {
   ];
 }
 
+function scopeRows(f: TenantScopeFigures): Row[] {
+  const { bare, scoped } = f.median;
+  return [
+    {
+      figure: '6. one statement in a tenant scope (BEGIN, set_config, COMMIT), ops/s, vs bare',
+      median: fmt(scoped.opsPerSec),
+      baseline: fmt(bare.opsPerSec),
+      ratio: `${fmt(ratio(scoped.opsPerSec, bare.opsPerSec), 2)}x`,
+      target: '',
+      result: 'info',
+    },
+    {
+      figure: '6. client CPU per statement, us, scoped vs bare',
+      median: fmt(scoped.cpuUsPerOp),
+      baseline: fmt(bare.cpuUsPerOp),
+      ratio: `${fmt(ratio(scoped.cpuUsPerOp, bare.cpuUsPerOp), 2)}x`,
+      target: '',
+      result: 'info',
+    },
+  ];
+}
+
 function idleRows(f: IdleRssFigure): Row[] {
   const mb = f.rssBytes / 1048576;
   return [{ figure: '5. idle gateway RSS, ROLE=all, MB', median: fmt(mb), baseline: '', ratio: '', target: '<= 200 MB', result: verdict(mb <= 200) }];
@@ -207,6 +230,7 @@ async function main(): Promise<void> {
   await step('pipeline', () => runApplyPipelineBench({ log }), pipelineRows);
   await step('fanout', () => runFanoutBench({ log }), fanoutRows);
   await step('idleRss', () => runIdleRssBench(), idleRows);
+  await step('scope', () => runTenantScopeBench({ log }), scopeRows);
 
   const table = formatTable(rows);
   const result = {

@@ -9,9 +9,10 @@ import type { AddressInfo } from 'node:net';
 import { connectPostgres } from '../../src/db/client.js';
 import { readBody } from '../../src/http/router.js';
 import { InboxStore } from '../../src/webhooks/inbox.store.js';
-import { announce, exitOnSignal } from '../support/processes.js';
+import { appRole, announce, exitOnSignal } from '../support/processes.js';
 
-const database = connectPostgres(process.env.DATABASE_URL as string, { max: Number(process.env.DB_POOL_SIZE ?? 10) });
+// As the gateway connects (DATABASE_APP_ROLE): the same row-level security, so the comparison is the serving path.
+const database = connectPostgres(process.env.DATABASE_URL as string, { max: Number(process.env.DB_POOL_SIZE ?? 10), role: appRole() });
 const inbox = new InboxStore(database.db);
 const tenantId = process.env.BENCH_TENANT_ID as string;
 const run = randomBytes(4).toString('hex');

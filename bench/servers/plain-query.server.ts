@@ -15,9 +15,10 @@ import { AuthorizersService } from '../../src/services/authorizers.service.js';
 import type { ApplicationQueue, ChangePublisher } from '../../src/services/ports.js';
 import { TenantsService } from '../../src/services/tenants.service.js';
 import { readBody } from '../../src/http/router.js';
-import { announce, exitOnSignal } from '../support/processes.js';
+import { appRole, announce, exitOnSignal } from '../support/processes.js';
 
-const database = connectPostgres(process.env.DATABASE_URL as string, { max: Number(process.env.DB_POOL_SIZE ?? 10) });
+// As the gateway connects (DATABASE_APP_ROLE): the same row-level security, so the comparison is the serving path.
+const database = connectPostgres(process.env.DATABASE_URL as string, { max: Number(process.env.DB_POOL_SIZE ?? 10), role: appRole() });
 const box = new SecretBox(randomBytes(32));
 const unused = async (): Promise<never> => {
   throw new Error('not used by this baseline');

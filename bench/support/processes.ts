@@ -204,3 +204,9 @@ export function cpuSecondsOf(name: string): number {
   }
   return ticks / CLK_TCK;
 }
+
+/** The role a baseline server connects as: the gateway's DATABASE_APP_ROLE (wxlive_app unless set; empty for none). */
+export function appRole(): string | undefined {
+  const role = process.env.DATABASE_APP_ROLE ?? 'wxlive_app';
+  return role === '' ? undefined : role;
+}

@@ -12,7 +12,9 @@ const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date',
  * Migration 0003 also FORCEs it, so the tables' owner is held to it too.
  */
 const tenantIsolation = (table: string, tenantColumn: AnyPgColumn) => {
-  const rule: SQL = sql`${tenantColumn} = nullif(current_setting('wxlive.tenant_id', true), '')::uuid or current_setting('wxlive.rls_bypass', true) = 'on'`;
+  // Each setting read in a scalar subquery: Postgres evaluates it once per statement (an InitPlan)
+  // instead of once per row.
+  const rule: SQL = sql`${tenantColumn} = (select nullif(current_setting('wxlive.tenant_id', true), '')::uuid) or (select current_setting('wxlive.rls_bypass', true)) = 'on'`;
   return pgPolicy(`${table}_tenant_isolation`, { as: 'permissive', for: 'all', to: 'public', using: rule, withCheck: rule });
 };
 
