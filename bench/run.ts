@@ -148,7 +148,7 @@ function scopeRows(f: TenantScopeFigures): Row[] {
   const { bare, scoped } = f.median;
   return [
     {
-      figure: '6. one statement in a tenant scope (BEGIN, set_config, COMMIT), ops/s, vs bare',
+      figure: '6. one statement in a tenant scope (begin+set_config, COMMIT), ops/s, vs bare',
       median: fmt(scoped.opsPerSec),
       baseline: fmt(bare.opsPerSec),
       ratio: `${fmt(ratio(scoped.opsPerSec, bare.opsPerSec), 2)}x`,

@@ -1,7 +1,7 @@
 /**
  * Figure 6: what row-level security costs per service call. The same prepared statement (the
- * API key lookup, by primary key) run bare on the pool, and inside a tenant scope: BEGIN, the
- * pipelined set_config, the statement, COMMIT, as wxlive_app. In this process (the load is the
+ * API key lookup, by primary key) run bare on the pool, and inside a tenant scope as wxlive_app:
+ * `begin; set_config(...)` as one message, the statement in the same round trip, COMMIT. In this process (the load is the
  * driver's own work), alternating over three rounds; ops/s and client CPU per op.
  */
 import { eq, sql } from 'drizzle-orm';

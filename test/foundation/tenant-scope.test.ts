@@ -82,6 +82,20 @@ describe('tenant scopes on postgres-js', () => {
     await expect(late).rejects.toMatchObject({ cause: { message: expect.stringMatching(/after its tenant scope ended/) } });
   });
 
+  it('survives its connection being killed mid-scope: the scope fails, the pool reconnects', async () => {
+    await expect(
+      inTenant(app, a.tenant.id, async (db) => {
+        const [me] = rowsOf<{ pid: number }>(await db.execute(sql`select pg_backend_pid() as pid`));
+        await env.database.db.execute(sql`select pg_terminate_backend(${me?.pid})`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return db.execute(sql`select 1`);
+      }),
+    ).rejects.toThrow();
+    // More scopes than the pool (5) has connections: each of them, the killed one too, serves again.
+    const ids = await Promise.all(Array.from({ length: 12 }, () => inTenant(app, a.tenant.id, txid)));
+    expect(new Set(ids).size).toBe(12);
+  });
+
   it('rejects a tenant id that is not a uuid before touching the database', async () => {
     await expect(inTenant(app, "x' or true --", txid)).rejects.toThrow(/is not a tenant id/);
   });
