@@ -1,4 +1,5 @@
 import { type BackoffStrategy, Worker } from 'bullmq';
+import { withLogContext } from '../lib/log-context.js';
 import type { RedisClient } from '../lib/redis.js';
 import { type ApplyJobDeps, runApplyJob } from './apply-live.job.js';
 import { APPLY_QUEUE_NAME, type ApplyJobData, type ApplyJobName } from './apply-queue.js';
@@ -47,7 +48,10 @@ export function jitteredBackoff(baseMs: number, maxMs: number, random: () => num
 export function startApplyWorker(deps: ApplyJobDeps & ApplyWorkerOptions): ApplyWorkerHandle {
   const worker = new Worker<ApplyJobData, string, ApplyJobName>(
     APPLY_QUEUE_NAME,
-    (job, token) => (job.name === 'expire' ? runExpireJob(job, token, deps) : runApplyJob(job, token, deps)),
+    (job, token) =>
+      withLogContext({ tenantId: job.data.tenantId, applicationId: job.data.applicationId, ...(job.id === undefined ? {} : { jobId: job.id }) }, () =>
+        job.name === 'expire' ? runExpireJob(job, token, deps) : runApplyJob(job, token, deps),
+      ),
     {
       connection: deps.connection,
       prefix: bullPrefix(deps.redisPrefix),

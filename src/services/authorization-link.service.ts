@@ -1,4 +1,5 @@
 import type { Clock } from '../lib/clock.js';
+import { withLogContext } from '../lib/log-context.js';
 import { isWechatError } from '../wechat/errors.js';
 import type { WechatApi } from '../wechat/wechat-api.js';
 import type { TenantContext } from './context.js';
@@ -21,7 +22,8 @@ export class AuthorizationLinkService {
       return { link: null, userErrors: [userError('INVALID_INPUT', 'redirectUri must be an absolute http(s) URL.', ['redirectUri'])] };
     }
     try {
-      const code = await this.deps.wechat.createPreAuthCode(ctx.tenantId);
+      const logged = ctx.requestId === undefined ? { tenantId: ctx.tenantId } : { tenantId: ctx.tenantId, requestId: ctx.requestId };
+      const code = await withLogContext(logged, () => this.deps.wechat.createPreAuthCode(ctx.tenantId));
       return {
         link: {
           url: this.deps.wechat.componentLoginPageUrl(code.componentAppId, code.preAuthCode, redirectUri),

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withLogContext } from '../../src/lib/log-context.js';
 import { createLogger, silentLogger } from '../../src/lib/logger.js';
 import type { PgCredentialStore } from '../../src/services/credential-store.pg.js';
 import type { CallInfo } from '../../src/wechat/client/http.js';
@@ -136,5 +137,22 @@ describe('WechatClient', () => {
     const log = lines.join('');
     expect(log).toContain(tenant.componentAppId);
     for (const secret of [tenant.componentAppSecret, tenant.ticket, componentAccessToken]) expect(log).not.toContain(secret);
+  });
+
+  it('names the request or job a call served when its caller set a log context', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const client = createWechatClient({ baseUrl: sim.url, logger: createLogger({ level: 'debug' }, sink) });
+    await withLogContext({ requestId: 'req-42', tenantId: 'tenant-7' }, () => componentToken(client));
+    await componentToken(client);
+    const [inRequest, outside] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(inRequest).toMatchObject({ msg: 'wechat call', requestId: 'req-42', tenantId: 'tenant-7' });
+    expect(outside).toMatchObject({ msg: 'wechat call' });
+    expect(outside).not.toHaveProperty('requestId');
   });
 });
