@@ -1,6 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import type { ExtractTablesWithRelations } from 'drizzle-orm';
-import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
@@ -10,9 +9,6 @@ import { pgliteScopes, postgresScopes, registerScopes } from './tenant-scope.js'
 export type Tables = typeof tables;
 /** The drizzle database, whichever driver is under it (postgres-js in production, PGlite for the demo). */
 export type Db = PgDatabase<PgQueryResultHKT, Tables>;
-export type Tx = PgTransaction<PgQueryResultHKT, Tables, ExtractTablesWithRelations<Tables>>;
-/** A database handle or an open transaction. */
-export type DbOrTx = Db | Tx;
 
 export interface Database {
   db: Db;

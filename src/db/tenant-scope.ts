@@ -3,8 +3,8 @@ import type postgres from 'postgres';
 import type { Db } from './client.js';
 
 /**
- * Row-level security scopes (migrations 0002 and 0003). Every tenant table has a policy that
- * lets a row through when its tenant is the transaction's `wxlive.tenant_id`, or when
+ * Row-level security scopes. Every tenant table has a policy (pgPolicy in tables.ts, migrations
+ * 0002-0004) that lets a row through when its tenant is the transaction's `wxlive.tenant_id`, or when
  * `wxlive.rls_bypass` is on; both are set with `set_config(..., true)`, so they last only until
  * the transaction ends and never leak to the next user of a pooled connection. The app connects
  * as a role the policies apply to (DATABASE_APP_ROLE), so outside a scope it sees no rows at all.

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { DbOrTx } from '../../src/db/client.js';
+import type { Db } from '../../src/db/client.js';
 import type { SecretBox } from '../../src/lib/secret-box.js';
 import { AuthorizersService } from '../../src/services/authorizers.service.js';
 import { systemContext } from '../../src/services/context.js';
@@ -26,7 +26,7 @@ export function tenantInput(overrides: Partial<CreateTenantInput> = {}): CreateT
 }
 
 /** A tenant, its first (write) API key, and `n` authorized merchants with permission set 52. */
-export async function createTenantWithMerchants(db: DbOrTx, box: SecretBox, n = 0, overrides: Partial<CreateTenantInput> = {}) {
+export async function createTenantWithMerchants(db: Db, box: SecretBox, n = 0, overrides: Partial<CreateTenantInput> = {}) {
   const input = tenantInput(overrides);
   const { tenant, apiKey } = await new TenantsService(db, box).create(input);
   const appIds = Array.from({ length: n }, randomAppId);
