@@ -76,7 +76,13 @@ describe('Postgres lost during webhook delivery', () => {
 
     const report = await world.expectLedger({ tenants: [t], expectedStatus: () => ['OPENED'] });
     expect(report.figures.byStatus).toEqual({ OPENED: 1 });
-    expect(world.relay.records.filter((r) => r.appId === appId)).toMatchObject([{ status: 200, body: 'success', deliveries: 2 }]);
+    // Acknowledged once, by a redelivery within WeChat's three. Usually the second delivery: under
+    // load a second one can still meet a pooled connection the kill cut and get 503 too.
+    const [record, ...more] = world.relay.records.filter((r) => r.appId === appId);
+    expect(more).toEqual([]);
+    expect(record).toMatchObject({ status: 200, body: 'success' });
+    expect(record?.deliveries).toBeGreaterThanOrEqual(2);
+    expect(record?.deliveries).toBeLessThanOrEqual(4);
   }, 30_000);
 
   it('keeps a push acknowledged before its processing failed, and the inbox sweeper applies it', async () => {
