@@ -35,7 +35,8 @@ describe('apply outcomes', () => {
     hh.startWorker();
     const { id, appId } = await applyOne(hh, { kind: 'not_paid' });
     await expectEventually(async () => expect(await hh.row(id)).toMatchObject({ status: 'REJECTED', errorCode: 'NOT_PAID_90_DAYS', errcode: 2, attempts: 1 }));
-    expect((await hh.queue.queue.getJob(id))?.returnvalue).toBe('REJECTED');
+    // The row commits before BullMQ records the job's completion: wait for that too.
+    await expectEventually(async () => expect((await hh.queue.queue.getJob(id))?.returnvalue).toBe('REJECTED'));
     expect(await hh.calls([appId])).toBe(1);
     const [event] = await hh.attemptEvents(id);
     expect(event).toMatchObject({ status: 'REJECTED', errcode: 2, attempt: 1 });

@@ -58,8 +58,9 @@ describe('worker processes', () => {
     expect(await hh.limiter.getQuota(t.tenant, appId, hh.clock.now())).toMatchObject({ used: 2 });
     expect(await hh.row(id)).toMatchObject({ attempts: 1 });
     expect(await hh.attemptEvents(id)).toHaveLength(1);
-    // Taken back as stalled, not failed: the finished job counts one (successful) attempt.
-    expect(await hh.queue.queue.getJob(id)).toMatchObject({ stalledCounter: 1, attemptsMade: 1 });
+    // Taken back as stalled, not failed: the finished job counts one (successful) attempt. The row
+    // commits before BullMQ records the completion, so wait for that.
+    await expectEventually(async () => expect(await hh.queue.queue.getJob(id)).toMatchObject({ stalledCounter: 1, attemptsMade: 1 }));
   });
 
   it('drains the running job on SIGTERM before exiting', async () => {
