@@ -3,22 +3,15 @@
  * plugins, graphql-js execution) with straightforward resolvers over the same service methods:
  * the key looked up per request, per-field resolvers, a DataLoader for history.
  */
-import { randomBytes } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
-import { connectPostgres } from '../../src/db/client.js';
-import { silentLogger } from '../../src/lib/logger.js';
-import { SecretBox } from '../../src/lib/secret-box.js';
 import { toConnection } from '../../src/resolvers/connection.js';
-import { ApplicationsService } from '../../src/services/applications.service.js';
-import { AuthorizersService } from '../../src/services/authorizers.service.js';
 import type { TenantContext } from '../../src/services/context.js';
 import type { HistoryEventView, LiveApplicationView } from '../../src/services/live-application.view.js';
-import type { ApplicationQueue, ChangePublisher } from '../../src/services/ports.js';
-import { TenantsService } from '../../src/services/tenants.service.js';
-import { appRole, announce, exitOnSignal } from '../support/processes.js';
+import { baselineReadServices } from '../support/baseline-services.js';
+import { announce, exitOnSignal } from '../support/processes.js';
 
 const typeDefs = `#graphql
   scalar DateTime
@@ -61,22 +54,7 @@ interface Context {
   history: DataLoader<string, HistoryEventView[]>;
 }
 
-// As the gateway connects (DATABASE_APP_ROLE): the same row-level security, so the comparison is the serving path.
-const database = connectPostgres(process.env.DATABASE_URL as string, { max: Number(process.env.DB_POOL_SIZE ?? 10), role: appRole() });
-const box = new SecretBox(randomBytes(32));
-const unused = async (): Promise<never> => {
-  throw new Error('not used by this baseline');
-};
-const queue: ApplicationQueue = { enqueue: unused, remove: unused, scheduleExpiry: unused };
-const publisher: ChangePublisher = { publish: unused };
-const tenants = new TenantsService(database.db, box);
-const applications = new ApplicationsService({
-  db: database.db,
-  authorizers: new AuthorizersService(database.db, box),
-  queue,
-  publisher,
-  logger: silentLogger,
-});
+const { database, tenants, applications } = baselineReadServices();
 
 const resolvers = {
   Query: {
