@@ -1,5 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm';
-import { type AnyPgColumn, bigserial, boolean, index, integer, pgPolicy, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, bigserial, boolean, index, integer, json, pgPolicy, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 // Millisecond precision: JavaScript dates (and so keyset cursors) carry milliseconds; microseconds
 // would make rows created in one statement straddle a page boundary and be skipped.
@@ -176,4 +176,26 @@ export const webhookInbox = pgTable(
     index('webhook_inbox_unprocessed_idx').on(t.receivedAt).where(sql`${t.processedAt} is null`),
     tenantIsolation('webhook_inbox', t.tenantId),
   ],
+);
+
+/**
+ * The transactional outbox of the change feed: every committed change of a tenant's objects (an
+ * application's transition today) is written here in the same statement as the change itself,
+ * published to the Redis Stream after commit and then deleted. A row still here a few seconds
+ * later belongs to a process that died between commit and publish: the outbox relay publishes it.
+ */
+export const changeOutbox = pgTable(
+  'change_outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    /** What changed: 'application' (a LiveApplication). */
+    topic: text('topic', { enum: ['application'] }).notNull(),
+    /** The changed object as the feed delivers it (json, not jsonb: key order is kept). */
+    payload: json('payload').notNull(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [index('change_outbox_created_idx').on(t.createdAt, t.id), tenantIsolation('change_outbox', t.tenantId)],
 );
