@@ -14,6 +14,17 @@ async function harness(options: HarnessOptions = {}): Promise<Harness> {
   return h;
 }
 
+/**
+ * Nothing can call WeChat again before the clock moves: no apply job can run, and every delayed
+ * one is parked until the next quota day (not a short backoff or rate-window wait).
+ */
+async function expectParkedUntilNextQuotaDay(h: Harness): Promise<void> {
+  for (const state of ['waiting', 'prioritized', 'active'] as const) expect(await h.jobs(state, 'apply')).toHaveLength(0);
+  const untilNextDayMs = nextQuotaDayStart(h.clock.now()) - h.clock.now();
+  // The delay is real time from the moment the job parked, a few milliseconds after it read the clock.
+  for (const job of await h.jobs('delayed', 'apply')) expect(job.delay).toBeGreaterThan(untilNextDayMs - 1_000);
+}
+
 describe('quota limits across workers', () => {
   it('spends exactly the tenant daily quota with 3 workers, delays the rest to the next quota day, and does not hold up another tenant', async () => {
     const h = await harness();
@@ -40,9 +51,8 @@ describe('quota limits across workers', () => {
       },
       { timeoutMs: 20_000, intervalMs: 100 },
     );
-    // Exactly 50 calls reached WeChat that quota day, and no more arrive while the rest wait.
-    expect(await h.calls(a.appIds)).toBe(50);
-    await new Promise((r) => setTimeout(r, 500));
+    // Exactly 50 calls reached WeChat that quota day, and no more can arrive while the rest wait.
+    await expectEventually(() => expectParkedUntilNextQuotaDay(h));
     expect(await h.calls(a.appIds)).toBe(50);
     expect(await h.calls(b.appIds)).toBe(1);
     const quota = await h.limiter.getQuota(a.tenant, a.appIds[0] as string, h.clock.now());
@@ -70,8 +80,7 @@ describe('quota limits across workers', () => {
 
     await expectEventually(async () => expect(await h.jobs('delayed', 'apply')).toHaveLength(1), { timeoutMs: 10_000 });
     await expectEventually(async () => expect((await h.attemptEvents(id)).length).toBe(5));
-    expect(await h.calls([appId])).toBe(5);
-    await new Promise((r) => setTimeout(r, 300));
+    await expectEventually(() => expectParkedUntilNextQuotaDay(h));
     expect(await h.calls([appId])).toBe(5);
     const row = await h.row(id);
     expect(row).toMatchObject({ status: 'QUEUED', errcode: -1, attempts: 5 });
