@@ -31,8 +31,18 @@ afterAll(async () => {
   await env.cleanup();
 });
 
+/** Subscriptions the instance holds, read from its Prometheus gauge. */
+async function openSubscriptions(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const match = /^wxlive_graphql_subscriptions_open (\d+)$/m.exec(text);
+  if (!match) throw new Error('wxlive_graphql_subscriptions_open missing from /metrics');
+  return Number(match[1]);
+}
+
+const APPLY = 'mutation($appId: String!) { applyLive(input: { appId: $appId }) { application { id status } userErrors { code } } }';
+
 function subscribe(url: string, key: string, seen: { status: string; appId: string }[]): Promise<void> {
-  const client = createClient({ url: url.replace('http', 'ws') + '/graphql', webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${key}` } });
+  const client = createClient({ url: `${url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${key}` } });
   clients.push(client);
   return new Promise((resolve, reject) => {
     client.on('connected', () => resolve());
@@ -44,9 +54,10 @@ function subscribe(url: string, key: string, seen: { status: string; appId: stri
 }
 
 describe('two gateway instances and a worker', () => {
-  it('delivers SUBMITTED then OPENED to a subscriber on instance 1 for a push received by instance 2, and nothing to another tenant', async () => {
+  it("delivers SUBMITTED then OPENED to a subscriber on instance 1 for a push received by instance 2, and none of them to another tenant's", async () => {
     const a = await createTenantWithMerchants(env.database.db, env.box, 0);
-    const b = await createTenantWithMerchants(env.database.db, env.box, 0);
+    const b = await createTenantWithMerchants(env.database.db, env.box, 1);
+    const bAppId = b.appIds[0] as string;
     const appId = 'wx0123456789abcdef';
     // WeChat pushes to instance 2; the console watches instance 1.
     await connectTenantToSimulator(
@@ -59,18 +70,16 @@ describe('two gateway instances and a worker', () => {
 
     const seenA: { status: string; appId: string }[] = [];
     const seenB: { status: string; appId: string }[] = [];
+    const before = await openSubscriptions(api1.url as string);
     await subscribe(api1.url as string, a.apiKey.key, seenA);
     await subscribe(api1.url as string, b.apiKey.key, seenB);
     // graphql-ws acknowledges the connection before the subscription is registered server-side.
-    await new Promise((r) => setTimeout(r, 200));
+    await expectEventually(async () => expect(await openSubscriptions(api1.url as string)).toBe(before + 2));
 
     const res = await fetch(`${api1.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${a.apiKey.key}` },
-      body: JSON.stringify({
-        query: 'mutation($appId: String!) { applyLive(input: { appId: $appId }) { application { id status } userErrors { code } } }',
-        variables: { appId },
-      }),
+      body: JSON.stringify({ query: APPLY, variables: { appId } }),
     });
     const body = (await res.json()) as { data: { applyLive: { application: { id: string; status: string }; userErrors: unknown[] } } };
     expect(body.data.applyLive.userErrors).toEqual([]);
@@ -85,8 +94,15 @@ describe('two gateway instances and a worker', () => {
     const counters = await new SimulatorAdmin(sim.url).counters();
     expect(counters.calls.applyliveinfo?.byAppId[appId]).toBe(1);
     expect(counters.pushes.recent.some((p) => p.kind === 'wxa_live_apply_event' && p.url.startsWith(api2.url as string) && p.status === 200)).toBe(true);
-    // Give a stray cross-tenant delivery time to arrive before asserting there was none.
-    await new Promise((r) => setTimeout(r, 300));
-    expect(seenB).toEqual([]);
+    // B's own change is published after A's and travels B's socket behind any stray delivery of
+    // A's: once it is in, whatever leaked would be too.
+    const bRes = await fetch(`${api1.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${b.apiKey.key}` },
+      body: JSON.stringify({ query: APPLY, variables: { appId: bAppId } }),
+    });
+    expect(((await bRes.json()) as { data: { applyLive: { userErrors: unknown[] } } }).data.applyLive.userErrors).toEqual([]);
+    await expectEventually(() => expect(seenB).toContainEqual(expect.objectContaining({ appId: bAppId, status: 'QUEUED' })));
+    expect(seenB.filter((s) => s.appId !== bAppId)).toEqual([]);
   });
 });
