@@ -13,6 +13,7 @@ import type { LiveApplicationView } from '../../src/services/live-application.vi
 import { SimulatorAdmin } from '../../src/wechat/simulator/admin-client.js';
 import { type RunningSimulator, startSimulator } from '../../src/wechat/simulator/server.js';
 import { createTenantWithMerchants, randomAppId } from '../support/fixtures.js';
+import { openSubscriptions } from '../support/metrics.js';
 import { createTestEnv, expectEventually, type TestEnv } from '../support/test-env.js';
 import { clusterUnavailableReason, type LocalCluster, startLocalCluster } from './support/local-cluster.js';
 
@@ -115,9 +116,10 @@ describe.skipIf(unavailable)('the gateway on a three-node Redis Cluster', () => 
       { appId: second, scenario: { kind: 'accept' }, openAfterMs: null },
     ]);
     const seen: { status: string; appId: string }[] = [];
+    const before = await openSubscriptions(app.url as string);
     await subscribe(a.apiKey.key, seen);
     // graphql-ws acknowledges the connection before the subscription is registered server-side.
-    await new Promise((r) => setTimeout(r, 200));
+    await expectEventually(async () => expect(await openSubscriptions(app.url as string)).toBe(before + 1));
 
     const applied = await graphql<{ applyLive: { application: { status: string }; userErrors: unknown[] } }>(a.apiKey.key, APPLY, { appId: opens });
     expect(applied.applyLive.userErrors).toEqual([]);

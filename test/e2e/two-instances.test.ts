@@ -6,6 +6,7 @@ import { connectTenantToSimulator } from '../../src/demo/seed-demo.js';
 import { SimulatorAdmin } from '../../src/wechat/simulator/admin-client.js';
 import { type RunningSimulator, startSimulator } from '../../src/wechat/simulator/server.js';
 import { createTenantWithMerchants } from '../support/fixtures.js';
+import { openSubscriptions } from '../support/metrics.js';
 import { createTestEnv, expectEventually, type TestEnv } from '../support/test-env.js';
 
 let env: TestEnv;
@@ -30,14 +31,6 @@ afterAll(async () => {
   await sim?.stop();
   await env.cleanup();
 });
-
-/** Subscriptions the instance holds, read from its Prometheus gauge. */
-async function openSubscriptions(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const match = /^wxlive_graphql_subscriptions_open (\d+)$/m.exec(text);
-  if (!match) throw new Error('wxlive_graphql_subscriptions_open missing from /metrics');
-  return Number(match[1]);
-}
 
 const APPLY = 'mutation($appId: String!) { applyLive(input: { appId: $appId }) { application { id status } userErrors { code } } }';
 
