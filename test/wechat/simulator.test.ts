@@ -7,8 +7,7 @@ import { createWechatClient, type WechatClient } from '../../src/wechat/client/w
 import { WechatError } from '../../src/wechat/errors.js';
 import { SimulatorAdmin, SimulatorAdminError } from '../../src/wechat/simulator/admin-client.js';
 import { type RunningSimulator, startSimulator } from '../../src/wechat/simulator/server.js';
-import { createTestEnv, type TestEnv } from '../support/test-env.js';
-import { expectEventually } from './support/eventually.js';
+import { createTestEnv, expectEventually, type TestEnv } from '../support/test-env.js';
 import { createAuthorizer, createTenant, credentialStore, type TenantFixture } from './support/fixtures.js';
 import { type ReceivedPush, startPushReceiver } from './support/push-receiver.js';
 
