@@ -62,8 +62,25 @@ describe('authentication over HTTP', () => {
   });
 
   it('answers with the tenant of the key, never one named in the request', async () => {
-    const res = await app.request<{ tenant: { id: string; scope: string; dailyQuotaPerApp: number } }>('{ tenant { id scope dailyQuotaPerApp } }', {}, readKey);
-    expect(res.body.data?.tenant).toEqual({ id: tenant.tenant.id, scope: 'read', dailyQuotaPerApp: 100 });
+    // Another tenant with other settings, so an answer about it could not pass for the key's.
+    const other = await createTenantWithMerchants(env.database.db, env.box, 0, { dailyQuotaPerApp: 7 });
+    const named = other.tenant.id;
+    // The ways a client might try to pick its tenant: none is read, the key alone decides.
+    const requests: { name: string; headers: Record<string, string>; body: Record<string, unknown> }[] = [
+      { name: 'a header', headers: { 'x-tenant-id': named, 'x-wxlive-tenant': named }, body: {} },
+      { name: 'a variable', headers: {}, body: { variables: { tenantId: named } } },
+      { name: 'the extensions', headers: {}, body: { extensions: { tenantId: named, tenant: { id: named } } } },
+    ];
+    for (const { name, headers, body } of requests) {
+      const res = await fetch(app.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${readKey}`, ...headers },
+        body: JSON.stringify({ query: '{ tenant { id scope dailyQuotaPerApp } }', ...body }),
+      });
+      const answer = (await res.json()) as { data?: { tenant: unknown }; errors?: unknown[] };
+      expect(answer.errors, name).toBeUndefined();
+      expect(answer.data?.tenant, name).toEqual({ id: tenant.tenant.id, scope: 'read', dailyQuotaPerApp: 100 });
+    }
   });
 });
 
