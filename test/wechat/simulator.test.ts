@@ -104,9 +104,17 @@ describe('simulator quota', () => {
     await expect(client.getApiQuota(token, '/wxa/business/applyliveinfo')).resolves.toMatchObject({ used: 3 });
   });
 
-  it('lets benchmarks raise the daily limit', async () => {
-    await admin.updateSettings({ applyLiveDailyLimit: 100_000 });
-    await expect(admin.getSettings()).resolves.toMatchObject({ applyLiveDailyLimit: 100_000, tokenTtlSeconds: 7200 });
+  it('lets benchmarks raise the daily limit, and enforces the raised one', async () => {
+    await admin.updateSettings({ applyLiveDailyLimit: 102 });
+    await expect(admin.getSettings()).resolves.toMatchObject({ applyLiveDailyLimit: 102, tokenTtlSeconds: 7200 });
+    const tenant = await createTenant(admin, env);
+    const appId = await createAuthorizer(admin, env, tenant);
+    const token = await authorizerToken(tenant, appId);
+
+    // Past WeChat's own 100, up to the raised limit, and not one call further.
+    for (let i = 1; i <= 102; i++) expect((await client.applyLiveInfo(token)).errcode).toBe(0);
+    expect(await errcodeOf(client.applyLiveInfo(token))).toBe(45009);
+    await expect(client.getApiQuota(token, '/wxa/business/applyliveinfo')).resolves.toMatchObject({ dailyLimit: 102, used: 102, remain: 0 });
   });
 });
 
