@@ -465,6 +465,8 @@ describe('garbage query strings and URLs', () => {
   });
 
   it('answers URLs it cannot decode without crashing, and keeps answering', async () => {
+    // This test's own: the whole file's are checked once, at its end.
+    const errorsBefore = processErrors.errors.length;
     const push = wechatPush(a.keys, ticketXml(a.keys.componentAppId));
     await expectRefused(() => postPush(real, '/webhooks/wechat/%E0%A4%A/auth', push), 404, 'UNKNOWN_TENANT');
     await expectRefused(() => postPush(real, `/webhooks/wechat/${a.id}/events/%ZZ%`, push), 404, 'BAD_APP_ID_PATH');
@@ -472,7 +474,7 @@ describe('garbage query strings and URLs', () => {
       expect(await rawRequest(line, push.body)).toMatch(/^HTTP\/1\.1 4\d\d /);
     }
     expect((await real.fetch('/healthz')).status).toBe(200);
-    expect(processErrors.errors).toEqual([]);
+    expect(processErrors.errors.slice(errorsBefore)).toEqual([]);
   });
 });
 
