@@ -3,6 +3,7 @@ import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { apiKeys, tenants } from '../db/tables.js';
 import { asSystem, inTenant } from '../db/tenant-scope.js';
+import type { Clock } from '../lib/clock.js';
 import type { SecretBox } from '../lib/secret-box.js';
 import type { TenantContext } from './context.js';
 import { isUuid } from './cursor.js';
@@ -74,6 +75,7 @@ export class TenantsService {
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
+    private readonly clock: Clock,
   ) {}
 
   async create(input: CreateTenantInput): Promise<{ tenant: TenantSummary; apiKey: ApiKeyCreated }> {
@@ -84,6 +86,7 @@ export class TenantsService {
     }
     // The id is chosen here so the tenant's own scope can create it and its first key in one transaction.
     const id = randomUUID();
+    const now = new Date(this.clock.now());
     return inTenant(this.db, id, async (db) => {
       const [row] = await db
         .insert(tenants)
@@ -94,6 +97,8 @@ export class TenantsService {
           componentAppSecretEnc: this.box.seal(input.componentAppSecret),
           tokenEnc: this.box.seal(input.token),
           encodingAesKeyEnc: this.box.seal(input.encodingAesKey),
+          createdAt: now,
+          updatedAt: now,
           ...(input.dailyQuotaPerApp !== undefined && { dailyQuotaPerApp: input.dailyQuotaPerApp }),
           ...(input.dailyQuotaPerTenant !== undefined && { dailyQuotaPerTenant: input.dailyQuotaPerTenant }),
           ...(input.callsPerSecond !== undefined && { callsPerSecond: input.callsPerSecond }),
@@ -111,7 +116,7 @@ export class TenantsService {
     const [row] = await inTenant(this.db, tenantId, (db) =>
       db
         .update(tenants)
-        .set({ ...settings, updatedAt: new Date() })
+        .set({ ...settings, updatedAt: new Date(this.clock.now()) })
         .where(eq(tenants.id, tenantId))
         .returning(summaryColumns),
     );
@@ -154,7 +159,7 @@ export class TenantsService {
     const [row] = await this.scoped(tenantId, (db) =>
       db
         .insert(apiKeys)
-        .values({ tenantId, keyHash: hashApiKey(key), prefix, scope })
+        .values({ tenantId, keyHash: hashApiKey(key), prefix, scope, createdAt: new Date(this.clock.now()) })
         .returning({ id: apiKeys.id }),
     );
     if (!row) throw new Error('api key insert returned no row');
@@ -167,7 +172,7 @@ export class TenantsService {
     const rows = await this.scoped(tenantId, (db) =>
       db
         .update(apiKeys)
-        .set({ revokedAt: new Date() })
+        .set({ revokedAt: new Date(this.clock.now()) })
         .where(and(eq(apiKeys.tenantId, tenantId), byId, isNull(apiKeys.revokedAt)))
         .returning({ id: apiKeys.id }),
     );
