@@ -3,7 +3,8 @@ import type { Logger } from '../lib/logger.js';
 import { isAppId } from '../services/app-id.js';
 import { assertNever } from '../services/errors.js';
 import type { InboxRow, InboxStore } from './inbox.store.js';
-import { type AuthorizedPush, type LiveApplyEventPush, parseMessage, type UnauthorizedPush } from './xml/events.js';
+import type { AuthorizedPush, LiveApplyEventPush, UnauthorizedPush } from '../wechat/wire/push-xml.js';
+import { parseMessage } from './xml/events.js';
 
 /** What an `authorized` push's AuthorizationCode is exchanged for (api_query_auth). */
 export interface AuthorizationGrant {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type MsgCrypt, MsgCryptError } from './crypto/msg-crypt.js';
+import { type MsgCrypt, MsgCryptError } from '../wechat/wire/msg-crypt.js';
 import type { SignedTuple } from './replay-guard.js';
 import { cryptRejection, WebhookRejection, xmlRejection } from './webhook-outcome.js';
 import { dedupKey, parseEnvelope, parseMessage, type WechatPush } from './xml/events.js';

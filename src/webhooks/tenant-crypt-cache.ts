@@ -1,6 +1,6 @@
 import type { Clock } from '../lib/clock.js';
 import type { TenantCrypto } from '../services/tenants.service.js';
-import { MsgCrypt } from './crypto/msg-crypt.js';
+import { MsgCrypt } from '../wechat/wire/msg-crypt.js';
 
 /** Loads a tenant's decrypted message token and EncodingAESKey; undefined for an unknown tenant. */
 export type LoadTenantCrypto = (tenantId: string) => Promise<TenantCrypto | undefined>;

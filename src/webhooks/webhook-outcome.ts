@@ -1,4 +1,4 @@
-import type { MsgCryptErrorCode } from './crypto/msg-crypt.js';
+import type { MsgCryptErrorCode } from '../wechat/wire/msg-crypt.js';
 import type { XmlErrorCode } from './xml/parse-xml.js';
 
 /** What happened to one webhook request; one call of `onOutcome` per request. */

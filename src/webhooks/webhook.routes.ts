@@ -1,5 +1,5 @@
 import { BodyTooLargeError, type RequestContext, type Route, readBody, sendText } from '../http/router.js';
-import { MsgCryptError } from './crypto/msg-crypt.js';
+import { MsgCryptError } from '../wechat/wire/msg-crypt.js';
 import type { InboxKind } from './inbox.store.js';
 import type { PushIntake } from './push-intake.js';
 import { readQuery, type VerifyOptions, verifyEchostr, verifyPush } from './push-verifier.js';

@@ -4,9 +4,10 @@ import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { liveApplications } from '../../src/db/tables.js';
+import { systemContext } from '../../src/services/context.js';
 import { SimulatorAdmin } from '../../src/wechat/simulator/admin-client.js';
 import { type RunningSimulator, startSimulator } from '../../src/wechat/simulator/server.js';
-import { MsgCrypt, plainSignature } from '../../src/webhooks/crypto/msg-crypt.js';
+import { MsgCrypt, plainSignature } from '../../src/wechat/wire/msg-crypt.js';
 import { collect, wsOnce } from '../graphql/support/graphql-harness.js';
 import { randomAppId, randomEncodingAesKey } from '../support/fixtures.js';
 import { createTestEnv, expectEventually, type TestEnv } from '../support/test-env.js';
@@ -71,8 +72,8 @@ beforeAll(async () => {
     token: `msgtoken${marker()}`,
     encodingAesKey: randomEncodingAesKey(),
   });
-  readKey = (await real.app.services.tenants.createApiKey(tenant.id, 'read')).key;
-  const revoked = await real.app.services.tenants.createApiKey(tenant.id, 'write');
+  readKey = (await real.app.services.tenants.createApiKey(tenant.id, ['read'])).key;
+  const revoked = await real.app.services.tenants.createApiKey(tenant.id, ['write']);
   await real.app.services.tenants.revokeApiKey(tenant.id, revoked.id);
   revokedKey = revoked.key;
   knownSecrets.push(tenant.input.componentAppSecret, tenant.input.token, tenant.input.encodingAesKey, tenant.apiKey, readKey, revokedKey);
@@ -184,7 +185,7 @@ describe('a run that touches every secret', () => {
     knownSecrets.push(code.authorizationCode);
     await real.app.webhooks?.drain();
     await expectEventually(async () =>
-      expect((await real.app.services.authorizers.get({ tenantId: tenant.id, scope: 'read' }, merchants.authorizedByPush))?.status).toBe('AUTHORIZED'),
+      expect((await real.app.services.authorizers.get(systemContext(tenant.id), merchants.authorizedByPush))?.status).toBe('AUTHORIZED'),
     );
   });
 

@@ -5,8 +5,8 @@ import { and, count, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { liveApplicationEvents, liveApplications, webhookInbox } from '../../src/db/tables.js';
 import { systemContext } from '../../src/services/context.js';
-import { MsgCrypt, msgSignature } from '../../src/webhooks/crypto/msg-crypt.js';
-import { buildEnvelope, buildLiveApplyEventXml } from '../../src/webhooks/xml/events.js';
+import { MsgCrypt, msgSignature } from '../../src/wechat/wire/msg-crypt.js';
+import { buildEnvelope, buildLiveApplyEventXml } from '../../src/wechat/wire/push-xml.js';
 import { randomAppId } from '../support/fixtures.js';
 import { createTestEnv, type TestEnv } from '../support/test-env.js';
 import type { SignedPush, TenantKeys } from '../webhooks/webhook-harness.js';
@@ -245,7 +245,7 @@ describe('replayed pushes', () => {
     const t = await real.tenant();
     const timestamp = String(Math.floor(Date.now() / 1000));
     const query = new URLSearchParams({ timestamp, nonce: '424242', signature: '' });
-    query.set('signature', (await import('../../src/webhooks/crypto/msg-crypt.js')).plainSignature(t.keys.token, timestamp, '424242'));
+    query.set('signature', (await import('../../src/wechat/wire/msg-crypt.js')).plainSignature(t.keys.token, timestamp, '424242'));
     const genuine = ticketXml(t.keys.componentAppId, 'genuine-ticket');
     expect(await real.fetch(`${authPath(t.id)}?${query}`, { method: 'POST', body: genuine })).toMatchObject({ status: 200, text: 'success' });
     const swapped = ticketXml(t.keys.componentAppId, 'attacker-ticket');
@@ -262,7 +262,7 @@ describe('plaintext mode by default', () => {
     try {
       const t = await strict.tenant();
       const timestamp = String(Math.floor(Date.now() / 1000));
-      const { plainSignature } = await import('../../src/webhooks/crypto/msg-crypt.js');
+      const { plainSignature } = await import('../../src/wechat/wire/msg-crypt.js');
       const query = new URLSearchParams({ timestamp, nonce: '777', signature: plainSignature(t.keys.token, timestamp, '777') });
       const answer = await strict.fetch(`${authPath(t.id)}?${query}`, { method: 'POST', body: ticketXml(t.keys.componentAppId, 'plain-ticket') });
       expect([answer.status, answer.text]).toEqual([401, 'PLAINTEXT_DISABLED']);

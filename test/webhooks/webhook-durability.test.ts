@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPostgres, type Database } from '../../src/db/client.js';
 import { authorizers, webhookInbox } from '../../src/db/tables.js';
-import { buildAuthXml } from '../../src/webhooks/xml/events.js';
+import { buildAuthXml } from '../../src/wechat/wire/push-xml.js';
 import { createTenantWithMerchants, randomAppId } from '../support/fixtures.js';
 import { createTestEnv, expectEventually, type TestEnv } from '../support/test-env.js';
 import {

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizers, liveApplicationEvents, liveApplications } from '../../src/db/tables.js';
 import { type ApplicationChange, changeFeedKeys, parseChangeMessage } from '../../src/events/change-feed.js';
-import { buildAuthXml, buildLiveApplyEventXml } from '../../src/webhooks/xml/events.js';
+import { buildAuthXml, buildLiveApplyEventXml } from '../../src/wechat/wire/push-xml.js';
 import { SimPusher } from '../../src/wechat/simulator/pusher.js';
 import { SimState } from '../../src/wechat/simulator/state.js';
 import { createTenantWithMerchants } from '../support/fixtures.js';

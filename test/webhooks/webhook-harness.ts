@@ -11,11 +11,11 @@ import { createRouter } from '../../src/http/router.js';
 import { ManualClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import type { ApplicationQueue } from '../../src/services/ports.js';
-import { MsgCrypt, plainSignature } from '../../src/webhooks/crypto/msg-crypt.js';
+import { MsgCrypt, plainSignature } from '../../src/wechat/wire/msg-crypt.js';
 import type { ExchangeAuthorizationCode } from '../../src/webhooks/push-processor.js';
 import type { OutcomeReason, WebhookOutcome } from '../../src/webhooks/webhook-outcome.js';
 import { createWebhooks, type Webhooks, type WebhooksDeps } from '../../src/webhooks/webhooks.module.js';
-import { buildEnvelope } from '../../src/webhooks/xml/events.js';
+import { buildEnvelope } from '../../src/wechat/wire/push-xml.js';
 import type { TestEnv } from '../support/test-env.js';
 
 export interface TenantKeys {

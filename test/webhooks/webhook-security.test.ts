@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MsgCrypt, msgSignature, plainSignature } from '../../src/webhooks/crypto/msg-crypt.js';
-import { buildAuthXml, buildEnvelope } from '../../src/webhooks/xml/events.js';
+import { MsgCrypt, msgSignature, plainSignature } from '../../src/wechat/wire/msg-crypt.js';
+import { buildAuthXml, buildEnvelope } from '../../src/wechat/wire/push-xml.js';
 import { createTenantWithMerchants, randomAppId } from '../support/fixtures.js';
 import { createTestEnv, type TestEnv } from '../support/test-env.js';
 import { authUrl, eventsUrl, inboxCount, nowSeconds, post, signedPush, startWebhookServer, type TenantKeys, type WebhookServer } from './webhook-harness.js';

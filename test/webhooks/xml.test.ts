@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type AuthPush, buildAuthXml, buildEnvelope, buildLiveApplyEventXml, dedupKey, parseEnvelope, parseMessage } from '../../src/webhooks/xml/events.js';
+import { type AuthPush, buildAuthXml, buildEnvelope, buildLiveApplyEventXml } from '../../src/wechat/wire/push-xml.js';
+import { dedupKey, parseEnvelope, parseMessage } from '../../src/webhooks/xml/events.js';
 import { DEFAULT_MAX_XML_BYTES, parseWechatXml, textOf, XmlError, type XmlErrorCode } from '../../src/webhooks/xml/parse-xml.js';
 
 function codeOf(fn: () => unknown): XmlErrorCode | 'NO_ERROR' {

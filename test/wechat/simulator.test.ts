@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/lib/logger.js';
 import type { PgCredentialStore } from '../../src/services/credential-store.pg.js';
-import { MsgCrypt, plainSignature } from '../../src/webhooks/crypto/msg-crypt.js';
+import { MsgCrypt, plainSignature } from '../../src/wechat/wire/msg-crypt.js';
 import { parseEnvelope, parseMessage } from '../../src/webhooks/xml/events.js';
 import { createWechatClient, type WechatClient } from '../../src/wechat/client/wechat-client.js';
 import { WechatError } from '../../src/wechat/errors.js';

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
-import { plainSignature } from '../../webhooks/crypto/msg-crypt.js';
-import { buildAuthXml, buildEnvelope, buildLiveApplyEventXml } from '../../webhooks/xml/events.js';
+import { plainSignature } from '../wire/msg-crypt.js';
+import { buildAuthXml, buildEnvelope, buildLiveApplyEventXml } from '../wire/push-xml.js';
 import type { SimAuthorizer, SimComponent, SimState } from './state.js';
 import type { PushKind, PushRecord } from './types.js';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../lib/clock.js';
 import { quotaDay } from '../../lib/quota-day.js';
-import { MsgCrypt } from '../../webhooks/crypto/msg-crypt.js';
+import { MsgCrypt } from '../wire/msg-crypt.js';
 import { SimCounters } from './counters.js';
 import type { AppBehaviourInput, AuthorizerRegistration, ClockInput, ClockSnapshot, ComponentRegistration, SimScenario, SimSettings } from './types.js';
 

@@ -3,7 +3,7 @@ import { type App, createApp } from '../../../src/app/create-app.js';
 import { webhookInbox } from '../../../src/db/tables.js';
 import { ManualClock } from '../../../src/lib/clock.js';
 import type { CreateTenantInput } from '../../../src/services/tenants.service.js';
-import { buildAuthXml } from '../../../src/webhooks/xml/events.js';
+import { buildAuthXml } from '../../../src/wechat/wire/push-xml.js';
 import { tenantInput } from '../../support/fixtures.js';
 import type { TestEnv } from '../../support/test-env.js';
 import { type SignedPush, type SignOptions, signedPush, type TenantKeys } from '../../webhooks/webhook-harness.js';

@@ -1,8 +1,8 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { MsgCrypt, MsgCryptError, type MsgCryptErrorCode, msgSignature, plainSignature, verifySignature } from '../../src/webhooks/crypto/msg-crypt.js';
-import { parseWechatXml, textOf } from '../../src/webhooks/xml/parse-xml.js';
+import { MsgCrypt, MsgCryptError, type MsgCryptErrorCode, msgSignature, plainSignature, verifySignature } from '../../../src/wechat/wire/msg-crypt.js';
+import { parseWechatXml, textOf } from '../../../src/webhooks/xml/parse-xml.js';
 
 interface Vector {
   id: string;
@@ -28,7 +28,7 @@ interface Vector {
 }
 
 // Read at test time from the shared folder beside the repo; the vectors are not copied in.
-const vectors = JSON.parse(readFileSync(new URL('../../../shared/vectors/wxbizmsgcrypt.json', import.meta.url), 'utf8')) as Vector[];
+const vectors = JSON.parse(readFileSync(new URL('../../../../shared/vectors/wxbizmsgcrypt.json', import.meta.url), 'utf8')) as Vector[];
 
 const KEY = 'K6ALywFxByQpJ8y3Z5dAhxmP0vC6HxUP4yta3O4Tyd9';
 const OTHER_KEY = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
