@@ -118,6 +118,67 @@ describe('simulator quota', () => {
   });
 });
 
+/** applyliveinfo over plain HTTP: WeChat's exact answer, whatever the typed client makes of it. */
+async function applyLiveRaw(token: string): Promise<{ errcode: number; errmsg: string }> {
+  const res = await fetch(`${sim.url}/wxa/business/applyliveinfo?access_token=${encodeURIComponent(token)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ action: 'apply' }),
+  });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { errcode: number; errmsg: string };
+}
+
+describe('simulator live grants', () => {
+  it('answers 268489001 to every merchant while grants are paused, counted and spending quota, and accepts again once resumed', async () => {
+    const tenant = await createTenant(admin, env);
+    const [first, second] = [await createAuthorizer(admin, env, tenant), await createAuthorizer(admin, env, tenant)];
+    // A merchant outcome of the business step is replaced by the pause, and keeps its count.
+    await admin.setScenario(second, { kind: 'busy', times: 1 });
+    const [firstToken, secondToken] = [await authorizerToken(tenant, first), await authorizerToken(tenant, second)];
+
+    const paused = await admin.setLiveGrantsPaused(true);
+    expect(paused).toEqual({ paused: true, errmsg: expect.stringMatching(/\S/) });
+    await expect(admin.getLiveGrants()).resolves.toEqual(paused);
+    for (const token of [firstToken, secondToken, firstToken]) expect(await applyLiveRaw(token)).toEqual({ errcode: 268489001, errmsg: paused.errmsg });
+    await expect(admin.setLiveGrantsPaused(true, 'under maintenance')).resolves.toEqual({ paused: true, errmsg: 'under maintenance' });
+    expect(await applyLiveRaw(secondToken)).toEqual({ errcode: 268489001, errmsg: 'under maintenance' });
+    expect((await admin.counters()).calls.applyliveinfo?.byAppId).toEqual({ [first]: 2, [second]: 2 });
+    await expect(client.getApiQuota(firstToken, '/wxa/business/applyliveinfo')).resolves.toMatchObject({ used: 2, remain: 98 });
+
+    await expect(admin.setLiveGrantsPaused(false)).resolves.toMatchObject({ paused: false });
+    expect(await applyLiveRaw(firstToken)).toEqual({ errcode: 0, errmsg: 'ok', action: 'apply' });
+    expect(await applyLiveRaw(secondToken)).toMatchObject({ errcode: -1 });
+    expect(await applyLiveRaw(secondToken)).toMatchObject({ errcode: 0 });
+    expect((await admin.counters()).calls.applyliveinfo?.byAppId).toEqual({ [first]: 3, [second]: 4 });
+    await expect(client.getApiQuota(secondToken, '/wxa/business/applyliveinfo')).resolves.toMatchObject({ used: 4 });
+  });
+
+  it('answers 45009 once the quota is spent and lets earlier-step scenarios answer first while paused', async () => {
+    await admin.updateSettings({ applyLiveDailyLimit: 2 });
+    const tenant = await createTenant(admin, env);
+    const [spent, unpermitted] = [await createAuthorizer(admin, env, tenant), await createAuthorizer(admin, env, tenant, { funcInfo: [1] })];
+    await admin.setLiveGrantsPaused(true);
+    const token = await authorizerToken(tenant, spent);
+    expect((await applyLiveRaw(token)).errcode).toBe(268489001);
+    expect((await applyLiveRaw(token)).errcode).toBe(268489001);
+    expect((await applyLiveRaw(token)).errcode).toBe(45009);
+    expect((await applyLiveRaw(await authorizerToken(tenant, unpermitted))).errcode).toBe(61007);
+  });
+
+  it('resumes grants on reset', async () => {
+    await admin.setLiveGrantsPaused(true, 'under maintenance');
+    await admin.reset();
+    await expect(admin.getLiveGrants()).resolves.toMatchObject({ paused: false });
+  });
+
+  it('rejects a live-grants call without paused with 400', async () => {
+    const error = await admin.setLiveGrantsPaused(undefined as never).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SimulatorAdminError);
+    expect(error).toMatchObject({ status: 400 });
+  });
+});
+
 describe('simulator tokens', () => {
   it('rejects unknown tokens with 40001 and expired ones with 42001, by its own clock', async () => {
     const tenant = await createTenant(admin, env);

@@ -5,6 +5,7 @@ import type {
   ClockSnapshot,
   ComponentRegistration,
   CountersSnapshot,
+  LiveGrants,
   PushRecord,
   SimScenario,
   SimSettings,
@@ -66,6 +67,18 @@ export class SimulatorAdmin {
 
   getSettings(): Promise<SimSettings> {
     return this.call('GET', '/__sim/settings');
+  }
+
+  /**
+   * Pause (or resume) new live grants WeChat-wide: while paused, applyliveinfo answers errcode
+   * 268489001 with `errmsg` (a default one when omitted). Reset resumes them.
+   */
+  setLiveGrantsPaused(paused: boolean, errmsg?: string): Promise<LiveGrants> {
+    return this.call('POST', '/__sim/live-grants', errmsg === undefined ? { paused } : { paused, errmsg });
+  }
+
+  getLiveGrants(): Promise<LiveGrants> {
+    return this.call('GET', '/__sim/live-grants');
   }
 
   invalidateTokens(filter: { kind?: 'component' | 'authorizer'; componentAppId?: string; appId?: string } = {}): Promise<{ invalidated: number }> {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { WECHAT_ENDPOINT_NAMES } from '../endpoints.js';
 import { SimAdminError, type SimPusher } from './pusher.js';
-import { randomId, type SimState } from './state.js';
+import { LIVE_GRANTS_PAUSED_ERRMSG, randomId, type SimState } from './state.js';
 import type { SimScenario } from './types.js';
 
 const times = z.union([z.number().int().min(0), z.literal('forever')]);
@@ -55,6 +55,7 @@ const schemas = {
     appId: z.string().optional(),
   }),
   clock: z.object({ nowMs: z.number().optional(), advanceMs: z.number().optional() }),
+  liveGrants: z.object({ paused: z.boolean(), errmsg: z.string().min(1).optional() }),
   liveEvent: z.object({ componentAppId: z.string().optional(), appId: z.string(), openTime: z.string().optional() }),
 };
 
@@ -124,6 +125,13 @@ export function createAdminRoutes(state: SimState, pusher: SimPusher): Map<strin
     'GET /__sim/settings': () => state.settings,
 
     'POST /__sim/tokens/invalidate': (body) => ({ invalidated: state.invalidateTokens(parse(schemas.invalidate, body ?? {})) }),
+
+    'POST /__sim/live-grants': (body) => {
+      const input = parse(schemas.liveGrants, body);
+      state.liveGrants = { paused: input.paused, errmsg: input.errmsg ?? LIVE_GRANTS_PAUSED_ERRMSG };
+      return state.liveGrants;
+    },
+    'GET /__sim/live-grants': () => state.liveGrants,
 
     'GET /__sim/clock': () => state.clockSnapshot(),
     'POST /__sim/clock': (body) => state.setClock(parse(schemas.clock, body)),

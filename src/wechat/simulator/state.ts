@@ -3,7 +3,16 @@ import type { Clock } from '../../lib/clock.js';
 import { quotaDay } from '../../lib/quota-day.js';
 import { MsgCrypt } from '../wire/msg-crypt.js';
 import { SimCounters } from './counters.js';
-import type { AppBehaviourInput, AuthorizerRegistration, ClockInput, ClockSnapshot, ComponentRegistration, SimScenario, SimSettings } from './types.js';
+import type {
+  AppBehaviourInput,
+  AuthorizerRegistration,
+  ClockInput,
+  ClockSnapshot,
+  ComponentRegistration,
+  LiveGrants,
+  SimScenario,
+  SimSettings,
+} from './types.js';
 
 export interface SimComponent {
   componentAppId: string;
@@ -50,6 +59,11 @@ export type TokenCheck = { ok: true; token: SimToken } | { ok: false; errcode: n
 
 const DEFAULT_BEHAVIOUR: Behaviour = { scenario: { kind: 'accept' }, openAfterMs: null };
 
+/** The errmsg of a paused applyliveinfo when the admin call names none. */
+export const LIVE_GRANTS_PAUSED_ERRMSG = 'live broadcast permission is under maintenance, no new applications are accepted for now';
+
+const OPEN_LIVE_GRANTS: LiveGrants = { paused: false, errmsg: LIVE_GRANTS_PAUSED_ERRMSG };
+
 export function randomId(prefix: string, bytes = 24): string {
   return `${prefix}${randomBytes(bytes).toString('base64url')}`;
 }
@@ -64,6 +78,7 @@ export class SimState {
   authorizers = new Map<string, SimAuthorizer>();
   tokens = new Map<string, SimToken>();
   authCodes = new Map<string, AuthCode>();
+  liveGrants: LiveGrants = { ...OPEN_LIVE_GRANTS };
   private behaviours = new Map<string, Behaviour>();
   /** How often the counted scenario (busy, errcode) of each app id has fired since it was set. */
   private fired = new Map<string, number>();
@@ -210,6 +225,7 @@ export class SimState {
     this.authorizers.clear();
     this.tokens.clear();
     this.authCodes.clear();
+    this.liveGrants = { ...OPEN_LIVE_GRANTS };
     this.behaviours.clear();
     this.fired.clear();
     this.applyCalls.clear();

@@ -62,6 +62,16 @@ export interface SimSettings {
   delaysMs: Partial<Record<WechatEndpoint, number>>;
 }
 
+/**
+ * WeChat-wide: whether the platform grants new live permissions. While paused, applyliveinfo
+ * answers errcode 268489001 with `errmsg` to every merchant (see README.md for where in the
+ * order of checks).
+ */
+export interface LiveGrants {
+  paused: boolean;
+  errmsg: string;
+}
+
 export type PushKind = 'component_verify_ticket' | 'authorized' | 'wxa_live_apply_event';
 
 export interface PushRecord {

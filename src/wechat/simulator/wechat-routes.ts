@@ -153,6 +153,9 @@ export function createWechatRoutes(state: SimState, pusher: SimPusher): Map<stri
       if (state.countApplyLive(appId) > state.settings.applyLiveDailyLimit) {
         return fail(45009, 'reach max api daily quota limit');
       }
+      // WeChat-wide and past the quota step, so it spends quota like any call; it answers before
+      // the merchant's own outcome (busy, not_paid, accept), which it replaces.
+      if (state.liveGrants.paused) return fail(268489001, state.liveGrants.errmsg);
       if (terminal.kind === 'busy' && state.consume(appId, terminal.times)) return fail(-1, 'system error');
       if (terminal.kind === 'not_paid') return fail(2, 'no payment in the last 90 days');
       const component = state.components.get(authorizer.componentAppId);
