@@ -14,11 +14,12 @@ import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { RedisChangePublisher } from '../src/events/change-feed.js';
 import { ChangeSubscriber } from '../src/events/change-subscriber.js';
+import { OutboxRelay } from '../src/events/outbox-relay.js';
 import { ApplyQueue } from '../src/jobs/apply-queue.js';
 import { bullPrefix } from '../src/jobs/quota-keys.js';
 import { systemClock } from '../src/lib/clock.js';
 import { silentLogger } from '../src/lib/logger.js';
-import { ApplicationsService } from '../src/services/applications.service.js';
+import { LiveApplicationLifecycle } from '../src/services/live-application/index.js';
 import { AuthorizersService } from '../src/services/authorizers.service.js';
 import { PgCredentialStore } from '../src/services/credential-store.pg.js';
 import { SimulatorAdmin } from '../src/wechat/simulator/admin-client.js';
@@ -82,12 +83,12 @@ export async function runApplyPipelineBench(options: ApplyPipelineBenchOptions =
   try {
     const db = env.database.db;
     const admin = new SimulatorAdmin(sim.url);
-    const store = new PgCredentialStore(db, env.box);
+    const store = new PgCredentialStore(db, env.box, systemClock);
     const wechat = createWechatApi({ baseUrl: sim.url, redis: env.redis, prefix: env.redisPrefix, store, clock: systemClock });
-    const publisher = new RedisChangePublisher(env.redis, env.redisPrefix);
+    const publisher = new OutboxRelay({ db, redis: new RedisChangePublisher(env.redis, env.redisPrefix), clock: systemClock, logger: silentLogger });
     const queue = new ApplyQueue({ redis: env.redis, redisPrefix: env.redisPrefix, clock: systemClock, maxAttempts: 5, backoffMs: 100 });
-    const authorizers = new AuthorizersService(db, env.box);
-    const service = new ApplicationsService({ db, authorizers, queue, publisher, logger: silentLogger });
+    const authorizers = new AuthorizersService(db, env.box, systemClock);
+    const service = new LiveApplicationLifecycle({ db, authorizers, queue, publisher, clock: systemClock, logger: silentLogger });
     // SUBMITTED rows are counted from the change feed (every transition is published), not by
     // polling Postgres, which would add its own load to the figure.
     const changes = new ChangeSubscriber(env.newRedis({ maxRetriesPerRequest: null }), env.redisPrefix, silentLogger);

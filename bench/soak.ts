@@ -30,6 +30,7 @@ import { randomAppId, tenantInput } from '../test/support/fixtures.js';
 import { expectLedgerBalanced, LedgerImbalance, type LedgerReport } from '../test/support/ledger.js';
 import { adminSql, databaseUrl } from '../test/support/pg-admin.js';
 import { deleteKeys } from '../test/support/test-env.js';
+import { systemClock } from '../src/lib/clock.js';
 
 const { values: args } = parseArgs({ options: { minutes: { type: 'string', default: '1' }, rate: { type: 'string', default: '4' } } });
 const minutes = Number(args.minutes);
@@ -162,7 +163,7 @@ async function main(): Promise<number> {
     // Tenants, their merchants in the simulator and in the gateway (imported over GraphQL).
     // A tick applies for 1.2 merchants on average (a batch of three every tenth): enough for the whole run.
     const perTenant = Math.ceil((1.2 * rate * durationMs) / 1000 / TENANTS) + 10;
-    const tenantsService = new TenantsService(database.db, new SecretBox(secretKey));
+    const tenantsService = new TenantsService(database.db, new SecretBox(secretKey), systemClock);
     const clients: GatewayClient[] = [];
     const merchants: Merchant[] = [];
     for (let t = 0; t < TENANTS; t++) {

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { RedisChangePublisher } from '../src/events/change-feed.js';
-import type { LiveApplicationView } from '../src/services/live-application.view.js';
+import type { LiveApplicationView } from '../src/services/live-application/index.js';
 import { BENCH_REDIS_URL, type BenchDatabase, createBenchDatabase, createBenchTenant, deleteRedisPrefix } from './support/bench-db.js';
 import { type BenchProcess, pinSelf, spawnBenchProcess } from './support/processes.js';
 import { sleep } from './support/stats.js';
@@ -121,7 +121,7 @@ export async function runFanoutBench(options: FanoutOptions = {}): Promise<Fanou
       updatedAt: at,
     };
     const publishedAt = performance.timeOrigin + performance.now();
-    await publisher.publish([change]);
+    await publisher.publish([{ outboxId: 1, application: change }]);
     // Wait for the deliveries (bounded), then ask for the arrival times.
     let report: Record<string, unknown> = {};
     for (let waited = 0; waited < 10_000; waited += 250) {

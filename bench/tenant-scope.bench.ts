@@ -46,7 +46,7 @@ export async function runTenantScopeBench(options: { log: (line: string) => void
     const [key] = await bench.database.db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.tenantId, tenant.id));
     if (!key) throw new Error('bench tenant has no key');
     const lookup = app.db
-      .select({ scope: apiKeys.scope })
+      .select({ scopes: apiKeys.scopes })
       .from(apiKeys)
       .where(eq(apiKeys.id, sql.placeholder('id')))
       .prepare('bench_scope_lookup');

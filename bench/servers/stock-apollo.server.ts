@@ -9,7 +9,7 @@ import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import { toConnection } from '../../src/resolvers/connection.js';
 import type { TenantContext } from '../../src/services/context.js';
-import type { HistoryEventView, LiveApplicationView } from '../../src/services/live-application.view.js';
+import type { HistoryEventView, LiveApplicationView } from '../../src/services/live-application/index.js';
 import { baselineReadServices } from '../support/baseline-services.js';
 import { announce, exitOnSignal } from '../support/processes.js';
 

@@ -4,6 +4,7 @@ import postgres from 'postgres';
 import { connectPostgres, type Database } from '../../src/db/client.js';
 import { SecretBox } from '../../src/lib/secret-box.js';
 import { type CreateTenantInput, TenantsService } from '../../src/services/tenants.service.js';
+import { systemClock } from '../../src/lib/clock.js';
 
 export const BENCH_POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const BENCH_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -65,7 +66,7 @@ export function benchTenantInput(n: number): CreateTenantInput {
 
 export async function createBenchTenant(db: BenchDatabase, n: number, overrides: Partial<CreateTenantInput> = {}): Promise<BenchTenant> {
   const input = { ...benchTenantInput(n), ...overrides };
-  const { tenant, apiKey } = await new TenantsService(db.database.db, db.box).create(input);
+  const { tenant, apiKey } = await new TenantsService(db.database.db, db.box, systemClock).create(input);
   return { id: tenant.id, apiKey: apiKey.key, input };
 }
 

@@ -3,7 +3,9 @@ import { Gauge } from 'prom-client';
 import { type Db, rowsOf } from '../db/client.js';
 import { asSystem } from '../db/tenant-scope.js';
 import type { ChangeSubscriber } from '../events/change-subscriber.js';
+import type { OutboxRelay } from '../events/outbox-relay.js';
 import type { ApplyQueue } from '../jobs/apply-queue.js';
+import type { LiveGrantsGate } from '../jobs/live-grants-gate.js';
 import type { QuotaLimiter } from '../jobs/quota-limiter.js';
 import type { Clock } from '../lib/clock.js';
 import type { TenantsService } from '../services/tenants.service.js';
@@ -20,9 +22,27 @@ export function registerAppMetrics(deps: {
   subscriber: ChangeSubscriber;
   tenants: TenantsService;
   limiter: QuotaLimiter;
+  gate: LiveGrantsGate;
+  outbox: OutboxRelay;
   clock: Clock;
 }): void {
   const { registry } = deps.metrics;
+  new Gauge({
+    name: 'wxlive_live_grants_paused',
+    help: '1 while WeChat grants no new live permissions (268489001) and applyliveinfo is held for every tenant',
+    registers: [registry],
+    async collect() {
+      this.set((await deps.gate.status(deps.clock.now())).paused ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'wxlive_outbox_recovered_changes',
+    help: 'Changes this instance published from the outbox because the process that committed them did not',
+    registers: [registry],
+    collect() {
+      this.set(deps.outbox.metrics.recovered);
+    },
+  });
   new Gauge({
     name: 'wxlive_graphql_subscriptions_open',
     help: 'GraphQL subscriptions open on this instance',

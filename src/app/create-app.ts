@@ -4,6 +4,7 @@ import { type Config, ConfigError } from '../config/config.js';
 import { connectPglite, connectPostgres, type Database } from '../db/client.js';
 import { RedisChangePublisher } from '../events/change-feed.js';
 import { ChangeSubscriber } from '../events/change-subscriber.js';
+import { OutboxRelay } from '../events/outbox-relay.js';
 import { createGraphqlServer, type GraphqlServer } from '../graphql/index.js';
 import { graphiqlRoutes } from '../http/graphiql.js';
 import { queueDashboardRoutes } from '../http/queue-dashboard.js';
@@ -69,8 +70,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const redisClients: RedisClient[] = [redis];
   logRedisOutages(redis, 'commands', logger);
   const metrics = createMetrics();
-  const publisher = new RedisChangePublisher(redis, config.redisPrefix);
-  const { queue, limiter } = createApplyClients({ config, redis, clock, db: database.db });
+  // Every committed change goes through the outbox: published after commit, or by the relay's
+  // sweep when the process that committed it died first.
+  const publisher = new OutboxRelay({
+    db: database.db,
+    redis: new RedisChangePublisher(redis, config.redisPrefix),
+    clock,
+    logger: logger.child({ component: 'outbox' }),
+  });
+  const clients = createApplyClients({ config, redis, clock, db: database.db });
+  const { queue, limiter, gate } = clients;
   // The queue shares the commands connection, whose outages are logged once below.
   queue.queue.on('error', (err) => logger.debug({ err }, 'apply queue redis error'));
   const services = createServices({ db: database.db, box, clock, logger, queue, publisher });
@@ -105,9 +114,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       db: database.db,
       redis,
       workerConnection,
-      transitions: services.transitions,
+      lifecycle: services.lifecycle,
+      applications: services.applications,
       applyLive: (tenantId, appId) => wechat.applyLive(tenantId, appId),
-      clients: { queue, limiter },
+      clients,
+      onLiveGrantsPaused: (effect) => metrics.liveGrantsPauses.inc({ effect }),
       clock,
       logger: logger.child({ component: 'jobs' }),
       tuning: { ...config.jobs, ...options.jobsTuning },
@@ -129,7 +140,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         tenants: services.tenants,
         authorizers: services.authorizers,
         applications: services.applications,
-        quota: new QuotaService({ tenants: services.tenants, reader: limiter, clock }),
+        lifecycle: services.lifecycle,
+        quota: new QuotaService({ tenants: services.tenants, reader: limiter, liveGrants: gate, clock }),
         authorizationLinks: new AuthorizationLinkService({ wechat, clock }),
       },
       changes: { subscriber, redis, prefix: config.redisPrefix },
@@ -140,7 +152,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       db: database.db,
       redis,
       redisPrefix: config.redisPrefix,
-      services: { tenants: services.tenants, authorizers: services.authorizers, transitions: services.transitions, credentials: wechat.tokens },
+      services: {
+        tenants: services.tenants,
+        authorizers: services.authorizers,
+        lifecycle: services.lifecycle,
+        applications: services.applications,
+        credentials: wechat.tokens,
+      },
       exchangeAuthorizationCode: exchangeViaWechatApi(wechat),
       queue,
       clock,
@@ -158,7 +176,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ...(config.adminToken ? queueDashboardRoutes(queue.queue, config.adminToken) : []),
       ...(options.routes ?? []),
     ];
-    registerAppMetrics({ metrics, db: database.db, queue, subscriber, tenants: services.tenants, limiter, clock });
+    registerAppMetrics({ metrics, db: database.db, queue, subscriber, tenants: services.tenants, limiter, gate, outbox: publisher, clock });
     server = createServer(createRouter(routes, logger));
     await graphql.start(server);
     webhooks.sweeper.start();
@@ -170,6 +188,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${address.port}`;
     logger.info({ url, role: config.role }, 'gateway listening');
   }
+
+  publisher.start();
 
   let stopped: Promise<void> | undefined;
   return {
@@ -195,6 +215,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         await step('http and websockets drained', () => graphql?.stop());
         await step('webhook processing finished', () => webhooks?.stop());
         await step('worker drained', () => jobs?.close());
+        await step('outbox relay stopped', () => publisher.stop());
         await step('queue closed', () => queue.close());
         await step('redis closed', () => Promise.all(redisClients.map((r) => r.quit().catch(() => r.disconnect()))));
         await step('database closed', () => database.close());

@@ -1,8 +1,8 @@
 import { isAppId } from '../services/app-id.js';
 import { UsageError } from './cli-errors.js';
 
-/** Option values as node:util parseArgs returns them for options without `multiple`. */
-export type OptionValues = Record<string, string | boolean | undefined>;
+/** Option values as node:util parseArgs returns them (an array for options with `multiple`). */
+export type OptionValues = Record<string, string | boolean | string[] | undefined>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -67,6 +67,23 @@ export class Args {
     const found = allowed.find((a) => a === v);
     if (found === undefined) throw this.error(`--${name} expects one of ${allowed.join(', ')}, got "${v}"`);
     return found;
+  }
+
+  /**
+   * Values of a repeatable option (`multiple`), each also comma-separated: `--scope read --scope
+   * token` and `--scope read,token` are the same. Repeats dropped; undefined when not given.
+   */
+  someOf<T extends string>(name: string, allowed: readonly T[]): T[] | undefined {
+    const v = this.values[name];
+    if (v === undefined) return undefined;
+    const raw = (Array.isArray(v) ? v : [v]).flatMap((s) => (typeof s === 'string' ? s.split(',') : [])).map((s) => s.trim());
+    if (raw.length === 0 || raw.some((s) => s === '')) throw this.error(`--${name} needs a value`);
+    const found = raw.map((s) => {
+      const match = allowed.find((a) => a === s);
+      if (match === undefined) throw this.error(`--${name} expects one or more of ${allowed.join(', ')}, got "${s}"`);
+      return match;
+    });
+    return [...new Set(found)];
   }
 
   /** A comma-separated list, each item checked by `item`. */

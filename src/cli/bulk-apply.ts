@@ -1,7 +1,7 @@
 import type { Services } from '../app/services.js';
 import type { ApplicationStatus } from '../db/tables.js';
 import { isAppId } from '../services/app-id.js';
-import { MAX_BATCH } from '../services/applications.service.js';
+import { MAX_BATCH } from '../services/live-application/index.js';
 import { MAX_IMPORT } from '../services/authorizers.service.js';
 import type { TenantContext } from '../services/context.js';
 import type { MerchantRow } from './csv.js';
@@ -34,7 +34,7 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
  * services accept (applyBatch costs a fixed number of round trips per batch, not per row).
  */
 export async function bulkApply(
-  services: Pick<Services, 'authorizers' | 'applications'>,
+  services: Pick<Services, 'authorizers' | 'lifecycle'>,
   ctx: TenantContext,
   rows: readonly MerchantRow[],
   progress: Progress,
@@ -66,7 +66,7 @@ export async function bulkApply(
   progress.start('applying', rows.length);
   let done = 0;
   for (const batch of chunks(rows, MAX_BATCH)) {
-    const results = await services.applications.applyBatch(
+    const results = await services.lifecycle.applyBatch(
       ctx,
       batch.map((r) => r.appId),
     );

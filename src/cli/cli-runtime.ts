@@ -3,6 +3,7 @@ import { createServices, type Services } from '../app/services.js';
 import { type Config, ConfigError, loadConfig } from '../config/config.js';
 import { connectPostgres } from '../db/client.js';
 import { RedisChangePublisher } from '../events/change-feed.js';
+import { OutboxRelay } from '../events/outbox-relay.js';
 import { createApplyClients } from '../jobs/jobs-runtime.js';
 import { systemClock } from '../lib/clock.js';
 import { createLogger } from '../lib/logger.js';
@@ -53,7 +54,10 @@ export async function openCliRuntime(env: Record<string, string | undefined>, op
       const clients = createApplyClients({ config, redis, clock: systemClock });
       closers.push(() => clients.queue.close());
       queue = clients.queue;
-      publisher = new RedisChangePublisher(redis, config.redisPrefix);
+      const relay = new OutboxRelay({ db: database.db, redis: new RedisChangePublisher(redis, config.redisPrefix), clock: systemClock, logger });
+      // Deletes the rows it published before Redis and Postgres close (closers run in reverse).
+      closers.push(() => relay.stop());
+      publisher = relay;
     }
     const services = createServices({ db: database.db, box: new SecretBox(config.secretKey), clock: systemClock, logger, queue, publisher });
     return {

@@ -27,3 +27,5 @@ export interface Command {
 
 export const str = { type: 'string' } as const;
 export const bool = { type: 'boolean' } as const;
+/** A string option that may be given several times. */
+export const strs = { type: 'string', multiple: true } as const;

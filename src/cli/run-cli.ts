@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config.js';
 import { DomainError } from '../services/errors.js';
-import { Args } from './args.js';
+import { Args, type OptionValues } from './args.js';
 import { CliError, EXIT, UsageError } from './cli-errors.js';
 import type { CliRuntime } from './cli-runtime.js';
 import { bool, type Command } from './command.js';
@@ -45,14 +45,14 @@ export async function runCli(argv: readonly string[], io: CliIO, env: Record<str
     }
     const found = findCommand(argv);
     command = found.command;
-    let values: Record<string, string | boolean | undefined>;
+    let values: OptionValues;
     try {
       values = parseArgs({
         args: found.rest,
         options: { ...command.options, json: bool, help: { type: 'boolean', short: 'h' } },
         strict: true,
         allowPositionals: false,
-      }).values as Record<string, string | boolean | undefined>;
+      }).values as OptionValues;
     } catch (err) {
       throw parseError(err, command.name);
     }

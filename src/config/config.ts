@@ -45,6 +45,7 @@ export const envSchema = z.object({
   APPLY_BACKOFF_MS: z.coerce.number().int().min(0).default(2000),
   APPLY_HOURLY_CAP_PER_APP: z.coerce.number().int().min(1).default(10),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
+  LIVE_GRANTS_PAUSE_MINUTES: z.coerce.number().int().min(1).max(10_080).default(60),
   GRAPHQL_INTROSPECTION: bool.default(false),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(8),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(20000),
@@ -93,6 +94,8 @@ export interface Config {
   applyBackoffMs: number;
   applyHourlyCapPerApp: number;
   workerConcurrency: number;
+  /** After WeChat's 268489001 (no new live grants), applyliveinfo is not called for this long, then probed once. */
+  liveGrantsPauseMs: number;
   graphql: { introspection: boolean; maxDepth: number; maxCost: number; maxAliases: number };
   adminToken: string | undefined;
   dbPoolSize: number;
@@ -135,6 +138,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     applyBackoffMs: e.APPLY_BACKOFF_MS,
     applyHourlyCapPerApp: e.APPLY_HOURLY_CAP_PER_APP,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    liveGrantsPauseMs: e.LIVE_GRANTS_PAUSE_MINUTES * 60_000,
     graphql: {
       introspection: e.GRAPHQL_INTROSPECTION,
       maxDepth: e.GRAPHQL_MAX_DEPTH,

@@ -1,5 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
-import { type AnyPgColumn, bigserial, boolean, index, integer, json, pgPolicy, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, bigserial, boolean, check, index, integer, json, pgPolicy, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { API_KEY_SCOPES, type ApiKeyScope } from '../services/context.js';
 
 // Millisecond precision: JavaScript dates (and so keyset cursors) carry milliseconds; microseconds
 // would make rows created in one statement straddle a page boundary and be skipped.
@@ -48,11 +49,19 @@ export const apiKeys = pgTable(
     /** SHA-256 of the whole key, hex; the key itself is shown once and never stored. */
     keyHash: text('key_hash').notNull().unique(),
     prefix: text('prefix').notNull(),
-    scope: text('scope', { enum: ['read', 'write'] }).notNull(),
+    /** At least one of API_KEY_SCOPES (src/services/context.ts); migration 0006 made it from the old single `scope`. */
+    scopes: text('scopes').array().$type<ApiKeyScope[]>().notNull(),
     createdAt: ts('created_at').notNull().defaultNow(),
     revokedAt: ts('revoked_at'),
   },
-  (t) => [index('api_keys_tenant_idx').on(t.tenantId), tenantIsolation('api_keys', t.tenantId)],
+  (t) => [
+    index('api_keys_tenant_idx').on(t.tenantId),
+    tenantIsolation('api_keys', t.tenantId),
+    check(
+      'api_keys_scopes_check',
+      sql`cardinality(${t.scopes}) > 0 and ${t.scopes} <@ ${sql.raw(`array[${API_KEY_SCOPES.map((s) => `'${s}'`).join(', ')}]::text[]`)}`,
+    ),
+  ],
 );
 
 export const componentTickets = pgTable(

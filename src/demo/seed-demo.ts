@@ -68,15 +68,15 @@ export interface SeededDemo {
 /** The demo tenant and its three merchants; the three applications are made on the first run. */
 export async function seedDemo(app: App, sim: SimulatorAdmin): Promise<SeededDemo> {
   if (!app.url) throw new Error('the demo needs the API role');
-  const { tenants, authorizers, applications } = app.services;
+  const { tenants, authorizers, applications, lifecycle } = app.services;
   const existing = (await tenants.list()).find((t) => t.componentAppId === DEMO.componentAppId);
   const tenantId = existing ? existing.id : (await tenants.create({ name: DEMO.tenantName, ...componentOf(DEMO) })).tenant.id;
-  const apiKey = (await tenants.createApiKey(tenantId, 'write')).key;
+  const apiKey = (await tenants.createApiKey(tenantId, ['write'])).key;
   await connectTenantToSimulator(sim, { webhookBaseUrl: app.url, authorizers }, tenantId, componentOf(DEMO), DEMO.merchants);
   const ctx = systemContext(tenantId);
   const appIds = DEMO.merchants.map((m) => m.appId);
   const current = await applications.list(ctx, { first: 10 });
-  if (current.items.length === 0) await applications.applyBatch(ctx, appIds);
+  if (current.items.length === 0) await lifecycle.applyBatch(ctx, appIds);
   return { tenantId, apiKey, appIds };
 }
 

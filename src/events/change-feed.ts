@@ -1,6 +1,6 @@
 import type { RedisClient } from '../lib/redis.js';
-import type { LiveApplicationView } from '../services/live-application.view.js';
-import type { ChangePublisher } from '../services/ports.js';
+import type { LiveApplicationView } from '../services/live-application/application.row.js';
+import type { RecordedChange } from '../services/ports.js';
 
 /** A change as delivered to subscribers: the application's new state and its per-tenant cursor. */
 export interface ApplicationChange {
@@ -10,6 +10,8 @@ export interface ApplicationChange {
 
 export interface ChangeFeedKeys {
   stream(tenantId: string): string;
+  /** Outbox ids already published (a sorted set scored by time), so a change is added once. */
+  published(tenantId: string): string;
   channel(tenantId: string): string;
   channelPattern: string;
 }
@@ -18,6 +20,7 @@ export function changeFeedKeys(prefix: string): ChangeFeedKeys {
   return {
     // Hash tag: the tenant's stream lives on one Cluster slot.
     stream: (tenantId) => `${prefix}:{t:${tenantId}}:changes`,
+    published: (tenantId) => `${prefix}:{t:${tenantId}}:published`,
     channel: (tenantId) => `${prefix}:changes:${tenantId}`,
     channelPattern: `${prefix}:changes:*`,
   };
@@ -25,16 +28,24 @@ export function changeFeedKeys(prefix: string): ChangeFeedKeys {
 
 /**
  * XADD then PUBLISH in one script, so the cursor subscribers receive is the stream id a
- * reconnecting console resumes after, and no change is published without being kept.
+ * reconnecting console resumes after, and no change is published without being kept. A change
+ * whose outbox id was published already (the relay re-sending what a dead process had sent just
+ * before dying) is dropped: each committed change reaches the stream exactly once. Ids are kept
+ * for a day, far longer than an outbox row waits.
  */
 const PUBLISH_SCRIPT = `
+local t = redis.call('TIME')
+local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('ZADD', KEYS[2], 'NX', nowMs, ARGV[4]) == 0 then return false end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', nowMs - 86400000)
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'a', ARGV[2])
 redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[2])
 return id`;
 
 export const DEFAULT_STREAM_LENGTH = 10_000;
 
-export class RedisChangePublisher implements ChangePublisher {
+/** Adds committed changes to their tenant's stream and channel (the outbox relay calls it). */
+export class RedisChangePublisher {
   private readonly keys: ChangeFeedKeys;
 
   constructor(
@@ -44,30 +55,34 @@ export class RedisChangePublisher implements ChangePublisher {
   ) {
     this.keys = changeFeedKeys(prefix);
     if (!('wxlivePublishChange' in redis)) {
-      redis.defineCommand('wxlivePublishChange', { numberOfKeys: 1, lua: PUBLISH_SCRIPT });
+      redis.defineCommand('wxlivePublishChange', { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
     }
   }
 
-  async publish(changes: readonly LiveApplicationView[]): Promise<void> {
+  /** In order per tenant; resolves when Redis has them all, rejects when any failed. */
+  async publish(changes: readonly RecordedChange[]): Promise<void> {
     // A Redis Cluster pipeline must stay on one slot: one pipeline per tenant (its stream's hash
     // tag), in parallel; each tenant's changes keep their order.
-    const byTenant = new Map<string, LiveApplicationView[]>();
+    const byTenant = new Map<string, RecordedChange[]>();
     for (const c of changes) {
-      const list = byTenant.get(c.tenantId);
+      const list = byTenant.get(c.application.tenantId);
       if (list) list.push(c);
-      else byTenant.set(c.tenantId, [c]);
+      else byTenant.set(c.application.tenantId, [c]);
     }
     await Promise.all([...byTenant.values()].map((list) => this.publishTenant(list)));
   }
 
-  private async publishTenant(changes: readonly LiveApplicationView[]): Promise<void> {
+  private async publishTenant(changes: readonly RecordedChange[]): Promise<void> {
     const pipeline = this.redis.pipeline();
-    for (const c of changes) {
+    for (const { outboxId, application } of changes) {
+      const tenantId = application.tenantId;
       (pipeline as unknown as PublishCommand).wxlivePublishChange(
-        this.keys.stream(c.tenantId),
-        this.keys.channel(c.tenantId),
-        JSON.stringify(c),
+        this.keys.stream(tenantId),
+        this.keys.published(tenantId),
+        this.keys.channel(tenantId),
+        JSON.stringify(application),
         String(this.maxLength),
+        String(outboxId),
       );
     }
     const results = await pipeline.exec();
@@ -77,7 +92,7 @@ export class RedisChangePublisher implements ChangePublisher {
 }
 
 interface PublishCommand {
-  wxlivePublishChange(stream: string, channel: string, payload: string, maxLen: string): unknown;
+  wxlivePublishChange(stream: string, published: string, channel: string, payload: string, maxLen: string, outboxId: string): unknown;
 }
 
 /** Parses a pub/sub message ("<cursor> <json>") back into a change. */

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { OperationTypeNode } from 'graphql';
 import type { TenantContext } from '../services/context.js';
 import type { TenantsService } from '../services/tenants.service.js';
-import { forbidden, unauthenticated } from './errors.js';
+import { unauthenticated } from './errors.js';
 
 /**
  * The one place a GraphQL request, over HTTP (`Authorization: Bearer <key>`) or WebSocket
@@ -24,11 +23,6 @@ function bearerKey(authorization: unknown): string | undefined {
 }
 
 const BEARER = /^bearer\s+/i;
-
-/** Mutations need a key with the write scope; queries and subscriptions any key. Throws FORBIDDEN. */
-export function assertOperationAllowed(tenant: TenantContext, operation: OperationTypeNode | undefined): void {
-  if (operation === 'mutation' && tenant.scope !== 'write') throw forbidden();
-}
 
 type Authenticator = Pick<TenantsService, 'authenticate'>;
 

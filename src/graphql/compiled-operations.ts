@@ -1,10 +1,14 @@
 import { type DocumentNode, GraphQLError, type GraphQLSchema, getOperationAST, type ParseOptions, parse, type ValidationRule, validate } from 'graphql';
 import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
+import type { ApiKeyScope } from '../services/context.js';
+import { scopesNeeded } from './operation-scopes.js';
 
 /** A query operation parsed, validated with the server's rules and compiled, ready to run. */
 export interface CompiledOperation {
   document: DocumentNode;
   compiled: CompiledQuery;
+  /** The scopes its root fields need (see operation-scopes.ts): the fast path checks them before running it. */
+  scopes: readonly ApiKeyScope[];
 }
 
 /** A parsed document and its validation errors (parse errors have no document). */
@@ -91,8 +95,9 @@ export class CompiledOperations {
   private compile(query: string, operationName: string | undefined): CompiledOperation | null {
     const { document, errors } = this.validated(query);
     if (!document || errors.length > 0) return null;
-    if (getOperationAST(document, operationName)?.operation !== 'query') return null;
+    const operation = getOperationAST(document, operationName);
+    if (operation?.operation !== 'query') return null;
     const compiled = compileQuery(this.schema, document, operationName);
-    return isCompiledQuery(compiled) ? { document, compiled } : null;
+    return isCompiledQuery(compiled) ? { document, compiled, scopes: scopesNeeded(this.schema, document, operation) } : null;
   }
 }

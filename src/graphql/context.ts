@@ -1,10 +1,9 @@
 import DataLoader from 'dataloader';
 import type { Logger } from '../lib/logger.js';
-import type { ApplicationsService } from '../services/applications.service.js';
 import type { AuthorizationLinkService } from '../services/authorization-link.service.js';
 import type { AuthorizersService } from '../services/authorizers.service.js';
 import type { TenantContext } from '../services/context.js';
-import type { HistoryEventView } from '../services/live-application.view.js';
+import type { HistoryEventView, LiveApplicationLifecycle, LiveApplicationQueries } from '../services/live-application/index.js';
 import type { QuotaService } from '../services/quota.service.js';
 import type { TenantsService } from '../services/tenants.service.js';
 import type { ApplicationFeed } from './application-feed.js';
@@ -13,7 +12,8 @@ import type { ApplicationFeed } from './application-feed.js';
 export interface GraphqlServices {
   tenants: TenantsService;
   authorizers: AuthorizersService;
-  applications: ApplicationsService;
+  applications: LiveApplicationQueries;
+  lifecycle: LiveApplicationLifecycle;
   quota: QuotaService;
   authorizationLinks: AuthorizationLinkService;
   feed: ApplicationFeed;

@@ -1,4 +1,5 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { ApiKeyScope } from '../services/context.js';
 import { DomainError, ERROR_CODES, type ErrorCode } from '../services/errors.js';
 
 /** Codes GraphQL machinery and Apollo give to the client's own mistakes: shown as they are. */
@@ -31,8 +32,10 @@ export function unauthenticated(): ExposedError {
   return graphqlError('UNAUTHENTICATED', ERROR_CODES.UNAUTHENTICATED, 401);
 }
 
-export function forbidden(): ExposedError {
-  return graphqlError('FORBIDDEN', ERROR_CODES.FORBIDDEN, 403);
+/** FORBIDDEN naming the scope the operation needs and the scopes the key holds. */
+export function forbidden(needed: ApiKeyScope, held: Iterable<ApiKeyScope>): ExposedError {
+  const detail = `This operation needs the ${needed} scope; this key has ${[...held].join(', ') || 'none'}.`;
+  return graphqlError('FORBIDDEN', `${detail} ${ERROR_CODES.FORBIDDEN}`, 403);
 }
 
 export type ErrorVerdict = { exposed: true; code: string; message: string } | { exposed: false };

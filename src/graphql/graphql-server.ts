@@ -14,12 +14,13 @@ import type { Route } from '../http/router.js';
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import { ApplicationFeed, redisChangeSource } from './application-feed.js';
-import { assertOperationAllowed, authenticate, cachedAuthenticator } from './authenticate.js';
+import { authenticate, cachedAuthenticator } from './authenticate.js';
 import { CompiledOperations } from './compiled-operations.js';
 import { GraphqlContext, type GraphqlServices } from './context.js';
 import { classifyError, ExposedError, formatForClient, MASKED_MESSAGE, maskedMessage } from './errors.js';
 import { DEFAULT_BODY_LIMIT, type FastPath, graphqlHttpHandler } from './http-handler.js';
 import { jitGateway, type PrecomputedResults } from './jit-executor.js';
+import { assertOperationAllowed, missingScope } from './operation-scopes.js';
 import { PARSE_OPTIONS, type ProtectionLimits, protectionRules } from './protection.js';
 import { graphqlSchema } from './schema.js';
 import { attachWebSocket } from './ws-server.js';
@@ -77,8 +78,14 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
   const precomputed: PrecomputedResults = new WeakMap();
   // The same rules Apollo validates with (its own introspection rule is equivalent to graphql's).
   const allRules = [...specifiedRules, ...rules, ...(deps.config.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
-  const fast: FastPath | undefined =
-    deps.jit === false ? undefined : { operations: new CompiledOperations(schema, { rules: allRules, parseOptions: PARSE_OPTIONS }), precomputed };
+  const fast: FastPath<GraphqlContext> | undefined =
+    deps.jit === false
+      ? undefined
+      : {
+          operations: new CompiledOperations(schema, { rules: allRules, parseOptions: PARSE_OPTIONS }),
+          precomputed,
+          allows: (context, operation) => missingScope(context.tenant, operation.scopes) === undefined,
+        };
   let apollo: ApolloServer<GraphqlContext> | undefined;
 
   const contextFor = async (authorization: string | undefined, requestId: string): Promise<GraphqlContext> => {
@@ -152,14 +159,15 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
 }
 
 /**
- * Per request, one shared listener (no allocation): the scope check once the operation is known,
+ * Per request, one shared listener (no allocation): the scope check once the operation is known
+ * (the fast path makes the same check itself, and hands refused operations over to this one),
  * logging of internal errors with the request id, and the request id put into masked messages
  * (`formatError` has no access to the request).
  */
 function requestPlugin(): ApolloServerPlugin<GraphqlContext> {
   const listener: GraphQLRequestListener<GraphqlContext> = {
-    async didResolveOperation({ contextValue, operation }) {
-      assertOperationAllowed(contextValue.tenant, operation?.operation);
+    async didResolveOperation({ contextValue, operation, document, schema }) {
+      if (operation) assertOperationAllowed(contextValue.tenant, schema, document, operation);
     },
     async didEncounterErrors({ contextValue, errors }) {
       for (const error of errors) {

@@ -3,15 +3,17 @@ import type { ApolloServer } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import type { ExecutionResult } from 'graphql';
 import { BodyTooLargeError, type RequestContext, readBody, sendJson } from '../http/router.js';
-import type { CompiledOperations } from './compiled-operations.js';
+import type { CompiledOperation, CompiledOperations } from './compiled-operations.js';
 import type { PrecomputedResults } from './jit-executor.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 /** The HTTP fast path's state: compiled query operations, and results handed to Apollo's executor. */
-export interface FastPath {
+export interface FastPath<TContext> {
   operations: CompiledOperations;
   precomputed: PrecomputedResults;
+  /** False when the caller's key may not run the operation: Apollo's path then refuses it, as it refuses any other. */
+  allows(context: TContext, operation: CompiledOperation): boolean;
 }
 
 /** What the fast path leaves for Apollo when it does not answer itself. */
@@ -26,15 +28,15 @@ type Handover<TContext> = { context: TContext } | { contextError: unknown } | un
  * compiled operation runs straight after authentication, skipping Apollo's per-request pipeline
  * (query hash, document store, content negotiation, plugin hooks), which cost more than the
  * query's own execution. Anything else (GET, mutations, unseen accept headers, extensions,
- * invalid documents) goes to Apollo as before; so do results with errors and failed
- * authentication, with the context or its error and the result handed over, so Apollo formats,
- * masks and logs them as always and nothing runs twice.
+ * invalid documents) goes to Apollo as before; so do results with errors, failed authentication
+ * and keys without the scope the operation needs, with the context or its error and the result
+ * handed over, so Apollo formats, masks, refuses and logs them as always and nothing runs twice.
  */
 export function graphqlHttpHandler<TContext extends object>(
   getServer: () => ApolloServer<TContext> | undefined,
   context: (authorization: string | undefined, requestId: string) => Promise<TContext>,
   bodyLimit = DEFAULT_BODY_LIMIT,
-  fast?: FastPath,
+  fast?: FastPath<TContext>,
 ) {
   return async ({ req, res, url, requestId }: RequestContext): Promise<void> => {
     const server = getServer();
@@ -134,7 +136,7 @@ const FAST_ACCEPT = new Map<string | undefined, string>([
 ]);
 
 async function serveFast<TContext extends object>(
-  fast: FastPath,
+  fast: FastPath<TContext>,
   body: unknown,
   headers: IncomingHttpHeaders,
   requestId: string,
@@ -151,6 +153,7 @@ async function serveFast<TContext extends object>(
   } catch (contextError) {
     return { contextError };
   }
+  if (!fast.allows(contextValue, operation)) return { context: contextValue };
   let result: ExecutionResult;
   try {
     result = await operation.compiled.query(undefined, contextValue, body.variables ?? {});

@@ -7,7 +7,8 @@
  * How failures reach a client (`errors[].extensions.code`, and the HTTP status):
  * - no, unknown or revoked API key: UNAUTHENTICATED, HTTP 401 (WebSocket: closed with 4403 at
  *   connection_init; a key revoked mid-connection gets UNAUTHENTICATED per new operation);
- * - a `read` key sending a mutation: FORBIDDEN, HTTP 403, nothing runs;
+ * - a key without the scope an operation's root field needs (mutations: write; queries and
+ *   subscriptions: read; the token fields: token): FORBIDDEN naming that scope, HTTP 403, nothing runs;
  * - syntax (and documents over 10,000 tokens), validation, depth/cost/alias limits, introspection
  *   when disabled: GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED, HTTP 400; variables:
  *   BAD_USER_INPUT, 400;
@@ -24,7 +25,8 @@
  *   SUBSCRIBER_TOO_SLOW as the subscription's error; it resubscribes with `after`.
  */
 export { ApplicationFeed, type ChangeSource, redisChangeSource } from './application-feed.js';
-export { assertOperationAllowed, authenticate, cachedAuthenticator } from './authenticate.js';
+export { authenticate, cachedAuthenticator } from './authenticate.js';
 export { GraphqlContext, type GraphqlServices } from './context.js';
 export { createGraphqlServer, type GraphqlServer, type GraphqlServerDeps } from './graphql-server.js';
+export { assertOperationAllowed, RequiresScope, scopesNeeded } from './operation-scopes.js';
 export { graphqlSchema } from './schema.js';

@@ -18,10 +18,11 @@ import { type Extra, useServer as serveGraphqlWs } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../lib/logger.js';
 import type { TenantContext } from '../services/context.js';
-import { assertOperationAllowed, authenticate } from './authenticate.js';
+import { authenticate } from './authenticate.js';
 import { GraphqlContext, type GraphqlServices } from './context.js';
 import { CompiledOperations } from './compiled-operations.js';
 import { classifyError, ExposedError, formatForClient, maskedMessage } from './errors.js';
+import { assertOperationAllowed } from './operation-scopes.js';
 import { PARSE_OPTIONS } from './protection.js';
 
 export interface WebSocketOptions {
@@ -95,7 +96,7 @@ export function attachWebSocket(httpServer: Server, options: WebSocketOptions): 
           if (errors.length > 0) return errors.map((e) => withCode(e, 'GRAPHQL_VALIDATION_FAILED', hideSchema));
           const operation = getOperationAST(document, payload.operationName);
           if (!operation) return [withCode(new GraphQLError('Unable to identify the operation to run.'), 'OPERATION_RESOLUTION_FAILURE')];
-          assertOperationAllowed(tenant, operation.operation);
+          assertOperationAllowed(tenant, schema, document, operation);
           return {
             schema,
             document,

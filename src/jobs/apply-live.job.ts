@@ -2,17 +2,21 @@ import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { nextQuotaDayStart } from '../lib/quota-day.js';
-import type { ApplicationTransitions, AttemptRecord } from '../services/application-transitions.service.js';
+import { systemContext, type TenantContext } from '../services/context.js';
 import { assertNever } from '../services/errors.js';
+import type { AttemptRecord, LiveApplicationLifecycle, LiveApplicationQueries } from '../services/live-application/index.js';
 import type { ApplicationQueue } from '../services/ports.js';
 import { type ApplyCallResult, type ApplyLiveCaller, classifyCall } from './apply-outcome.js';
 import type { ApplyJobData } from './apply-queue.js';
+import type { LiveGrantsGate } from './live-grants-gate.js';
 import type { QuotaLimiter } from './quota-limiter.js';
 import type { TenantLimitsSource } from './tenant-limits.js';
 
 export interface ApplyJobDeps {
-  transitions: ApplicationTransitions;
+  lifecycle: LiveApplicationLifecycle;
+  applications: Pick<LiveApplicationQueries, 'get'>;
   limiter: QuotaLimiter;
+  gate: LiveGrantsGate;
   tenantLimits: TenantLimitsSource;
   applyLive: ApplyLiveCaller;
   scheduleExpiry: ApplicationQueue['scheduleExpiry'];
@@ -20,8 +24,12 @@ export interface ApplyJobDeps {
   logger: Logger;
   /** How long to wait for a component_verify_ticket (WeChat pushes one every 10 minutes). */
   ticketWaitMs?: number;
+  /** How long a job waits for another job's live-grants probe before asking again (default 1 s). */
+  probeWaitMs?: number;
   /** Spreads jobs released at the same instant; tests may pass () => 0. */
   random?: () => number;
+  /** A live-grants pause began or went on (metrics). */
+  onLiveGrantsPaused?: (effect: 'pause-began' | 'pause-extended') => void;
 }
 
 /** How a run ended, kept as the job's return value (handy in the BullMQ UI and in tests). */
@@ -33,18 +41,30 @@ export type ApplyJobResult = 'SUBMITTED' | 'REJECTED' | 'GONE' | `SKIPPED_${stri
  */
 export async function runApplyJob(job: Job<ApplyJobData>, token: string | undefined, deps: ApplyJobDeps): Promise<ApplyJobResult> {
   const { tenantId, applicationId, appId } = job.data;
-  const { transitions, limiter, clock } = deps;
-  const application = await transitions.load(tenantId, applicationId);
+  const { lifecycle, limiter, clock } = deps;
+  const ctx = systemContext(tenantId, job.id === undefined ? undefined : `job:${job.id}`);
+  const application = await deps.applications.get(ctx, applicationId);
   // Deleted with its tenant (cascade): nothing left to do.
   if (!application) return 'GONE';
   if (application.status !== 'QUEUED') return `SKIPPED_${application.status}`;
-  if (job.data.accepted) return recordSubmitted(job, token, job.data.accepted, deps);
+  if (job.data.accepted) return recordSubmitted(job, ctx, job.data.accepted, deps);
   const limits = await deps.tenantLimits(tenantId);
   if (!limits) return 'GONE';
 
   const now = clock.now();
+  const admission = await deps.gate.admit(now);
+  if (admission.kind === 'paused') {
+    await lifecycle.hold(ctx, applicationId);
+    return delay(job, token, admission.untilMs - now, deps, 'live grants paused');
+  }
+  if (admission.kind === 'probing') return delay(job, token, deps.probeWaitMs ?? 1_000, deps, 'live grants probe in flight');
+  const probe = admission.probe;
+
   const reserved = await limiter.reserve(limits, appId, now);
-  if (!reserved.ok) return delay(job, token, reserved.retryAfterMs, deps, `quota: ${reserved.limit}`);
+  if (!reserved.ok) {
+    if (probe) await deps.gate.settle(probe, 'inconclusive', now);
+    return delay(job, token, reserved.retryAfterMs, deps, `quota: ${reserved.limit}`);
+  }
 
   const started = performance.now();
   let call: { ok: true; value: ApplyCallResult } | { ok: false; error: unknown };
@@ -54,52 +74,79 @@ export async function runApplyJob(job: Job<ApplyJobData>, token: string | undefi
     call = { ok: false, error };
   }
   const classified = classifyCall(call, performance.now() - started);
-  if (!classified) return unexpected(job, call.ok ? undefined : call.error, deps);
+  if (!classified) {
+    if (probe) await deps.gate.settle(probe, 'inconclusive', now);
+    return unexpected(job, ctx, call.ok ? undefined : call.error, deps);
+  }
+  const { outcome } = classified;
   if (classified.notSent) {
     await limiter.release(reserved.reservation).catch((err: unknown) => deps.logger.warn({ err, tenantId, appId }, 'quota release failed'));
   }
+  // Only a verdict of applyliveinfo itself (accepted, or refused for this merchant) says live grants are open.
+  const gateResult =
+    outcome.kind === 'PAUSED' ? 'paused' : !classified.notSent && (outcome.kind === 'SUBMITTED' || outcome.kind === 'END') ? 'open' : 'inconclusive';
+  await settleGate(deps, probe, gateResult, outcome.attempt.errmsg ?? '');
 
-  const { outcome } = classified;
   switch (outcome.kind) {
     case 'SUBMITTED':
-      return recordSubmitted(job, token, outcome.attempt, deps);
-    case 'FINAL':
-      await transitions.finished(tenantId, applicationId, outcome.status, outcome.errorCode, outcome.attempt, outcome.message);
-      if (outcome.status === 'REJECTED') return 'REJECTED';
-      throw new UnrecoverableError(`${outcome.errorCode}: ${outcome.message}`);
+      return recordSubmitted(job, ctx, outcome.attempt, deps);
+    case 'END':
+      await lifecycle.end(ctx, applicationId, outcome.code, outcome.attempt, outcome.message);
+      if (outcome.code === 'NOT_PAID_90_DAYS') return 'REJECTED';
+      throw new UnrecoverableError(`${outcome.code}: ${outcome.message}`);
+    case 'PAUSED':
+      await lifecycle.end(ctx, applicationId, 'LIVE_GRANTS_PAUSED', outcome.attempt, outcome.message);
+      throw new UnrecoverableError(`LIVE_GRANTS_PAUSED: ${outcome.message}`);
     case 'RETRY':
-      if (isLastAttempt(job)) return exhausted(job, outcome.attempt, deps);
-      await transitions.retrying(tenantId, applicationId, outcome.attempt, `Attempt ${job.attemptsMade + 1}: ${outcome.message}`);
+      if (isLastAttempt(job)) return exhausted(job, ctx, outcome.attempt, deps);
+      await lifecycle.retry(ctx, applicationId, outcome.attempt, `Attempt ${job.attemptsMade + 1}: ${outcome.message}`);
       // BullMQ retries with the worker's backoff strategy (exponential with jitter).
       throw new Error(outcome.message);
     case 'QUOTA':
       await limiter.markSpent(tenantId, appId, now);
-      await transitions.retrying(tenantId, applicationId, outcome.attempt, outcome.message);
+      await lifecycle.wait(ctx, applicationId, 'DAILY_QUOTA_REACHED', outcome.attempt, outcome.message);
       return delay(job, token, nextQuotaDayStart(now) - clock.now(), deps, 'WeChat 45009');
     case 'WAIT':
-      await transitions.retrying(tenantId, applicationId, outcome.attempt, outcome.message);
+      await lifecycle.wait(ctx, applicationId, 'COMPONENT_TICKET_MISSING', outcome.attempt, outcome.message);
       return delay(job, token, deps.ticketWaitMs ?? 600_000, deps, 'component ticket');
     default:
       return assertNever(outcome);
   }
 }
 
-/** How long a run waits before recording a remembered accepted answer again. */
-const RECORD_RETRY_MS = 1_000;
+async function settleGate(deps: ApplyJobDeps, probe: string | null, result: 'open' | 'paused' | 'inconclusive', errmsg: string): Promise<void> {
+  const effect = await deps.gate.settle(probe, result, deps.clock.now(), errmsg);
+  if (effect === 'none') return;
+  const until = new Date(deps.clock.now() + deps.gate.pauseMs).toISOString();
+  if (effect === 'pause-began') {
+    deps.logger.warn({ errcode: 268489001, errmsg, until }, 'WeChat grants no new live permissions; applyliveinfo paused for every tenant until a probe');
+  } else {
+    deps.logger.info({ errcode: 268489001, errmsg, until }, 'live grants still paused after a probe');
+  }
+  deps.onLiveGrantsPaused?.(effect);
+}
 
 /**
- * Records WeChat's acceptance. When that fails (Postgres gone) the answer is kept on the job and
- * the job waits without spending an attempt: a retry that called WeChat again would apply twice.
+ * Records WeChat's acceptance. When that fails (Postgres gone, or a bug) the answer is kept on
+ * the job and the run fails like any other: BullMQ retries it with backoff, and the retry
+ * records the kept answer without calling WeChat again (a second call would apply twice). After
+ * the last attempt the job fails, loudly; the reconciler's replacement job keeps the answer too.
  */
-async function recordSubmitted(job: Job<ApplyJobData>, token: string | undefined, attempt: AttemptRecord, deps: ApplyJobDeps): Promise<ApplyJobResult> {
+async function recordSubmitted(job: Job<ApplyJobData>, ctx: TenantContext, attempt: AttemptRecord, deps: ApplyJobDeps): Promise<ApplyJobResult> {
   const { tenantId, applicationId, appId } = job.data;
-  let view: Awaited<ReturnType<ApplicationTransitions['submitted']>>;
+  let view: Awaited<ReturnType<LiveApplicationLifecycle['submit']>>;
   try {
-    view = await deps.transitions.submitted(tenantId, applicationId, attempt);
+    view = await deps.lifecycle.submit(ctx, applicationId, attempt);
   } catch (error) {
-    deps.logger.warn({ err: error, tenantId, applicationId }, 'recording an accepted application failed; kept on the job, recorded later without a call');
     if (!job.data.accepted) await job.updateData({ ...job.data, accepted: attempt });
-    return delay(job, token, RECORD_RETRY_MS, deps, 'recording the accepted answer');
+    const last = isLastAttempt(job);
+    deps.logger[last ? 'error' : 'warn'](
+      { err: error, tenantId, applicationId, attempt: job.attemptsMade + 1 },
+      last
+        ? 'recording an accepted application failed on the last attempt; the job fails, its answer kept for the reconciler'
+        : 'recording an accepted application failed; kept on the job, retried without a call',
+    );
+    throw error instanceof Error ? error : new Error(String(error));
   }
   if (!view) {
     // Cancelled (or revoked) while the call was in flight: WeChat has it, the row keeps its end.
@@ -115,20 +162,19 @@ function isLastAttempt(job: Job): boolean {
   return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }
 
-async function exhausted(job: Job<ApplyJobData>, attempt: AttemptRecord, deps: ApplyJobDeps): Promise<never> {
-  const { tenantId, applicationId } = job.data;
+async function exhausted(job: Job<ApplyJobData>, ctx: TenantContext, attempt: AttemptRecord, deps: ApplyJobDeps): Promise<never> {
   const message = `WeChat stayed unavailable through ${job.attemptsMade + 1} attempts.`;
-  await deps.transitions.finished(tenantId, applicationId, 'FAILED', 'RETRIES_EXHAUSTED', attempt, message);
+  await deps.lifecycle.end(ctx, job.data.applicationId, 'RETRIES_EXHAUSTED', attempt, message);
   throw new UnrecoverableError(`RETRIES_EXHAUSTED: ${message}`);
 }
 
 /** Not a WeChat answer (a bug, the database): BullMQ retries; the last attempt records FAILED. */
-async function unexpected(job: Job<ApplyJobData>, error: unknown, deps: ApplyJobDeps): Promise<never> {
+async function unexpected(job: Job<ApplyJobData>, ctx: TenantContext, error: unknown, deps: ApplyJobDeps): Promise<never> {
   const { tenantId, applicationId } = job.data;
   deps.logger.error({ err: error, tenantId, applicationId }, 'apply attempt failed unexpectedly');
   if (isLastAttempt(job)) {
     const attempt = { errcode: null, errmsg: error instanceof Error ? error.message : String(error), latencyMs: null };
-    await deps.transitions.finished(tenantId, applicationId, 'FAILED', 'INTERNAL_SERVER_ERROR', attempt, 'Failed on our side through every attempt.');
+    await deps.lifecycle.end(ctx, applicationId, 'INTERNAL_SERVER_ERROR', attempt, 'Failed on our side through every attempt.');
     throw new UnrecoverableError('INTERNAL_SERVER_ERROR');
   }
   throw error instanceof Error ? error : new Error(String(error));

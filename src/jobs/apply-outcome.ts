@@ -1,6 +1,6 @@
-import type { AttemptRecord } from '../services/application-transitions.service.js';
 import { assertNever, type ErrorCode } from '../services/errors.js';
-import { isWechatError } from '../wechat/errors.js';
+import { type AttemptRecord, type EndCode, TRANSITIONS } from '../services/live-application/index.js';
+import { type ErrcodeRule, isWechatError, ruleOfErrcode, type WechatReason } from '../wechat/errors.js';
 
 /** What the worker needs from the WeChat layer: applyliveinfo for one merchant, tokens handled. */
 export type ApplyLiveCaller = (tenantId: string, appId: string) => Promise<ApplyCallResult>;
@@ -12,14 +12,17 @@ export interface ApplyCallResult {
   latencyMs: number;
 }
 
-/** What one call's result means for the application. */
+/** What one call's result means for the application: the action the worker takes. */
 export type ApplyOutcome =
   | { kind: 'SUBMITTED'; attempt: AttemptRecord }
-  | { kind: 'FINAL'; status: 'REJECTED' | 'FAILED'; errorCode: ErrorCode; attempt: AttemptRecord; message: string }
+  /** PERMANENT: the application ends (REJECTED for NOT_PAID_90_DAYS, FAILED otherwise). */
+  | { kind: 'END'; code: EndCode; attempt: AttemptRecord; message: string }
+  /** PAUSED (268489001): this application ends with LIVE_GRANTS_PAUSED, and the gate closes for everyone. */
+  | { kind: 'PAUSED'; attempt: AttemptRecord; message: string }
   | { kind: 'RETRY'; attempt: AttemptRecord; message: string }
-  /** 45009: WeChat's count says the appid is spent today. */
+  /** QUOTA (45009): WeChat's count says the appid is spent today. */
   | { kind: 'QUOTA'; attempt: AttemptRecord; message: string }
-  /** A tenant-wide credential that heals by itself (the next ticket push): wait, do not fail. */
+  /** CREDENTIAL: a tenant-wide credential that heals by itself (the next ticket push): wait, do not fail. */
   | { kind: 'WAIT'; attempt: AttemptRecord; message: string };
 
 export interface ClassifiedCall {
@@ -28,51 +31,50 @@ export interface ClassifiedCall {
   notSent: boolean;
 }
 
-const PERMISSION_ERRCODES: readonly number[] = [61003, 61007];
-/** Errcodes of tickets and component tokens: the whole tenant waits for WeChat's next ticket push. */
-const TICKET_ERRCODES: readonly number[] = [61005, 61006];
+// The WeChat layer's reasons are names of the closed vocabulary (this fails to compile otherwise);
+// the ones a PERMANENT rule carries are codes an application can end with.
+const asErrorCode = (reason: WechatReason): ErrorCode => reason;
+const END_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['NOT_PAID_90_DAYS', ...TRANSITIONS.fail.errorCode]);
+const endCode = (reason: WechatReason): EndCode => (END_CODES.has(asErrorCode(reason)) ? (reason as EndCode) : 'WECHAT_ERROR');
 
 /**
- * Maps a call's result or thrown error to an outcome. Anything that is not a WechatError (a bug,
- * the database) is rethrown by the caller and retried by BullMQ as an ordinary attempt.
+ * Maps a call's result or thrown error to an outcome by the class the errcode table
+ * (src/wechat/errors.ts) gives it; nothing here looks at an errcode. Anything that is not a
+ * WechatError (a bug, the database) returns undefined: the caller lets BullMQ retry it.
  */
 export function classifyCall(result: { ok: true; value: ApplyCallResult } | { ok: false; error: unknown }, elapsedMs: number): ClassifiedCall | undefined {
   if (result.ok) {
     const { errcode, errmsg, latencyMs } = result.value;
     const attempt = { errcode, errmsg, latencyMs };
     if (errcode === 0) return { outcome: { kind: 'SUBMITTED', attempt }, notSent: false };
-    const message = 'WeChat: no payment in the last 90 days (errcode 2); not retried.';
-    return { outcome: { kind: 'FINAL', status: 'REJECTED', errorCode: 'NOT_PAID_90_DAYS', attempt, message }, notSent: false };
+    return { outcome: outcomeOf(ruleOfErrcode(errcode), attempt, `applyliveinfo errcode ${errcode}`), notSent: false };
   }
   const error = result.error;
   if (!isWechatError(error)) return undefined;
   const attempt: AttemptRecord = { errcode: error.errcode, errmsg: error.errmsg || error.code, latencyMs: error.latencyMs ?? elapsedMs };
-  const notSent = error.endpoint !== 'applyliveinfo';
   const what = `${error.endpoint} ${error.errcode === null ? error.code : `errcode ${error.errcode}`}`;
-  switch (error.errorClass) {
+  return { outcome: outcomeOf(error, attempt, what), notSent: error.endpoint !== 'applyliveinfo' };
+}
+
+function outcomeOf(rule: ErrcodeRule, attempt: AttemptRecord, what: string): ApplyOutcome {
+  switch (rule.errorClass) {
     case 'RETRYABLE':
-      return { outcome: { kind: 'RETRY', attempt, message: `${what}: transient, retrying with backoff.` }, notSent };
+      return { kind: 'RETRY', attempt, message: `${what}: transient, retrying with backoff.` };
     case 'QUOTA':
-      return { outcome: { kind: 'QUOTA', attempt, message: `${what}: daily quota reached; waiting for 00:00 UTC+8.` }, notSent };
+      return { kind: 'QUOTA', attempt, message: `${what}: daily quota reached; waiting for 00:00 UTC+8.` };
     case 'CREDENTIAL':
-      if (error.code === 'COMPONENT_TICKET_MISSING' || (error.errcode !== null && TICKET_ERRCODES.includes(error.errcode))) {
-        return { outcome: { kind: 'WAIT', attempt, message: `${what}: waiting for WeChat's next component_verify_ticket.` }, notSent };
-      }
-      // 61023, or a token still refused after the single refresh-and-retry: authorize again.
-      return {
-        outcome: { kind: 'FINAL', status: 'FAILED', errorCode: 'REAUTHORIZE_REQUIRED', attempt, message: `${what}: the merchant must authorize again.` },
-        notSent,
-      };
-    case 'PERMANENT': {
-      const errorCode: ErrorCode =
-        error.errcode !== null && PERMISSION_ERRCODES.includes(error.errcode)
-          ? 'PERMISSION_NOT_GRANTED'
-          : error.code === 'AUTHORIZER_UNKNOWN'
-            ? 'REAUTHORIZE_REQUIRED'
-            : 'WECHAT_ERROR';
-      return { outcome: { kind: 'FINAL', status: 'FAILED', errorCode, attempt, message: `${what}: permanent; not retried.` }, notSent };
-    }
+      return { kind: 'WAIT', attempt, message: `${what}: waiting for WeChat's next component_verify_ticket.` };
+    case 'PAUSED':
+      return { kind: 'PAUSED', attempt, message: `${what}: WeChat accepts no new live grants for now; not retried, further applications are held.` };
+    case 'PERMANENT':
+      return { kind: 'END', code: endCode(rule.reason), attempt, message: `${what}: ${permanentNote(rule.reason)}` };
     default:
-      return assertNever(error.errorClass);
+      return assertNever(rule.errorClass);
   }
+}
+
+function permanentNote(reason: WechatReason): string {
+  if (reason === 'NOT_PAID_90_DAYS') return 'no payment in the last 90 days; not retried.';
+  if (reason === 'REAUTHORIZE_REQUIRED') return 'the merchant must authorize again.';
+  return 'permanent; not retried.';
 }

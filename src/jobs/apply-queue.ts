@@ -122,10 +122,19 @@ export class ApplyQueue implements ApplicationQueue {
     });
   }
 
-  /** Re-adds apply jobs whose previous job finished while the row stayed QUEUED. */
+  /**
+   * Re-adds apply jobs whose previous job finished while the row stayed QUEUED. An accepted
+   * answer the old job could not record is carried over, so the new job records it instead of
+   * calling WeChat a second time.
+   */
   async replace(jobs: readonly ApplyJobData[]): Promise<void> {
-    for (const j of jobs) await this.queue.remove(j.applicationId);
-    await this.enqueue(jobs);
+    const replacements: ApplyJobData[] = [];
+    for (const j of jobs) {
+      const old = await this.queue.getJob(j.applicationId);
+      replacements.push(old?.data.accepted ? { ...j, accepted: old.data.accepted } : j);
+      await this.queue.remove(j.applicationId);
+    }
+    await this.enqueue(replacements);
   }
 
   close(): Promise<void> {

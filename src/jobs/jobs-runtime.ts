@@ -3,26 +3,32 @@ import type { Db } from '../db/client.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
-import type { ApplicationTransitions } from '../services/application-transitions.service.js';
+import type { LiveApplicationLifecycle, LiveApplicationQueries } from '../services/live-application/index.js';
+import type { ApplyJobDeps } from './apply-live.job.js';
 import { type ApplyWorkerHandle, startApplyWorker } from './apply-live.worker.js';
 import type { ApplyLiveCaller } from './apply-outcome.js';
 import { ApplyQueue } from './apply-queue.js';
 import { DEFAULT_JOBS_TUNING, type JobsTuning } from './jobs-tuning.js';
+import { LiveGrantsGate } from './live-grants-gate.js';
 import { QuotaLimiter } from './quota-limiter.js';
 import { recordedCallsFromDb } from './recorded-calls.js';
 import { Reconciler, startReconciler } from './reconciler.js';
 import { tenantLimitsFromDb } from './tenant-limits.js';
 
-type JobsConfig = Pick<Config, 'redisPrefix' | 'applyMaxAttempts' | 'applyBackoffMs' | 'applyHourlyCapPerApp' | 'workerConcurrency'>;
+type JobsConfig = Pick<Config, 'redisPrefix' | 'applyMaxAttempts' | 'applyBackoffMs' | 'applyHourlyCapPerApp' | 'workerConcurrency' | 'liveGrantsPauseMs' | 'wechatTimeoutMs'>;
 
-/**
- * What the API side needs: the queue behind ApplicationsService, and the limiter for `quota(appId)`.
- * With `db`, the limiter seeds the quota-day counters Redis lost from the calls Postgres recorded.
- */
-export function createApplyClients(deps: { config: JobsConfig; redis: RedisClient; clock: Clock; db?: Db }): {
+export interface ApplyClients {
   queue: ApplyQueue;
   limiter: QuotaLimiter;
-} {
+  gate: LiveGrantsGate;
+}
+
+/**
+ * What the API side needs: the queue behind the lifecycle, and the limiter and live-grants gate
+ * for `quota(appId)`. With `db`, the limiter seeds the quota-day counters Redis lost from the
+ * calls Postgres recorded.
+ */
+export function createApplyClients(deps: { config: JobsConfig; redis: RedisClient; clock: Clock; db?: Db }): ApplyClients {
   const { config, redis, clock, db } = deps;
   return {
     queue: new ApplyQueue({ redis, redisPrefix: config.redisPrefix, clock, maxAttempts: config.applyMaxAttempts, backoffMs: config.applyBackoffMs }),
@@ -31,6 +37,9 @@ export function createApplyClients(deps: { config: JobsConfig; redis: RedisClien
       windowCapPerApp: config.applyHourlyCapPerApp,
       ...(db === undefined ? {} : { recordedCalls: recordedCallsFromDb(db) }),
     }),
+    // A probe is one applyliveinfo, with at most a token refresh before it: the lock outlives a
+    // probe whose worker died by little more than that.
+    gate: new LiveGrantsGate(redis, { prefix: config.redisPrefix, pauseMs: config.liveGrantsPauseMs, probeLockMs: 3 * config.wechatTimeoutMs }),
   };
 }
 
@@ -41,18 +50,18 @@ export interface JobsRuntimeDeps {
   redis: RedisClient;
   /** For the BullMQ worker, created with `maxRetriesPerRequest: null`; not closed here. */
   workerConnection: RedisClient;
-  transitions: ApplicationTransitions;
+  lifecycle: LiveApplicationLifecycle;
+  applications: LiveApplicationQueries;
   applyLive: ApplyLiveCaller;
   clock: Clock;
   logger: Logger;
   tuning?: Partial<JobsTuning>;
-  /** The API side's queue and limiter when both roles share a process (ROLE=all); not closed here. */
-  clients?: { queue: ApplyQueue; limiter: QuotaLimiter };
+  /** The API side's clients when both roles share a process (ROLE=all); not closed here. */
+  clients?: ApplyClients;
+  onLiveGrantsPaused?: ApplyJobDeps['onLiveGrantsPaused'];
 }
 
-export interface JobsRuntime {
-  queue: ApplyQueue;
-  limiter: QuotaLimiter;
+export interface JobsRuntime extends ApplyClients {
   reconciler: Reconciler;
   worker: ApplyWorkerHandle;
   /** Stops the reconciler, drains the worker's running jobs, closes the queue. */
@@ -63,7 +72,8 @@ export interface JobsRuntime {
 export function startJobsRuntime(deps: JobsRuntimeDeps): JobsRuntime {
   const { config, clock, logger } = deps;
   const tuning = { ...DEFAULT_JOBS_TUNING, ...deps.tuning };
-  const { queue, limiter } = deps.clients ?? createApplyClients({ config, redis: deps.redis, clock, db: deps.db });
+  const clients = deps.clients ?? createApplyClients({ config, redis: deps.redis, clock, db: deps.db });
+  const { queue, limiter, gate } = clients;
   const worker = startApplyWorker({
     connection: deps.workerConnection,
     redisPrefix: config.redisPrefix,
@@ -72,19 +82,29 @@ export function startJobsRuntime(deps: JobsRuntimeDeps): JobsRuntime {
     lockDurationMs: tuning.lockDurationMs,
     stalledIntervalMs: tuning.stalledIntervalMs,
     ticketWaitMs: tuning.ticketWaitMs,
-    transitions: deps.transitions,
+    lifecycle: deps.lifecycle,
+    applications: deps.applications,
     limiter,
+    gate,
     tenantLimits: tenantLimitsFromDb(deps.db),
     applyLive: deps.applyLive,
     scheduleExpiry: (job, atMs) => queue.scheduleExpiry(job, atMs),
     clock,
     logger,
+    ...(deps.onLiveGrantsPaused === undefined ? {} : { onLiveGrantsPaused: deps.onLiveGrantsPaused }),
   });
-  const reconciler = new Reconciler({ db: deps.db, redis: deps.redis, redisPrefix: config.redisPrefix, queue, transitions: deps.transitions, logger });
+  const reconciler = new Reconciler({
+    db: deps.db,
+    redis: deps.redis,
+    redisPrefix: config.redisPrefix,
+    queue,
+    lifecycle: deps.lifecycle,
+    applications: deps.applications,
+    logger,
+  });
   const interval = startReconciler(reconciler, tuning.reconcileIntervalMs, logger);
   return {
-    queue,
-    limiter,
+    ...clients,
     reconciler,
     worker,
     async close() {

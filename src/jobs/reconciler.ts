@@ -4,7 +4,8 @@ import { liveApplications } from '../db/tables.js';
 import { asSystem } from '../db/tenant-scope.js';
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
-import type { ApplicationTransitions } from '../services/application-transitions.service.js';
+import { systemContext } from '../services/context.js';
+import type { LiveApplicationLifecycle, LiveApplicationQueries } from '../services/live-application/index.js';
 import type { ApplyJobData, ApplyQueue } from './apply-queue.js';
 import { reconcilerLockKey } from './quota-keys.js';
 
@@ -13,7 +14,8 @@ export interface ReconcilerDeps {
   redis: RedisClient;
   redisPrefix: string;
   queue: ApplyQueue;
-  transitions: ApplicationTransitions;
+  lifecycle: Pick<LiveApplicationLifecycle, 'expire'>;
+  applications: Pick<LiveApplicationQueries, 'dueForExpiry'>;
   logger: Logger;
   pageSize?: number;
 }
@@ -92,9 +94,9 @@ export class Reconciler {
 
   private async sweepExpired(report: ReconcileReport): Promise<void> {
     for (;;) {
-      const due = await this.deps.transitions.dueForExpiry(500);
+      const due = await this.deps.applications.dueForExpiry(500);
       let changed = 0;
-      for (const d of due) if (await this.deps.transitions.expired(d.tenantId, d.id)) changed += 1;
+      for (const d of due) if (await this.deps.lifecycle.expire(systemContext(d.tenantId, 'reconciler'), d.id)) changed += 1;
       report.expired += changed;
       if (due.length < 500 || changed === 0) return;
     }

@@ -34,6 +34,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['kind'] as const,
       registers: [registry],
     }),
+    liveGrantsPauses: new Counter({
+      name: 'wxlive_live_grants_pauses_total',
+      help: 'WeChat answered 268489001 (no new live grants): pauses begun, and pauses extended by a probe',
+      labelNames: ['effect'] as const,
+      registers: [registry],
+    }),
   };
   return m;
 }

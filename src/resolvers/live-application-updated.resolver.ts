@@ -4,7 +4,7 @@ import type { ApplicationChange } from '../events/change-feed.js';
 import type { FeedFilter } from '../graphql/application-feed.js';
 import type { GraphqlContext } from '../graphql/context.js';
 import { LiveApplication } from '../schema/live-application.type.js';
-import type { LiveApplicationView } from '../services/live-application.view.js';
+import type { LiveApplicationView } from '../services/live-application/index.js';
 
 @Resolver()
 export class LiveApplicationUpdatedResolver {

@@ -7,7 +7,7 @@ import { LiveApplication } from '../schema/live-application.type.js';
 import { LiveApplicationConnection } from '../schema/live-application-connection.type.js';
 import { LiveApplicationEvent } from '../schema/live-application-event.type.js';
 import { LiveApplicationFilter } from '../schema/live-application-filter.input.js';
-import type { HistoryEventView, LiveApplicationView } from '../services/live-application.view.js';
+import type { HistoryEventView, LiveApplicationView } from '../services/live-application/index.js';
 import { type Connection, toConnection } from './connection.js';
 
 const HISTORY_OF_NODES = ['edges', 'node', 'history'];

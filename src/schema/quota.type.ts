@@ -24,4 +24,16 @@ export class Quota {
 
   @Field(() => Int)
   tenantUsed!: number;
+
+  @Field(() => Boolean, {
+    description:
+      'True while WeChat grants no new live permissions (errcode 268489001, WeChat-wide): applyliveinfo is not called for any merchant, and new applications stay QUEUED with errorCode LIVE_GRANTS_PAUSED until a probe finds grants open again.',
+  })
+  liveGrantsPaused!: boolean;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'While paused: when the gateway probes WeChat with one call again.' })
+  liveGrantsPausedUntil!: string | null;
+
+  @Field(() => String, { nullable: true, description: "While paused: WeChat's errmsg, verbatim." })
+  liveGrantsErrmsg!: string | null;
 }

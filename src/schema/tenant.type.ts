@@ -22,8 +22,14 @@ export class Tenant {
   @Field(() => Int)
   callsPerSecond!: number;
 
-  @Field(() => String, { description: 'The scope of the key used for this request: read or write.' })
+  @Field(() => String, {
+    description: 'The scope of the key used for this request: write when it holds write, else read, else its first scope.',
+    deprecationReason: 'A key holds a set of scopes now; read `scopes`.',
+  })
   scope!: string;
+
+  @Field(() => [String], { description: 'The scopes of the key used for this request: read, write, token, admin.' })
+  scopes!: string[];
 
   @Field(() => DateTimeScalar)
   createdAt!: Date;

@@ -2,6 +2,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { authorizers } from '../db/tables.js';
 import { inTenant } from '../db/tenant-scope.js';
+import type { Clock } from '../lib/clock.js';
 import type { SecretBox } from '../lib/secret-box.js';
 import { isAppId } from './app-id.js';
 import type { TenantContext } from './context.js';
@@ -51,6 +52,7 @@ export class AuthorizersService {
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
+    private readonly clock: Clock,
   ) {}
 
   /** Providers moving existing merchants in: upserts by app id, one statement for the batch. */
@@ -67,7 +69,7 @@ export class AuthorizersService {
       else valid.set(item.appId, item);
     });
     if (valid.size > 0) {
-      const now = new Date();
+      const now = new Date(this.clock.now());
       const rows = await inTenant(this.db, ctx.tenantId, (db) =>
         db
           .insert(authorizers)
@@ -78,6 +80,8 @@ export class AuthorizersService {
               refreshTokenEnc: this.box.seal(i.refreshToken),
               permissionSets: i.permissionSets ?? [LIVE_PERMISSION_SET],
               status: 'AUTHORIZED' as const,
+              createdAt: now,
+              updatedAt: now,
             })),
           )
           .onConflictDoUpdate({
@@ -141,14 +145,23 @@ export class AuthorizersService {
   }
 
   /** From an `authorized` / `updateauthorized` push, after exchanging the authorization code. */
-  async upsertAuthorized(tenantId: string, input: Required<ImportAuthorizerInput>): Promise<Authorizer> {
+  async upsertAuthorized(ctx: TenantContext, input: Required<ImportAuthorizerInput>): Promise<Authorizer> {
+    const { tenantId } = ctx;
+    const now = new Date(this.clock.now());
     const [row] = await inTenant(this.db, tenantId, (db) =>
       db
         .insert(authorizers)
-        .values({ tenantId, appId: input.appId, refreshTokenEnc: this.box.seal(input.refreshToken), permissionSets: input.permissionSets })
+        .values({
+          tenantId,
+          appId: input.appId,
+          refreshTokenEnc: this.box.seal(input.refreshToken),
+          permissionSets: input.permissionSets,
+          createdAt: now,
+          updatedAt: now,
+        })
         .onConflictDoUpdate({
           target: [authorizers.tenantId, authorizers.appId],
-          set: { refreshTokenEnc: this.box.seal(input.refreshToken), permissionSets: input.permissionSets, status: 'AUTHORIZED', updatedAt: new Date() },
+          set: { refreshTokenEnc: this.box.seal(input.refreshToken), permissionSets: input.permissionSets, status: 'AUTHORIZED', updatedAt: now },
         })
         .returning(columns),
     );
@@ -157,24 +170,14 @@ export class AuthorizersService {
   }
 
   /** From an `unauthorized` push. Returns false when the merchant was unknown. */
-  async revoke(tenantId: string, appId: string): Promise<boolean> {
-    const rows = await inTenant(this.db, tenantId, (db) =>
+  async revoke(ctx: TenantContext, appId: string): Promise<boolean> {
+    const rows = await inTenant(this.db, ctx.tenantId, (db) =>
       db
         .update(authorizers)
-        .set({ status: 'REVOKED', updatedAt: new Date() })
-        .where(and(eq(authorizers.tenantId, tenantId), eq(authorizers.appId, appId)))
+        .set({ status: 'REVOKED', updatedAt: new Date(this.clock.now()) })
+        .where(and(eq(authorizers.tenantId, ctx.tenantId), eq(authorizers.appId, appId)))
         .returning({ id: authorizers.id }),
     );
     return rows.length > 0;
-  }
-
-  /** From a `wxa_live_apply_event`, even one we did not ask for. */
-  async markLiveOpen(tenantId: string, appId: string, openedAt: Date): Promise<void> {
-    await inTenant(this.db, tenantId, (db) =>
-      db
-        .update(authorizers)
-        .set({ liveOpen: true, liveOpenedAt: openedAt, updatedAt: new Date() })
-        .where(and(eq(authorizers.tenantId, tenantId), eq(authorizers.appId, appId))),
-    );
   }
 }

@@ -2,6 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { authorizers, componentTickets, tenants } from '../db/tables.js';
 import { inTenant } from '../db/tenant-scope.js';
+import type { Clock } from '../lib/clock.js';
 import type { SecretBox } from '../lib/secret-box.js';
 import type { CredentialStore } from '../wechat/tokens/credential-store.js';
 import { DomainError } from './errors.js';
@@ -14,6 +15,7 @@ export class PgCredentialStore implements CredentialStore {
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
+    private readonly clock: Clock,
   ) {}
 
   async getComponent(tenantId: string) {
@@ -33,11 +35,12 @@ export class PgCredentialStore implements CredentialStore {
 
   async saveTicket(tenantId: string, ticket: string): Promise<void> {
     const ticketEnc = this.box.seal(ticket);
+    const updatedAt = new Date(this.clock.now());
     await inTenant(this.db, tenantId, (db) =>
       db
         .insert(componentTickets)
-        .values({ tenantId, ticketEnc })
-        .onConflictDoUpdate({ target: componentTickets.tenantId, set: { ticketEnc, updatedAt: new Date() } }),
+        .values({ tenantId, ticketEnc, updatedAt })
+        .onConflictDoUpdate({ target: componentTickets.tenantId, set: { ticketEnc, updatedAt } }),
     );
   }
 
@@ -55,7 +58,7 @@ export class PgCredentialStore implements CredentialStore {
     await inTenant(this.db, tenantId, (db) =>
       db
         .update(authorizers)
-        .set({ refreshTokenEnc: this.box.seal(refreshToken), updatedAt: new Date() })
+        .set({ refreshTokenEnc: this.box.seal(refreshToken), updatedAt: new Date(this.clock.now()) })
         .where(and(eq(authorizers.tenantId, tenantId), eq(authorizers.appId, appId))),
     );
   }

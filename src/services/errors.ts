@@ -4,7 +4,7 @@
  */
 export const ERROR_CODES = {
   UNAUTHENTICATED: 'Send a valid API key as "Authorization: Bearer <key>".',
-  FORBIDDEN: 'This API key has the read scope; use a key with the write scope.',
+  FORBIDDEN: 'This API key lacks a scope the operation needs; an operator makes a key with it: wxlive apikey create --tenant ID --scope SCOPE.',
   NOT_FOUND: 'No such object for this tenant.',
   INVALID_APP_ID: 'An app id is "wx" followed by 16 hexadecimal characters.',
   INVALID_INPUT: 'Check the input and try again.',
@@ -16,6 +16,11 @@ export const ERROR_CODES = {
   REAUTHORIZE_REQUIRED: "WeChat no longer accepts this merchant's refresh token; the merchant must authorize again.",
   WECHAT_ERROR: 'WeChat refused the call; see errcode and errmsg.',
   RETRIES_EXHAUSTED: 'WeChat stayed unavailable through every retry; apply again later.',
+  LIVE_GRANTS_PAUSED:
+    'WeChat accepts no new live-broadcast grants for now (errcode 268489001); merchants that have live keep it. The gateway holds further applications and probes WeChat once per pause window; consider Channels (视频号) live meanwhile.',
+  DAILY_QUOTA_REACHED: "WeChat's daily applyliveinfo quota for this merchant is spent; the application waits for 00:00 UTC+8 by itself.",
+  SUBMISSION_EXPIRED: 'The merchant admin did not accept within 24 hours; apply again if the merchant still wants live.',
+  CANCELLED_BY_TENANT: 'Cancelled through the API; apply again to start over.',
   NOT_CANCELLABLE: 'Only QUEUED applications can be cancelled.',
   BATCH_TOO_LARGE: 'Send at most 1,000 app ids per batch.',
   IDEMPOTENCY_CONFLICT: 'This idempotency key was used for another app id.',

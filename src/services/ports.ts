@@ -1,4 +1,4 @@
-import type { LiveApplicationView } from './live-application.view.js';
+import type { LiveApplicationView } from './live-application/application.row.js';
 
 /** What the services need from the job queue (implemented in src/jobs). */
 export interface ApplicationQueue {
@@ -10,7 +10,17 @@ export interface ApplicationQueue {
   scheduleExpiry(job: { tenantId: string; applicationId: string; appId: string }, atMs: number): Promise<void>;
 }
 
-/** Publishes every transition to subscribers on every instance (implemented in src/events). */
+/** A committed change and the id of its change-feed outbox row. */
+export interface RecordedChange {
+  outboxId: number;
+  application: LiveApplicationView;
+}
+
+/**
+ * Publishes committed changes to subscribers on every instance (implemented in src/events, by
+ * the outbox relay). Never rejects: a change it could not send stays in the outbox, and the
+ * relay sends it later; the promise settles when the attempt is over.
+ */
 export interface ChangePublisher {
-  publish(changes: readonly LiveApplicationView[]): Promise<void>;
+  publish(changes: readonly RecordedChange[]): Promise<void>;
 }

@@ -23,6 +23,11 @@ export interface QuotaUsage {
   tenantUsed: number;
 }
 
+/** Whether WeChat grants new live permissions now (`LiveGrantsGate` in src/jobs implements it). */
+export interface LiveGrantsReader {
+  status(nowMs: number): Promise<{ paused: boolean; pausedUntil: string | null; errmsg: string | null }>;
+}
+
 /** The read side of the apply pipeline's limiter (`QuotaLimiter` in src/jobs implements it). */
 export interface QuotaReader {
   getQuota(tenant: QuotaLimits, appId: string, nowMs: number): Promise<QuotaUsage>;
@@ -30,16 +35,20 @@ export interface QuotaReader {
 
 export interface AppQuota extends QuotaUsage {
   appId: string;
+  liveGrantsPaused: boolean;
+  liveGrantsPausedUntil: string | null;
+  liveGrantsErrmsg: string | null;
 }
 
 /** Today's quota for one of the caller's merchants: the tenant's settings plus the limiter's counters. */
 export class QuotaService {
-  constructor(private readonly deps: { tenants: TenantsService; reader: QuotaReader; clock: Clock }) {}
+  constructor(private readonly deps: { tenants: TenantsService; reader: QuotaReader; liveGrants: LiveGrantsReader; clock: Clock }) {}
 
   async forApp(ctx: TenantContext, appId: string): Promise<AppQuota> {
     if (!isAppId(appId)) throw new DomainError('INVALID_APP_ID', `"${appId}" is not an app id.`);
     const tenant = await this.deps.tenants.current(ctx);
-    const usage = await this.deps.reader.getQuota(tenant, appId, this.deps.clock.now());
-    return { appId, ...usage };
+    const now = this.deps.clock.now();
+    const [usage, grants] = await Promise.all([this.deps.reader.getQuota(tenant, appId, now), this.deps.liveGrants.status(now)]);
+    return { appId, ...usage, liveGrantsPaused: grants.paused, liveGrantsPausedUntil: grants.pausedUntil, liveGrantsErrmsg: grants.errmsg };
   }
 }

@@ -5,7 +5,7 @@ import { apiKeys, tenants } from '../db/tables.js';
 import { asSystem, inTenant } from '../db/tenant-scope.js';
 import type { Clock } from '../lib/clock.js';
 import type { SecretBox } from '../lib/secret-box.js';
-import type { TenantContext } from './context.js';
+import { type ApiKeyScope, normalizeScopes, type TenantContext } from './context.js';
 import { isUuid } from './cursor.js';
 import { DomainError } from './errors.js';
 
@@ -47,7 +47,7 @@ export interface ApiKeyCreated {
   /** Shown once; only its SHA-256 is stored. */
   key: string;
   prefix: string;
-  scope: 'read' | 'write';
+  scopes: ApiKeyScope[];
 }
 
 export function hashApiKey(key: string): string {
@@ -105,7 +105,7 @@ export class TenantsService {
         })
         .returning(summaryColumns);
       if (!row) throw new Error('tenant insert returned no row');
-      const apiKey = await this.createApiKey(row.id, 'write');
+      const apiKey = await this.createApiKey(row.id, ['write']);
       return { tenant: row, apiKey };
     });
   }
@@ -153,17 +153,20 @@ export class TenantsService {
     return { tenantId: row.id, componentAppId: row.componentAppId, token: this.box.open(row.tokenEnc), encodingAesKey: this.box.open(row.aes) };
   }
 
-  async createApiKey(tenantId: string, scope: 'read' | 'write'): Promise<ApiKeyCreated> {
+  /** A new key holding `requested` (`write` brings `read` along, see normalizeScopes). */
+  async createApiKey(tenantId: string, requested: readonly ApiKeyScope[]): Promise<ApiKeyCreated> {
+    const scopes = normalizeScopes(requested);
+    if (scopes.length === 0) throw new DomainError('INVALID_INPUT', 'An API key needs at least one scope.');
     const prefix = randomBytes(4).toString('hex');
     const key = `wxl_${prefix}_${randomBytes(24).toString('base64url')}`;
     const [row] = await this.scoped(tenantId, (db) =>
       db
         .insert(apiKeys)
-        .values({ tenantId, keyHash: hashApiKey(key), prefix, scope, createdAt: new Date(this.clock.now()) })
+        .values({ tenantId, keyHash: hashApiKey(key), prefix, scopes, createdAt: new Date(this.clock.now()) })
         .returning({ id: apiKeys.id }),
     );
     if (!row) throw new Error('api key insert returned no row');
-    return { id: row.id, key, prefix, scope };
+    return { id: row.id, key, prefix, scopes };
   }
 
   /** Revokes by key id or display prefix; returns how many keys were revoked. */
@@ -182,7 +185,7 @@ export class TenantsService {
   listApiKeys(tenantId: string) {
     return this.scoped(tenantId, (db) =>
       db
-        .select({ id: apiKeys.id, prefix: apiKeys.prefix, scope: apiKeys.scope, createdAt: apiKeys.createdAt, revokedAt: apiKeys.revokedAt })
+        .select({ id: apiKeys.id, prefix: apiKeys.prefix, scopes: apiKeys.scopes, createdAt: apiKeys.createdAt, revokedAt: apiKeys.revokedAt })
         .from(apiKeys)
         .where(eq(apiKeys.tenantId, tenantId))
         .orderBy(asc(apiKeys.createdAt)),
@@ -198,7 +201,7 @@ export class TenantsService {
     this.keyLookup ??= this.buildKeyLookup();
     const lookup = this.keyLookup;
     const [row] = await asSystem(this.db, () => lookup.execute({ keyHash: hashApiKey(key) }));
-    return row ? { tenantId: row.tenantId, scope: row.scope } : undefined;
+    return row ? { tenantId: row.tenantId, scopes: new Set(row.scopes), apiKeyId: row.id } : undefined;
   }
 
   /** The tenant's scope, for ids that come from outside (the CLI): a malformed one is a tenant that does not exist. */
@@ -209,7 +212,7 @@ export class TenantsService {
 
   private buildKeyLookup() {
     return this.db
-      .select({ tenantId: apiKeys.tenantId, scope: apiKeys.scope })
+      .select({ id: apiKeys.id, tenantId: apiKeys.tenantId, scopes: apiKeys.scopes })
       .from(apiKeys)
       .where(and(eq(apiKeys.keyHash, sql.placeholder('keyHash')), isNull(apiKeys.revokedAt)))
       .prepare('api_key_lookup');

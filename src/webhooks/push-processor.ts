@@ -1,6 +1,7 @@
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { isAppId } from '../services/app-id.js';
+import { systemContext, type TenantContext } from '../services/context.js';
 import { assertNever } from '../services/errors.js';
 import type { InboxRow, InboxStore } from './inbox.store.js';
 import type { AuthorizedPush, LiveApplyEventPush, UnauthorizedPush } from '../wechat/wire/push-xml.js';
@@ -16,19 +17,22 @@ export interface AuthorizationGrant {
 
 export type ExchangeAuthorizationCode = (tenantId: string, authorizationCode: string) => Promise<AuthorizationGrant>;
 
-/** The domain calls pushes lead to; narrow so the composition root wires services in one place. */
+/**
+ * The domain calls pushes lead to; narrow so the composition root wires services in one place.
+ * Each takes the push's system context (its tenant, and the inbox row as request id) first.
+ */
 export interface PushEffects {
-  saveTicket(tenantId: string, ticket: string): Promise<void>;
+  saveTicket(ctx: TenantContext, ticket: string): Promise<void>;
   exchangeAuthorizationCode: ExchangeAuthorizationCode;
-  upsertAuthorized(tenantId: string, grant: AuthorizationGrant): Promise<unknown>;
-  revoke(tenantId: string, appId: string): Promise<unknown>;
+  upsertAuthorized(ctx: TenantContext, grant: AuthorizationGrant): Promise<unknown>;
+  revoke(ctx: TenantContext, appId: string): Promise<unknown>;
   /** Cancels the merchant's QUEUED applications; returns them so their jobs can be removed. */
-  cancelForRevoked(tenantId: string, appId: string): Promise<readonly { id: string }[]>;
+  cancelForRevoked(ctx: TenantContext, appId: string): Promise<readonly { id: string }[]>;
   /** Optional: the worker skips non-QUEUED rows anyway, this only spares it the lookup. */
   removeJob?(applicationId: string): Promise<unknown>;
-  opened(tenantId: string, appId: string, openedAt: Date): Promise<unknown>;
+  opened(ctx: TenantContext, appId: string, openedAt: Date): Promise<unknown>;
   /** Optional: the merchant is open already with nothing pending, so an open event changes nothing. */
-  alreadyOpen?(tenantId: string, appId: string): Promise<boolean>;
+  alreadyOpen?(ctx: TenantContext, appId: string): Promise<boolean>;
 }
 
 /** `ignored`: an authentic push with nothing to do (stale ticket, not an app id); recorded as processed. */
@@ -89,21 +93,22 @@ export class PushProcessor {
   async apply(row: InboxRow): Promise<ProcessResult> {
     const push = parseMessage(row.payload);
     const { effects } = this.deps;
+    const ctx = systemContext(row.tenantId, `inbox:${row.id}`);
     switch (push.kind) {
       case 'component_verify_ticket':
         // A retried ticket may be older than one saved since; the newest one is the valid one.
         if (row.attempts > 1 && (await this.deps.inbox.newerTicketProcessed(row))) {
           return { status: 'ignored', note: 'a newer component_verify_ticket was saved already' };
         }
-        await effects.saveTicket(row.tenantId, push.ticket);
+        await effects.saveTicket(ctx, push.ticket);
         return { status: 'processed' };
       case 'authorized':
       case 'updateauthorized':
-        return this.authorized(row, push);
+        return this.authorized(ctx, row, push);
       case 'unauthorized':
-        return this.unauthorized(row, push);
+        return this.unauthorized(ctx, push);
       case 'wxa_live_apply_event':
-        return this.opened(row, push);
+        return this.opened(ctx, row, push);
       case 'unknown':
         return { status: 'ignored', note: `no handler for ${row.eventType}` };
       default:
@@ -111,7 +116,7 @@ export class PushProcessor {
     }
   }
 
-  private async authorized(row: InboxRow, push: AuthorizedPush): Promise<ProcessResult> {
+  private async authorized(ctx: TenantContext, row: InboxRow, push: AuthorizedPush): Promise<ProcessResult> {
     const grant = await this.deps.effects.exchangeAuthorizationCode(row.tenantId, push.authorizationCode);
     if (grant.appId !== push.authorizerAppId) {
       // api_query_auth answers for the code itself; its app id is the one the refresh token belongs to.
@@ -120,14 +125,14 @@ export class PushProcessor {
         'authorization code belongs to another app id',
       );
     }
-    await this.deps.effects.upsertAuthorized(row.tenantId, grant);
+    await this.deps.effects.upsertAuthorized(ctx, grant);
     return { status: 'processed' };
   }
 
-  private async unauthorized(row: InboxRow, push: UnauthorizedPush): Promise<ProcessResult> {
+  private async unauthorized(ctx: TenantContext, push: UnauthorizedPush): Promise<ProcessResult> {
     const { effects } = this.deps;
-    await effects.revoke(row.tenantId, push.authorizerAppId);
-    const cancelled = await effects.cancelForRevoked(row.tenantId, push.authorizerAppId);
+    await effects.revoke(ctx, push.authorizerAppId);
+    const cancelled = await effects.cancelForRevoked(ctx, push.authorizerAppId);
     if (effects.removeJob) {
       for (const application of cancelled) {
         await effects
@@ -138,13 +143,13 @@ export class PushProcessor {
     return { status: 'processed' };
   }
 
-  private async opened(row: InboxRow, push: LiveApplyEventPush): Promise<ProcessResult> {
+  private async opened(ctx: TenantContext, row: InboxRow, push: LiveApplyEventPush): Promise<ProcessResult> {
     // The inner appid names the merchant that opened; the URL's app id is not signed (see docs/webhooks.md).
     if (!isAppId(push.appid)) return { status: 'ignored', note: `appid "${push.appid.slice(0, 64)}" is not a Mini Program app id` };
     // A repeat (another accepted call's event) would otherwise record a second OPENED application.
-    if (await this.deps.effects.alreadyOpen?.(row.tenantId, push.appid)) return { status: 'ignored', note: `${push.appid} is open already, nothing pending` };
+    if (await this.deps.effects.alreadyOpen?.(ctx, push.appid)) return { status: 'ignored', note: `${push.appid} is open already, nothing pending` };
     const openedAt = unixTime(push.openTime) ?? unixTime(push.createTime) ?? row.receivedAt;
-    await this.deps.effects.opened(row.tenantId, push.appid, openedAt);
+    await this.deps.effects.opened(ctx, push.appid, openedAt);
     return { status: 'processed' };
   }
 }

@@ -3,15 +3,14 @@ import type { Route } from '../http/router.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
-import type { ApplicationTransitions } from '../services/application-transitions.service.js';
 import type { AuthorizersService } from '../services/authorizers.service.js';
 import type { PgCredentialStore } from '../services/credential-store.pg.js';
+import type { LiveApplicationLifecycle, LiveApplicationQueries } from '../services/live-application/index.js';
 import type { ApplicationQueue } from '../services/ports.js';
 import type { TenantsService } from '../services/tenants.service.js';
 import type { WechatApi } from '../wechat/wechat-api.js';
 import { InboxStore } from './inbox.store.js';
 import { InboxSweeper } from './inbox-sweeper.js';
-import { alreadyOpenFromDb } from './open-merchants.js';
 import { PushIntake } from './push-intake.js';
 import { type ExchangeAuthorizationCode, type OnProcessed, type PushEffects, PushProcessor } from './push-processor.js';
 import { ReplayGuard } from './replay-guard.js';
@@ -22,7 +21,8 @@ import type { OnOutcome } from './webhook-outcome.js';
 export interface WebhookServices {
   tenants: Pick<TenantsService, 'crypto'>;
   authorizers: Pick<AuthorizersService, 'upsertAuthorized' | 'revoke'>;
-  transitions: Pick<ApplicationTransitions, 'opened' | 'cancelForRevoked'>;
+  lifecycle: Pick<LiveApplicationLifecycle, 'open' | 'cancelForRevoked'>;
+  applications: Pick<LiveApplicationQueries, 'openWithNothingPending'>;
   credentials: Pick<PgCredentialStore, 'saveTicket'>;
 }
 
@@ -71,7 +71,7 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
   const inbox = new InboxStore(deps.db);
   const processor = new PushProcessor({
     inbox,
-    effects: { ...effectsFromServices(deps.services, deps.exchangeAuthorizationCode, deps.queue), alreadyOpen: alreadyOpenFromDb(deps.db) },
+    effects: effectsFromServices(deps.services, deps.exchangeAuthorizationCode, deps.queue),
     clock: deps.clock,
     logger,
     ...(deps.maxAttempts === undefined ? {} : { maxAttempts: deps.maxAttempts }),
@@ -125,12 +125,13 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
 
 export function effectsFromServices(services: WebhookServices, exchange: ExchangeAuthorizationCode, queue?: Pick<ApplicationQueue, 'remove'>): PushEffects {
   return {
-    saveTicket: (tenantId, ticket) => services.credentials.saveTicket(tenantId, ticket),
+    saveTicket: (ctx, ticket) => services.credentials.saveTicket(ctx.tenantId, ticket),
     exchangeAuthorizationCode: exchange,
-    upsertAuthorized: (tenantId, grant) => services.authorizers.upsertAuthorized(tenantId, grant),
-    revoke: (tenantId, appId) => services.authorizers.revoke(tenantId, appId),
-    cancelForRevoked: (tenantId, appId) => services.transitions.cancelForRevoked(tenantId, appId),
-    opened: (tenantId, appId, openedAt) => services.transitions.opened(tenantId, appId, openedAt),
+    upsertAuthorized: (ctx, grant) => services.authorizers.upsertAuthorized(ctx, grant),
+    revoke: (ctx, appId) => services.authorizers.revoke(ctx, appId),
+    cancelForRevoked: (ctx, appId) => services.lifecycle.cancelForRevoked(ctx, appId),
+    opened: (ctx, appId, openedAt) => services.lifecycle.open(ctx, appId, openedAt),
+    alreadyOpen: (ctx, appId) => services.applications.openWithNothingPending(ctx, appId),
     ...(queue === undefined ? {} : { removeJob: (applicationId: string) => queue.remove(applicationId) }),
   };
 }

@@ -63,12 +63,12 @@ describe('bulk apply', () => {
           return services.authorizers.import(c, items);
         },
       }) as typeof services.authorizers,
-      applications: Object.assign(Object.create(services.applications), {
+      lifecycle: Object.assign(Object.create(services.lifecycle), {
         applyBatch: (c: typeof ctx, ids: readonly string[]) => {
           applySizes.push(ids.length);
-          return services.applications.applyBatch(c, ids);
+          return services.lifecycle.applyBatch(c, ids);
         },
-      }) as typeof services.applications,
+      }) as typeof services.lifecycle,
     };
     const lines = [
       'app_id,refresh_token',

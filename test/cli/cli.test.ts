@@ -5,6 +5,7 @@ import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPLY_QUEUE_NAME, type ApplyJobData } from '../../src/jobs/apply-queue.js';
 import { bullPrefix } from '../../src/jobs/quota-keys.js';
+import { systemClock } from '../../src/lib/clock.js';
 import { AuthorizersService } from '../../src/services/authorizers.service.js';
 import { systemContext } from '../../src/services/context.js';
 import { TenantsService } from '../../src/services/tenants.service.js';
@@ -55,8 +56,8 @@ describe(`wxlive CLI (${cliInvocation().mode})`, () => {
     expect(run.code).toBe(0);
     const body = parse<{ tenant: { id: string; name: string; dailyQuotaPerTenant: number | null }; apiKey: string }>(run.stdout);
     expect(body.tenant).toMatchObject({ name: 'Acme Provider', dailyQuotaPerTenant: 500 });
-    const ctx = await new TenantsService(env.database.db, env.box).authenticate(body.apiKey);
-    expect(ctx).toEqual({ tenantId: body.tenant.id, scope: 'write' });
+    const ctx = await new TenantsService(env.database.db, env.box, systemClock).authenticate(body.apiKey);
+    expect(ctx).toMatchObject({ tenantId: body.tenant.id, scopes: new Set(['read', 'write']) });
     for (const s of Object.values(secrets)) expect(run.stdout).not.toContain(s);
 
     const update = await wxlive('tenant', 'update', '--tenant', body.tenant.id, '--daily-quota-per-tenant', 'unlimited', '--json');
@@ -72,13 +73,13 @@ describe(`wxlive CLI (${cliInvocation().mode})`, () => {
 
   it('creates a read key and revokes it by prefix, after which it no longer authenticates', async () => {
     const { tenant } = await createTenantWithMerchants(env.database.db, env.box);
-    const tenants = new TenantsService(env.database.db, env.box);
+    const tenants = new TenantsService(env.database.db, env.box, systemClock);
 
     const created = await wxlive('apikey', 'create', '--tenant', tenant.id, '--scope', 'read', '--json');
     expect(created.code).toBe(0);
-    const key = parse<{ apiKey: string; prefix: string; scope: string }>(created.stdout);
-    expect(key.scope).toBe('read');
-    expect(await tenants.authenticate(key.apiKey)).toEqual({ tenantId: tenant.id, scope: 'read' });
+    const key = parse<{ apiKey: string; id: string; prefix: string; scopes: string[] }>(created.stdout);
+    expect(key.scopes).toEqual(['read']);
+    expect(await tenants.authenticate(key.apiKey)).toEqual({ tenantId: tenant.id, scopes: new Set(['read']), apiKeyId: key.id });
 
     const revoked = await wxlive('apikey', 'revoke', '--tenant', tenant.id, '--key', key.prefix);
     expect(revoked.code).toBe(0);
@@ -94,6 +95,27 @@ describe(`wxlive CLI (${cliInvocation().mode})`, () => {
     expect(keys).toHaveLength(2);
     expect(keys.find((k) => k.prefix === key.prefix)?.revokedAt).not.toBeNull();
     expect(list.stdout).not.toContain(key.apiKey);
+  }, 60_000);
+
+  it('creates a key with several scopes, repeated or comma-separated, and lists them', async () => {
+    const { tenant } = await createTenantWithMerchants(env.database.db, env.box);
+    const tenants = new TenantsService(env.database.db, env.box, systemClock);
+    const created = await wxlive('apikey', 'create', '--tenant', tenant.id, '--scope', 'token', '--scope', 'admin,token', '--json');
+    expect(created.code).toBe(0);
+    const key = parse<{ apiKey: string; id: string; scopes: string[] }>(created.stdout);
+    expect(key.scopes).toEqual(['token', 'admin']);
+    expect(await tenants.authenticate(key.apiKey)).toEqual({ tenantId: tenant.id, scopes: new Set(['token', 'admin']), apiKeyId: key.id });
+    const human = await wxlive('apikey', 'create', '--tenant', tenant.id, '--scope', 'write');
+    expect(human.stdout).toContain('scopes read, write');
+
+    const list = await wxlive('apikey', 'list', '--tenant', tenant.id, '--json');
+    const keys = parse<{ apiKeys: { id: string; scopes: string[] }[] }>(list.stdout).apiKeys;
+    expect(keys.map((k) => k.scopes)).toEqual([
+      ['read', 'write'],
+      ['token', 'admin'],
+      ['read', 'write'],
+    ]);
+    expect((await wxlive('apikey', 'list', '--tenant', tenant.id)).stdout).toMatch(/token,admin/);
   }, 60_000);
 
   it('imports an authorizer with its permission sets, keeping the refresh token out of the output', async () => {
@@ -114,7 +136,7 @@ describe(`wxlive CLI (${cliInvocation().mode})`, () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(appId);
     expect(run.stdout + run.stderr).not.toContain('refresh-secret-91');
-    const authorizer = await new AuthorizersService(env.database.db, env.box).get(systemContext(tenant.id), appId);
+    const authorizer = await new AuthorizersService(env.database.db, env.box, systemClock).get(systemContext(tenant.id), appId);
     expect(authorizer).toMatchObject({ appId, status: 'AUTHORIZED', permissionSets: [1, 52] });
   }, 60_000);
 
@@ -169,7 +191,7 @@ describe(`wxlive CLI (${cliInvocation().mode})`, () => {
       ['tenant', 'create', '--name', 'x', '--bogus'],
       ['apikey', 'create'],
       ['apikey', 'create', '--tenant', 'not-a-uuid'],
-      ['apikey', 'create', '--tenant', '00000000-0000-0000-0000-000000000000', '--scope', 'admin'],
+      ['apikey', 'create', '--tenant', '00000000-0000-0000-0000-000000000000', '--scope', 'read,superuser'],
       ['tenant', 'update', '--tenant', '00000000-0000-0000-0000-000000000000'],
       ['application', 'list', '--tenant', '00000000-0000-0000-0000-000000000000', '--first', 'ten'],
       ['apply', '--tenant', '00000000-0000-0000-0000-000000000000', 'extra'],

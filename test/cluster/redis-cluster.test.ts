@@ -9,7 +9,7 @@ import { RedisChangePublisher, replayChanges } from '../../src/events/change-fee
 import { ApplyQueue } from '../../src/jobs/apply-queue.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { createRedis, type RedisClient } from '../../src/lib/redis.js';
-import type { LiveApplicationView } from '../../src/services/live-application.view.js';
+import type { LiveApplicationView } from '../../src/services/live-application/index.js';
 import { SimulatorAdmin } from '../../src/wechat/simulator/admin-client.js';
 import { type RunningSimulator, startSimulator } from '../../src/wechat/simulator/server.js';
 import { createTenantWithMerchants, randomAppId } from '../support/fixtures.js';
@@ -172,7 +172,7 @@ describe.skipIf(unavailable)('the gateway on a three-node Redis Cluster', () => 
       node.on('pmessage', (_pattern: string, channel: string) => heard.get(port)?.push(channel));
       await node.psubscribe(`${prefix}:changes:*`);
     }
-    await new RedisChangePublisher(redis, prefix).publish(tenants.map(change));
+    await new RedisChangePublisher(redis, prefix).publish(tenants.map((t, i) => ({ outboxId: i + 1, application: change(t) })));
 
     for (const port of cluster.ports) await expectEventually(() => expect(heard.get(port)).toHaveLength(tenants.length));
     for (const t of tenants) expect(await replayChanges(redis, prefix, t, '0-0')).toHaveLength(1);

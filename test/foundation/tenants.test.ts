@@ -3,12 +3,13 @@ import { tenants } from '../../src/db/tables.js';
 import { TenantsService } from '../../src/services/tenants.service.js';
 import { tenantInput } from '../support/fixtures.js';
 import { createTestEnv, type TestEnv } from '../support/test-env.js';
+import { systemClock } from '../../src/lib/clock.js';
 
 let env: TestEnv;
 let service: TenantsService;
 beforeAll(async () => {
   env = await createTestEnv();
-  service = new TenantsService(env.database.db, env.box);
+  service = new TenantsService(env.database.db, env.box, systemClock);
 });
 afterAll(() => env.cleanup());
 
@@ -29,9 +30,14 @@ describe('tenants and API keys', () => {
 
   it('authenticates a key by its hash and stops after revocation', async () => {
     const { tenant, apiKey } = await service.create(tenantInput());
-    expect(await service.authenticate(apiKey.key)).toEqual({ tenantId: tenant.id, scope: 'write' });
-    const read = await service.createApiKey(tenant.id, 'read');
-    expect(await service.authenticate(read.key)).toEqual({ tenantId: tenant.id, scope: 'read' });
+    // A tenant's first key writes, and so reads too.
+    expect(await service.authenticate(apiKey.key)).toEqual({ tenantId: tenant.id, scopes: new Set(['read', 'write']), apiKeyId: apiKey.id });
+    const read = await service.createApiKey(tenant.id, ['read']);
+    expect(await service.authenticate(read.key)).toEqual({ tenantId: tenant.id, scopes: new Set(['read']), apiKeyId: read.id });
+    const several = await service.createApiKey(tenant.id, ['token', 'admin', 'token']);
+    expect(several.scopes).toEqual(['token', 'admin']);
+    expect(await service.authenticate(several.key)).toEqual({ tenantId: tenant.id, scopes: new Set(['token', 'admin']), apiKeyId: several.id });
+    await expect(service.createApiKey(tenant.id, [])).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     expect(await service.revokeApiKey(tenant.id, apiKey.prefix)).toBe(1);
     expect(await service.authenticate(apiKey.key)).toBeUndefined();
     expect(await service.authenticate('wxl_nope_nope')).toBeUndefined();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ApplicationChange } from '../../src/events/change-feed.js';
 import { ApplicationFeed, type ChangeSource, compareCursors } from '../../src/graphql/application-feed.js';
-import type { LiveApplicationView } from '../../src/services/live-application.view.js';
+import type { LiveApplicationView } from '../../src/services/live-application/index.js';
 
 /** An in-memory change feed: a kept stream plus live listeners, like Redis's stream + pub/sub. */
 class MemorySource implements ChangeSource {
@@ -50,7 +50,7 @@ function view(id: string, status: LiveApplicationView['status'], tenantId: strin
   };
 }
 
-const ctx = { tenantId: 't1', scope: 'read' as const, requestId: 'r1' };
+const ctx = { tenantId: 't1', scopes: new Set(['read'] as const), requestId: 'r1' };
 
 async function take(it: AsyncIterator<ApplicationChange>, n: number): Promise<string[]> {
   const out: string[] = [];

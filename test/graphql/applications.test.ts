@@ -53,9 +53,10 @@ describe('applyLive', () => {
     const t = await createTenantWithMerchants(env.database.db, env.box, 3);
     const [revoked, noLive, open] = t.appIds as [string, string, string];
     const other = randomAppId();
-    await app.services.authorizers.revoke(t.tenant.id, revoked);
+    await app.services.authorizers.revoke(t.ctx, revoked);
     await app.services.authorizers.import(t.ctx, [{ appId: noLive, refreshToken: 'r', permissionSets: [1, 17] }]);
-    await app.services.authorizers.markLiveOpen(t.tenant.id, open, new Date());
+    // Opened through the lifecycle's own path, as a wxa_live_apply_event does.
+    await app.services.lifecycle.open(t.ctx, open, new Date());
     const cases: [string, string][] = [
       ['wx123', 'INVALID_APP_ID'],
       [other, 'AUTHORIZER_NOT_FOUND'],
@@ -142,11 +143,16 @@ describe('cancelLiveApplication', () => {
 describe('liveApplications', () => {
   it('pages newest first across pages, with filters by app id and status', async () => {
     const t = await createTenantWithMerchants(env.database.db, env.box, 5);
-    for (const appId of t.appIds) await apply(t.apiKey.key, { appId });
+    // Creation times come from the injected clock: each apply a second after the one before.
+    for (const appId of t.appIds) {
+      app.clock.advance(1000);
+      await apply(t.apiKey.key, { appId });
+    }
     const [first] = t.appIds as [string];
     const firstApp = await app.request<{ liveApplications: ConnectionShape<ApplicationShape> }>(LIST, { filter: { appId: first } }, t.apiKey.key);
     const firstId = firstApp.body.data?.liveApplications.edges[0]?.node.id;
     await app.request(CANCEL, { id: firstId }, t.apiKey.key);
+    app.clock.advance(1000);
     await apply(t.apiKey.key, { appId: first });
 
     const seen: ApplicationShape[] = [];

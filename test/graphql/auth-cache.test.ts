@@ -4,7 +4,7 @@ import type { TenantContext } from '../../src/services/context.js';
 
 describe('cachedAuthenticator', () => {
   it('remembers a valid key for the TTL only, and never an unknown one', async () => {
-    const valid = new Map<string, TenantContext>([['wxl_a', { tenantId: 't1', scope: 'write' }]]);
+    const valid = new Map<string, TenantContext>([['wxl_a', { tenantId: 't1', scopes: new Set(['read', 'write'] as const) }]]);
     const lookups: string[] = [];
     let now = 0;
     const auth = cachedAuthenticator(
@@ -17,8 +17,8 @@ describe('cachedAuthenticator', () => {
       1000,
       () => now,
     );
-    expect(await auth.authenticate('wxl_a')).toEqual({ tenantId: 't1', scope: 'write' });
-    expect(await auth.authenticate('wxl_a')).toEqual({ tenantId: 't1', scope: 'write' });
+    expect(await auth.authenticate('wxl_a')).toEqual({ tenantId: 't1', scopes: new Set(['read', 'write']) });
+    expect(await auth.authenticate('wxl_a')).toEqual({ tenantId: 't1', scopes: new Set(['read', 'write']) });
     expect(await auth.authenticate('wxl_b')).toBeUndefined();
     expect(await auth.authenticate('wxl_b')).toBeUndefined();
     expect(lookups).toEqual(['wxl_a', 'wxl_b', 'wxl_b']);

@@ -13,7 +13,7 @@ beforeAll(async () => {
   env = await createTestEnv();
   app = await startGraphqlApp(env);
   tenant = await createTenantWithMerchants(env.database.db, env.box, 2);
-  readKey = (await app.services.tenants.createApiKey(tenant.tenant.id, 'read')).key;
+  readKey = (await app.services.tenants.createApiKey(tenant.tenant.id, ['read'])).key;
 });
 afterAll(async () => {
   await app?.close();
@@ -41,7 +41,7 @@ describe('authentication over HTTP', () => {
   });
 
   it('stops accepting a key once it is revoked', async () => {
-    const extra = await app.services.tenants.createApiKey(tenant.tenant.id, 'write');
+    const extra = await app.services.tenants.createApiKey(tenant.tenant.id, ['write']);
     expect((await app.request(LIST, {}, extra.key)).status).toBe(200);
     await app.services.tenants.revokeApiKey(tenant.tenant.id, extra.id);
     const res = await app.request(LIST, {}, extra.key);
@@ -75,11 +75,11 @@ describe('authentication over HTTP', () => {
       const res = await fetch(app.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${readKey}`, ...headers },
-        body: JSON.stringify({ query: '{ tenant { id scope dailyQuotaPerApp } }', ...body }),
+        body: JSON.stringify({ query: '{ tenant { id scope scopes dailyQuotaPerApp } }', ...body }),
       });
       const answer = (await res.json()) as { data?: { tenant: unknown }; errors?: unknown[] };
       expect(answer.errors, name).toBeUndefined();
-      expect(answer.data?.tenant, name).toEqual({ id: tenant.tenant.id, scope: 'read', dailyQuotaPerApp: 100 });
+      expect(answer.data?.tenant, name).toEqual({ id: tenant.tenant.id, scope: 'read', scopes: ['read'], dailyQuotaPerApp: 100 });
     }
   });
 });
@@ -96,7 +96,7 @@ describe('authentication over WebSocket', () => {
   });
 
   it('closes with 4403 for a revoked key, and refuses new operations once a key is revoked mid-connection', async () => {
-    const extra = await app.services.tenants.createApiKey(tenant.tenant.id, 'write');
+    const extra = await app.services.tenants.createApiKey(tenant.tenant.id, ['write']);
     const client = app.wsClient(extra.key);
     // An open subscription keeps the (lazy) client on the same socket.
     const open = collect(client, 'subscription { liveApplicationUpdated { id } }');

@@ -53,7 +53,7 @@ describe('importAuthorizers, authorizer, authorizers', () => {
       { appId: 'nope', authorizer: null, userErrors: [{ code: 'INVALID_APP_ID', field: ['input', '1', 'appId'] }] },
       { appId: y, authorizer: { appId: y, status: 'AUTHORIZED', permissionSets: [52], liveOpen: false }, userErrors: [] },
     ]);
-    await app.services.authorizers.markLiveOpen(t.tenant.id, x, new Date('2026-01-10T00:00:00Z'));
+    await app.services.lifecycle.open(t.ctx, x, new Date('2026-01-10T00:00:00Z'));
     const one = await app.request<{ authorizer: AuthorizerShape }>(ONE, { appId: x }, t.apiKey.key);
     expect(one.body.data?.authorizer).toEqual({
       appId: x,

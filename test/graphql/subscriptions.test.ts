@@ -51,7 +51,7 @@ describe('liveApplicationUpdated', () => {
     await expectEventually(() => expect(other.subscriber.listenerCount).toBe(listeners + 3));
 
     const id1 = await apply(a.apiKey.key, a1);
-    await app.services.transitions.submitted(a.tenant.id, id1, { errcode: 0, errmsg: 'ok', latencyMs: 120 });
+    await app.services.lifecycle.submit(a.ctx, id1, { errcode: 0, errmsg: 'ok', latencyMs: 120 });
     await apply(a.apiKey.key, a2);
     await apply(b.apiKey.key, b.appIds[0] as string);
 
@@ -77,7 +77,7 @@ describe('liveApplicationUpdated', () => {
     const sub = collect<Updated>(app.wsClient(a.apiKey.key), UPDATED, { id: id1 });
     await expectEventually(() => expect(app.subscriber.listenerCount).toBe(listeners + 1));
     await apply(a.apiKey.key, a2);
-    await app.services.transitions.submitted(a.tenant.id, id1, { errcode: 0, errmsg: 'ok', latencyMs: 80 });
+    await app.services.lifecycle.submit(a.ctx, id1, { errcode: 0, errmsg: 'ok', latencyMs: 80 });
     await expectEventually(() => expect(statuses(sub.results)).toEqual([`${a1}:SUBMITTED`]));
     sub.dispose();
   });

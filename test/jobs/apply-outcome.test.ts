@@ -9,15 +9,14 @@ function thrown(code: WechatErrorCode, endpoint: WechatEndpoint, errcode: number
 }
 
 describe('classifyCall', () => {
-  it('maps applyliveinfo results: 0 submitted, 2 rejected', () => {
+  it('maps applyliveinfo results: 0 submitted, 2 ends as NOT_PAID_90_DAYS', () => {
     expect(classifyCall({ ok: true, value: { errcode: 0, errmsg: 'ok', latencyMs: 5 } }, 6)?.outcome).toEqual({
       kind: 'SUBMITTED',
       attempt: { errcode: 0, errmsg: 'ok', latencyMs: 5 },
     });
     expect(classifyCall({ ok: true, value: { errcode: 2, errmsg: 'np', latencyMs: 5 } }, 6)?.outcome).toMatchObject({
-      kind: 'FINAL',
-      status: 'REJECTED',
-      errorCode: 'NOT_PAID_90_DAYS',
+      kind: 'END',
+      code: 'NOT_PAID_90_DAYS',
     });
   });
 
@@ -28,14 +27,15 @@ describe('classifyCall', () => {
     ['WECHAT_HTTP_5XX', 'applyliveinfo', null, { kind: 'RETRY' }, false],
     ['WECHAT_NETWORK', 'api_authorizer_token', null, { kind: 'RETRY' }, true],
     ['WECHAT_ERRCODE', 'applyliveinfo', 45009, { kind: 'QUOTA' }, false],
-    ['WECHAT_ERRCODE', 'applyliveinfo', 61007, { kind: 'FINAL', status: 'FAILED', errorCode: 'PERMISSION_NOT_GRANTED' }, false],
-    ['WECHAT_ERRCODE', 'api_authorizer_token', 61003, { kind: 'FINAL', status: 'FAILED', errorCode: 'PERMISSION_NOT_GRANTED' }, true],
-    ['WECHAT_ERRCODE', 'api_authorizer_token', 61023, { kind: 'FINAL', status: 'FAILED', errorCode: 'REAUTHORIZE_REQUIRED' }, true],
-    ['WECHAT_ERRCODE', 'applyliveinfo', 40001, { kind: 'FINAL', status: 'FAILED', errorCode: 'REAUTHORIZE_REQUIRED' }, false],
-    ['AUTHORIZER_UNKNOWN', 'api_authorizer_token', null, { kind: 'FINAL', status: 'FAILED', errorCode: 'REAUTHORIZE_REQUIRED' }, true],
+    ['WECHAT_ERRCODE', 'applyliveinfo', 61007, { kind: 'END', code: 'PERMISSION_NOT_GRANTED' }, false],
+    ['WECHAT_ERRCODE', 'api_authorizer_token', 61003, { kind: 'END', code: 'PERMISSION_NOT_GRANTED' }, true],
+    ['WECHAT_ERRCODE', 'api_authorizer_token', 61023, { kind: 'END', code: 'REAUTHORIZE_REQUIRED' }, true],
+    ['WECHAT_ERRCODE', 'applyliveinfo', 40001, { kind: 'END', code: 'REAUTHORIZE_REQUIRED' }, false],
+    ['AUTHORIZER_UNKNOWN', 'api_authorizer_token', null, { kind: 'END', code: 'REAUTHORIZE_REQUIRED' }, true],
     ['WECHAT_ERRCODE', 'api_component_token', 61006, { kind: 'WAIT' }, true],
     ['COMPONENT_TICKET_MISSING', 'api_component_token', null, { kind: 'WAIT' }, true],
-    ['WECHAT_ERRCODE', 'applyliveinfo', 12345, { kind: 'FINAL', status: 'FAILED', errorCode: 'WECHAT_ERROR' }, false],
+    ['WECHAT_ERRCODE', 'applyliveinfo', 12345, { kind: 'END', code: 'WECHAT_ERROR' }, false],
+    ['WECHAT_ERRCODE', 'applyliveinfo', 268489001, { kind: 'PAUSED' }, false],
   ] as const)('%s on %s (errcode %s)', (code, endpoint, errcode, outcome, notSent) => {
     const result = thrown(code, endpoint, errcode);
     expect(result?.outcome).toMatchObject(outcome);

@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tenants } from '../../src/db/tables.js';
 import { nextQuotaDayStart } from '../../src/lib/quota-day.js';
-import { SUBMISSION_TTL_MS } from '../../src/services/application-transitions.service.js';
+import { SUBMISSION_TTL_MS } from '../../src/services/live-application/index.js';
 import type { SimScenario } from '../../src/wechat/simulator/types.js';
 import { expectEventually } from '../support/test-env.js';
 import { createHarness, type Harness, type HarnessOptions, moveClock } from './support/apply-harness.js';
@@ -23,7 +23,7 @@ async function applyOne(hh: Harness, scenario: SimScenario = { kind: 'accept' },
   const t = await hh.tenant(1, overrides);
   const appId = t.appIds[0] as string;
   await hh.admin.setScenario(appId, scenario);
-  const [result] = await hh.applications.applyBatch(t.ctx, [appId]);
+  const [result] = await hh.lifecycle.applyBatch(t.ctx, [appId]);
   const id = result?.application?.id;
   if (!id) throw new Error(`apply failed: ${JSON.stringify(result?.userErrors)}`);
   return { ...t, appId, id };
@@ -74,7 +74,7 @@ describe('apply outcomes', () => {
     const appId = t.appIds[0] as string;
     // WeChat no longer knows the refresh token we hold.
     await hh.admin.addAuthorizer({ componentAppId: t.input.componentAppId, appId, refreshToken: 'another-refresh-token' });
-    const [result] = await hh.applications.applyBatch(t.ctx, [appId]);
+    const [result] = await hh.lifecycle.applyBatch(t.ctx, [appId]);
     const id = result?.application?.id as string;
     await expectEventually(async () => expect(await hh.row(id)).toMatchObject({ status: 'FAILED', errorCode: 'REAUTHORIZE_REQUIRED', errcode: 61023 }));
     expect(await hh.calls([appId])).toBe(0);
@@ -115,20 +115,20 @@ describe('apply outcomes', () => {
     expect((await hh.row(id))?.status).toBe('SUBMITTED');
 
     await moveClock(hh, hh.clock.now() + 3600_000 + 1_000);
-    await expectEventually(async () => expect(await hh.row(id)).toMatchObject({ status: 'EXPIRED', errorCode: 'EXPIRED' }));
+    await expectEventually(async () => expect(await hh.row(id)).toMatchObject({ status: 'EXPIRED', errorCode: 'SUBMISSION_EXPIRED' }));
   });
 
   it('removes the job of a cancelled QUEUED application', async () => {
     const hh = await harness();
     hh.startWorker();
     const t = await hh.tenant(2, { dailyQuotaPerTenant: 1 });
-    await hh.applications.applyBatch(t.ctx, t.appIds);
+    await hh.lifecycle.applyBatch(t.ctx, t.appIds);
     await expectEventually(async () => expect(await hh.statuses(t.tenant.id)).toEqual({ SUBMITTED: 1, QUEUED: 1 }));
     await expectEventually(async () => expect(await hh.jobs('delayed', 'apply')).toHaveLength(1));
     const [delayed] = await hh.jobs('delayed', 'apply');
     const queuedId = delayed?.data.applicationId as string;
     expect((await hh.row(queuedId))?.status).toBe('QUEUED');
-    const cancelled = await hh.applications.cancel(t.ctx, queuedId);
+    const cancelled = await hh.lifecycle.cancel(t.ctx, queuedId);
     expect(cancelled.application?.status).toBe('CANCELLED');
     expect(await hh.queue.queue.getJob(queuedId)).toBeUndefined();
   });

@@ -33,9 +33,9 @@ describe('quota limits across workers', () => {
     for (let i = 0; i < 3; i++) h.startWorker({ concurrency: 10 });
     const day1 = quotaDay(h.clock.now());
 
-    await h.applications.applyBatch(a.ctx, a.appIds);
+    await h.lifecycle.applyBatch(a.ctx, a.appIds);
     const bStarted = Date.now();
-    const [bResult] = await h.applications.applyBatch(b.ctx, b.appIds);
+    const [bResult] = await h.lifecycle.applyBatch(b.ctx, b.appIds);
     const bId = bResult?.application?.id as string;
 
     // Tenant B's one application goes straight through while A is still throttled (10 calls/s).
@@ -75,7 +75,7 @@ describe('quota limits across workers', () => {
     const appId = t.appIds[0] as string;
     await h.admin.setScenario(appId, { kind: 'busy', times: 'forever' });
     h.startWorker();
-    const [result] = await h.applications.applyBatch(t.ctx, [appId]);
+    const [result] = await h.lifecycle.applyBatch(t.ctx, [appId]);
     const id = result?.application?.id as string;
 
     await expectEventually(async () => expect(await h.jobs('delayed', 'apply')).toHaveLength(1), { timeoutMs: 10_000 });

@@ -1,14 +1,13 @@
 import { Worker } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RedisChangePublisher } from '../../src/events/change-feed.js';
 import { APPLY_QUEUE_NAME } from '../../src/jobs/apply-queue.js';
 import { bullPrefix } from '../../src/jobs/quota-keys.js';
 import { silentLogger } from '../../src/lib/logger.js';
-import { SUBMISSION_TTL_MS } from '../../src/services/application-transitions.service.js';
-import { ApplicationsService } from '../../src/services/applications.service.js';
+import { LiveApplicationLifecycle, SUBMISSION_TTL_MS } from '../../src/services/live-application/index.js';
 import { AuthorizersService } from '../../src/services/authorizers.service.js';
 import { deleteKeys, expectEventually } from '../support/test-env.js';
 import { createHarness, type Harness, moveClock } from './support/apply-harness.js';
+import { systemClock } from '../../src/lib/clock.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -30,7 +29,7 @@ describe('reconciler', () => {
   it('re-enqueues QUEUED applications whose jobs vanished with Redis, and each is applied once', async () => {
     const hh = await harness();
     const t = await hh.tenant(3);
-    const results = await hh.applications.applyBatch(t.ctx, t.appIds);
+    const results = await hh.lifecycle.applyBatch(t.ctx, t.appIds);
     expect(await hh.jobs('prioritized', 'apply')).toHaveLength(3);
     await emptyRedis(hh);
     expect(await hh.queue.queue.getJobCounts()).toMatchObject({ prioritized: 0, waiting: 0, delayed: 0 });
@@ -48,15 +47,16 @@ describe('reconciler', () => {
   it('picks up an application whose enqueue failed after the row was committed', async () => {
     const hh = await harness();
     const t = await hh.tenant(1);
-    const broken = new ApplicationsService({
-      db: hh.env.database.db,
-      authorizers: new AuthorizersService(hh.env.database.db, hh.env.box),
+    const broken = new LiveApplicationLifecycle({
+      db: hh.env.appDatabase.db,
+      authorizers: new AuthorizersService(hh.env.database.db, hh.env.box, systemClock),
       queue: {
         enqueue: () => Promise.reject(new Error('Redis unavailable')),
         remove: () => Promise.resolve(false),
         scheduleExpiry: () => Promise.resolve(),
       },
-      publisher: new RedisChangePublisher(hh.env.redis, hh.env.redisPrefix),
+      publisher: hh.relay,
+      clock: hh.clock,
       logger: silentLogger,
     });
     const [result] = await broken.applyBatch(t.ctx, t.appIds);
@@ -70,7 +70,7 @@ describe('reconciler', () => {
   it('replaces a job that finished while its row stayed QUEUED', async () => {
     const hh = await harness();
     const t = await hh.tenant(1);
-    const [result] = await hh.applications.applyBatch(t.ctx, t.appIds);
+    const [result] = await hh.lifecycle.applyBatch(t.ctx, t.appIds);
     const id = result?.application?.id as string;
     // Finish the job by hand, as if the worker's final row update had been lost.
     const manual = new Worker(APPLY_QUEUE_NAME, null, { connection: hh.env.newRedis({ maxRetriesPerRequest: null }), prefix: bullPrefix(hh.env.redisPrefix) });
@@ -90,7 +90,7 @@ describe('reconciler', () => {
     const hh = await harness();
     hh.startWorker();
     const t = await hh.tenant(1);
-    const [result] = await hh.applications.applyBatch(t.ctx, t.appIds);
+    const [result] = await hh.lifecycle.applyBatch(t.ctx, t.appIds);
     const id = result?.application?.id as string;
     await expectEventually(async () => expect((await hh.row(id))?.status).toBe('SUBMITTED'));
     // A job re-run for it (a re-delivery after a crash) loads the row and stops.
@@ -104,7 +104,7 @@ describe('reconciler', () => {
     const hh = await harness();
     hh.startWorker();
     const t = await hh.tenant(1);
-    const [result] = await hh.applications.applyBatch(t.ctx, t.appIds);
+    const [result] = await hh.lifecycle.applyBatch(t.ctx, t.appIds);
     const id = result?.application?.id as string;
     await expectEventually(async () => expect((await hh.row(id))?.status).toBe('SUBMITTED'));
     await expectEventually(async () => expect(await hh.jobs('delayed', 'expire')).toHaveLength(1));

@@ -41,7 +41,7 @@ describe('worker processes', () => {
     // WeChat holds the call long enough to kill the worker while it waits for the answer.
     await hh.admin.setScenario(appId, { kind: 'slow', delayMs: 4_000, inner: { kind: 'accept' } });
     const child = await spawnWorker(hh);
-    const [result] = await hh.applications.applyBatch(t.ctx, [appId]);
+    const [result] = await hh.lifecycle.applyBatch(t.ctx, [appId]);
     const id = result?.application?.id as string;
     await expectEventually(async () => expect(await hh.calls([appId])).toBe(1), { timeoutMs: 10_000 });
 
@@ -70,7 +70,7 @@ describe('worker processes', () => {
     const appId = t.appIds[0] as string;
     await hh.admin.setScenario(appId, { kind: 'slow', delayMs: 1_500, inner: { kind: 'accept' } });
     const child = await spawnWorker(hh);
-    const [result] = await hh.applications.applyBatch(t.ctx, [appId]);
+    const [result] = await hh.lifecycle.applyBatch(t.ctx, [appId]);
     const id = result?.application?.id as string;
     await expectEventually(async () => expect(await hh.calls([appId])).toBe(1), { timeoutMs: 10_000 });
 

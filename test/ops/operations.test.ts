@@ -29,7 +29,7 @@ describe('operations endpoints', () => {
 
   it('exposes Prometheus metrics, including applications by status and queue depths', async () => {
     const t = await createTenantWithMerchants(env.database.db, env.box, 2);
-    await app.services.applications.applyBatch(t.ctx, t.appIds);
+    await app.services.lifecycle.applyBatch(t.ctx, t.appIds);
     const text = await (await fetch(`${app.url}/metrics`)).text();
     expect(text).toContain(`wxlive_applications{tenant="${t.tenant.id}",status="QUEUED"} 2`);
     expect(text).toMatch(/wxlive_queue_jobs\{state="(waiting|delayed|active)"\}/);

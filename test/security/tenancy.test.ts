@@ -2,6 +2,7 @@ import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { changeFeedKeys } from '../../src/events/change-feed.js';
+import { systemContext } from '../../src/services/context.js';
 import { collect, type GraphqlApp, startGraphqlApp, wsOnce } from '../graphql/support/graphql-harness.js';
 import { createTenantWithMerchants } from '../support/fixtures.js';
 import { createTestEnv, expectEventually, type TestEnv } from '../support/test-env.js';
@@ -94,7 +95,7 @@ async function runAs(op: OperationCase, key: string, attacker: Attacker & { ownA
   const probe = collect<Record<string, { id: string }>>(client, op.document, variables);
   const sentinel = collect<{ liveApplicationUpdated: { appId: string } }>(client, 'subscription { liveApplicationUpdated { appId status } }');
   await expectEventually(() => expect(app.subscriber.listenerCount).toBe(listeners + 2));
-  await app.services.applications.cancel({ tenantId: victim.tenantId, scope: 'write' }, victim.applicationIds[1]);
+  await app.services.lifecycle.cancel(systemContext(victim.tenantId), victim.applicationIds[1]);
   const own = await app.request(APPLY, { appId: attacker.ownAppId }, key);
   expect(graphqlCodes(own.body)).toEqual([]);
   await expectEventually(() => expect(sentinel.results.map((r) => r.data?.liveApplicationUpdated.appId)).toEqual([attacker.ownAppId]));
@@ -144,7 +145,7 @@ interface BadKey {
 
 async function badKeys(): Promise<BadKey[]> {
   const t = await createTenantWithMerchants(env.database.db, env.box, 0);
-  const revoked = await app.services.tenants.createApiKey(t.tenant.id, 'write');
+  const revoked = await app.services.tenants.createApiKey(t.tenant.id, ['write']);
   await app.services.tenants.revokeApiKey(t.tenant.id, revoked.id);
   const valid = t.apiKey.key;
   const tampered = `${valid.slice(0, -1)}${valid.endsWith('A') ? 'B' : 'A'}`;
@@ -204,7 +205,7 @@ describe('every operation without a valid key', () => {
 describe('a read-only key', () => {
   for (const op of OPERATIONS.filter((o) => o.type === 'mutation')) {
     it(`mutation ${op.field}: FORBIDDEN over HTTP (403) and WebSocket, nothing changed`, async () => {
-      const { key } = await app.services.tenants.createApiKey(victim.tenantId, 'read');
+      const { key } = await app.services.tenants.createApiKey(victim.tenantId, ['read']);
       const enqueued = app.queue.enqueued.length;
       const preAuthCalls = app.preAuth.calls.length;
       const res = await app.request(op.document, op.variables(victim), key);
@@ -218,12 +219,12 @@ describe('a read-only key', () => {
       expect(app.preAuth.calls.length).toBe(preAuthCalls);
       const after = await tenantSnapshot(env, victim.tenantId);
       // Only the key made for this test is new.
-      expect({ ...after, rows: { ...after.rows, apiKeys: after.rows.apiKeys.filter((k) => k.scope !== 'read') } }).toEqual(before);
+      expect({ ...after, rows: { ...after.rows, apiKeys: after.rows.apiKeys.filter((k) => k.scopes.join() !== 'read') } }).toEqual(before);
     });
   }
 
   it('still runs queries and subscriptions', async () => {
-    const { key } = await app.services.tenants.createApiKey(victim.tenantId, 'read');
+    const { key } = await app.services.tenants.createApiKey(victim.tenantId, ['read']);
     const res = await app.request<{ tenant: { id: string } }>('{ tenant { id } }', {}, key);
     expect(res.body.data?.tenant.id).toBe(victim.tenantId);
     const listeners = app.subscriber.listenerCount;

@@ -143,7 +143,7 @@ describe('replayed pushes', () => {
   async function openedMerchant(): Promise<{ appId: string; push: SignedPush; path: string }> {
     const appId = randomAppId();
     await real.app.services.authorizers.import(systemContext(a.id), [{ appId, refreshToken: `refresh-${appId}`, permissionSets: [52] }]);
-    const applied = await real.app.services.applications.apply(systemContext(a.id), { appId });
+    const applied = await real.app.services.lifecycle.apply(systemContext(a.id), { appId });
     expect(applied.application?.status).toBe('QUEUED');
     const xml = buildLiveApplyEventXml({
       toUserName: `gh_${appId.slice(2, 14)}`,
@@ -307,7 +307,7 @@ describe('wrong tenant and wrong app id', () => {
   it("applies a live event naming tenant B's merchant to tenant A only", async () => {
     const appId = randomAppId();
     await real.app.services.authorizers.import(systemContext(b.id), [{ appId, refreshToken: 'r', permissionSets: [52] }]);
-    const applied = await real.app.services.applications.apply(systemContext(b.id), { appId });
+    const applied = await real.app.services.lifecycle.apply(systemContext(b.id), { appId });
     const xml = buildLiveApplyEventXml({
       toUserName: 'gh_x',
       fromUserName: 'o',

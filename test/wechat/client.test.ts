@@ -91,7 +91,7 @@ describe('WechatClient', () => {
     expect(error.latencyMs).toBeGreaterThan(0);
 
     const expired = await thrown(client.applyLiveInfo('atk_never_issued'));
-    expect(expired).toMatchObject({ errcode: 40001, errorClass: 'CREDENTIAL', isTokenError: true });
+    expect(expired).toMatchObject({ errcode: 40001, errorClass: 'PERMANENT', isTokenError: true });
   });
 
   it('turns HTTP 5xx, timeouts and network failures into RETRYABLE errors', async () => {

@@ -1,32 +1,48 @@
 import { describe, expect, it } from 'vitest';
-import { classifyErrcode, ERRCODE_CLASSES, WechatError, type WechatErrorClass, type WechatErrorCode } from '../../src/wechat/errors.js';
+import { ERROR_CODES } from '../../src/services/errors.js';
+import {
+  classifyErrcode,
+  ERRCODE_RULES,
+  ruleOfErrcode,
+  WechatError,
+  type WechatErrorClass,
+  type WechatErrorCode,
+  type WechatReason,
+} from '../../src/wechat/errors.js';
 
-describe('classifyErrcode', () => {
-  // The whole table, row by row: a change to a class must change this list on purpose.
-  const rows: [errcode: number, meaning: string, expected: WechatErrorClass][] = [
-    [-1, 'system busy', 'RETRYABLE'],
-    [45011, 'call frequency too high', 'RETRYABLE'],
-    [45009, 'daily quota reached', 'QUOTA'],
-    [40001, 'access token invalid', 'CREDENTIAL'],
-    [40014, 'access token not the latest', 'CREDENTIAL'],
-    [42001, 'access token expired', 'CREDENTIAL'],
-    [61023, 'authorizer refresh token invalid', 'CREDENTIAL'],
-    [61005, 'component_verify_ticket expired', 'CREDENTIAL'],
-    [61006, 'component_verify_ticket invalid', 'CREDENTIAL'],
-    [2, 'not paid in the last 90 days', 'PERMANENT'],
-    [61003, 'component not authorized by this appid', 'PERMANENT'],
-    [61007, 'permission set 52 not granted', 'PERMANENT'],
-    [40013, 'invalid appid (not in the table)', 'PERMANENT'],
-    [987654, 'an errcode nobody has seen', 'PERMANENT'],
+describe('the errcode table', () => {
+  // The whole table, row by row: a change to a class or reason must change this list on purpose.
+  const rows: [errcode: number, meaning: string, expected: WechatErrorClass, reason: WechatReason][] = [
+    [-1, 'system busy', 'RETRYABLE', 'RETRIES_EXHAUSTED'],
+    [45011, 'call frequency too high', 'RETRYABLE', 'RETRIES_EXHAUSTED'],
+    [45009, 'daily quota reached', 'QUOTA', 'DAILY_QUOTA_REACHED'],
+    [40001, 'access token invalid (after the refresh-and-retry)', 'PERMANENT', 'REAUTHORIZE_REQUIRED'],
+    [40014, 'access token not the latest (after the refresh-and-retry)', 'PERMANENT', 'REAUTHORIZE_REQUIRED'],
+    [42001, 'access token expired (after the refresh-and-retry)', 'PERMANENT', 'REAUTHORIZE_REQUIRED'],
+    [61023, 'authorizer refresh token invalid', 'PERMANENT', 'REAUTHORIZE_REQUIRED'],
+    [61005, 'component_verify_ticket expired', 'CREDENTIAL', 'COMPONENT_TICKET_MISSING'],
+    [61006, 'component_verify_ticket invalid', 'CREDENTIAL', 'COMPONENT_TICKET_MISSING'],
+    [2, 'not paid in the last 90 days', 'PERMANENT', 'NOT_PAID_90_DAYS'],
+    [61003, 'component not authorized by this appid', 'PERMANENT', 'PERMISSION_NOT_GRANTED'],
+    [61007, 'permission set 52 not granted', 'PERMANENT', 'PERMISSION_NOT_GRANTED'],
+    [268489001, 'no new live grants for now (WeChat-wide)', 'PAUSED', 'LIVE_GRANTS_PAUSED'],
+    [40013, 'invalid appid (not in the table)', 'PERMANENT', 'WECHAT_ERROR'],
+    [987654, 'an errcode nobody has seen', 'PERMANENT', 'WECHAT_ERROR'],
   ];
 
-  it.each(rows)('classifies %i (%s) as %s', (errcode, _meaning, expected) => {
+  it.each(rows)('classifies %i (%s) as %s, recorded as %s', (errcode, _meaning, expected, reason) => {
     expect(classifyErrcode(errcode)).toBe(expected);
+    expect(ruleOfErrcode(errcode)).toEqual({ errorClass: expected, reason });
+    expect(new WechatError({ code: 'WECHAT_ERRCODE', endpoint: 'applyliveinfo', errcode })).toMatchObject({ errorClass: expected, reason });
   });
 
   it('has a test row for every entry of the table', () => {
     const tested = new Set(rows.map(([errcode]) => errcode));
-    for (const errcode of ERRCODE_CLASSES.keys()) expect(tested, `errcode ${errcode}`).toContain(errcode);
+    for (const errcode of ERRCODE_RULES.keys()) expect(tested, `errcode ${errcode}`).toContain(errcode);
+  });
+
+  it('names every reason with a code of the closed vocabulary', () => {
+    for (const [, , , reason] of rows) expect(Object.keys(ERROR_CODES)).toContain(reason);
   });
 });
 

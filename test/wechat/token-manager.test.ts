@@ -184,7 +184,7 @@ describe('token manager', () => {
         throw new WechatError({ code: 'WECHAT_ERRCODE', endpoint: 'api_create_preauthcode', errcode: 42001 });
       })
       .catch((e: unknown) => e);
-    expect(error).toMatchObject({ errcode: 42001, errorClass: 'CREDENTIAL' });
+    expect(error).toMatchObject({ errcode: 42001, errorClass: 'PERMANENT', reason: 'REAUTHORIZE_REQUIRED' });
     expect(attempts).toBe(2);
   });
 

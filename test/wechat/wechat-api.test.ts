@@ -83,7 +83,7 @@ describe('createWechatApi', () => {
     await admin.setScenario(appId, { kind: 'errcode', errcode: 40001, times: 2 });
 
     const error = await failure(api.applyLive(tenant.tenantId, appId));
-    expect(error).toMatchObject({ code: 'WECHAT_ERRCODE', errcode: 40001, errorClass: 'CREDENTIAL', endpoint: 'applyliveinfo' });
+    expect(error).toMatchObject({ code: 'WECHAT_ERRCODE', errcode: 40001, errorClass: 'PERMANENT', reason: 'REAUTHORIZE_REQUIRED', endpoint: 'applyliveinfo' });
     expect(error.latencyMs).toBeGreaterThan(0);
     expect(await countOf('applyliveinfo', appId)).toBe(2);
     expect(await countOf('api_authorizer_token', appId)).toBe(2);

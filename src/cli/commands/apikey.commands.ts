@@ -1,23 +1,22 @@
+import { API_KEY_SCOPES } from '../../services/context.js';
 import { DomainError } from '../../services/errors.js';
 import { EXIT } from '../cli-errors.js';
-import { type Command, str } from '../command.js';
+import { type Command, str, strs } from '../command.js';
 import { shortTime } from '../output.js';
-
-const SCOPES = ['read', 'write'] as const;
 
 export const apikeyCreate: Command = {
   name: 'apikey create',
-  synopsis: '--tenant ID [--scope read|write]',
-  summary: 'Create an API key for a console (default scope write); the key is shown once.',
-  options: { tenant: str, scope: str },
+  synopsis: '--tenant ID [--scope read|write|token|admin ...]',
+  summary: 'Create an API key (default scope write, which also reads; --scope repeats or takes a list, e.g. token); shown once.',
+  options: { tenant: str, scope: strs },
   async run({ args, out, runtime }) {
     const id = args.tenantId();
-    const scope = args.oneOf('scope', SCOPES) ?? 'write';
+    const scopes = args.someOf('scope', API_KEY_SCOPES) ?? ['write'];
     const rt = await runtime();
     await rt.tenant(id);
-    const key = await rt.services.tenants.createApiKey(id, scope);
-    out.result({ apiKey: key.key, id: key.id, prefix: key.prefix, scope: key.scope }, () => {
-      out.line(`Created API key ${key.prefix} (${key.scope} scope; shown once, store it now):`);
+    const key = await rt.services.tenants.createApiKey(id, scopes);
+    out.result({ apiKey: key.key, id: key.id, prefix: key.prefix, scopes: key.scopes }, () => {
+      out.line(`Created API key ${key.prefix} (scopes ${key.scopes.join(', ')}; shown once, store it now):`);
       out.line(`  ${key.key}`);
     });
     return EXIT.OK;
@@ -56,8 +55,8 @@ export const apikeyList: Command = {
     const json = keys.map((k) => ({ ...k, createdAt: k.createdAt.toISOString(), revokedAt: k.revokedAt?.toISOString() ?? null }));
     out.result({ apiKeys: json }, () =>
       out.table(
-        ['ID', 'PREFIX', 'SCOPE', 'CREATED', 'REVOKED'],
-        keys.map((k) => [k.id, k.prefix, k.scope, shortTime(k.createdAt), shortTime(k.revokedAt)]),
+        ['ID', 'PREFIX', 'SCOPES', 'CREATED', 'REVOKED'],
+        keys.map((k) => [k.id, k.prefix, k.scopes.join(','), shortTime(k.createdAt), shortTime(k.revokedAt)]),
       ),
     );
     return EXIT.OK;

@@ -5,6 +5,8 @@ import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createServices, type Services } from '../../../src/app/services.js';
 import type { Db } from '../../../src/db/client.js';
+import { OutboxRelay } from '../../../src/events/outbox-relay.js';
+import { LiveGrantsGate } from '../../../src/jobs/live-grants-gate.js';
 import { RedisChangePublisher } from '../../../src/events/change-feed.js';
 import { ChangeSubscriber } from '../../../src/events/change-subscriber.js';
 import { createGraphqlServer, type GraphqlServer, type GraphqlServerDeps } from '../../../src/graphql/index.js';
@@ -39,7 +41,7 @@ export interface GraphqlApp {
   preAuth: FakePreAuth;
   quotaLimiter: QuotaLimiter;
   graphql: GraphqlServer;
-  publisher: RedisChangePublisher;
+  publisher: OutboxRelay;
   subscriber: ChangeSubscriber;
   /** POST /graphql with a bearer key (or none). */
   request<T = unknown>(query: string, variables?: Record<string, unknown>, key?: string | null, headers?: Record<string, string>): Promise<GraphqlResponse<T>>;
@@ -76,8 +78,9 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
   const clock = new ManualClock(Date.now());
   const queue = new RecordingQueue();
   const logger = options.logger ?? silentLogger;
-  const publisher = new RedisChangePublisher(env.redis, env.redisPrefix);
-  const services = createServices({ db: options.db ?? env.appDatabase.db, box: env.box, clock, logger, queue, publisher });
+  const db = options.db ?? env.appDatabase.db;
+  const publisher = new OutboxRelay({ db, redis: new RedisChangePublisher(env.redis, env.redisPrefix), clock, logger });
+  const services = createServices({ db, box: env.box, clock, logger, queue, publisher });
   const quotaLimiter = new QuotaLimiter(env.redis, { prefix: env.redisPrefix, windowCapPerApp: 10 });
   const preAuth = new FakePreAuth();
   const subRedis = env.newRedis();
@@ -89,7 +92,13 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
       tenants: services.tenants,
       authorizers: services.authorizers,
       applications: services.applications,
-      quota: new QuotaService({ tenants: services.tenants, reader: options.quotaReader ?? quotaLimiter, clock }),
+      lifecycle: services.lifecycle,
+      quota: new QuotaService({
+        tenants: services.tenants,
+        reader: options.quotaReader ?? quotaLimiter,
+        liveGrants: new LiveGrantsGate(env.redis, { prefix: env.redisPrefix }),
+        clock,
+      }),
       authorizationLinks: new AuthorizationLinkService({ wechat: preAuth, clock }),
     },
     changes: { subscriber, redis: env.redis, prefix: env.redisPrefix },
@@ -141,6 +150,7 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
     async close() {
       await Promise.all(clients.map((c) => c.dispose()));
       await graphql.stop();
+      await publisher.stop();
     },
   };
 }

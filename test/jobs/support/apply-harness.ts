@@ -2,15 +2,16 @@ import type { Job } from 'bullmq';
 import { and, eq } from 'drizzle-orm';
 import { liveApplicationEvents, liveApplications } from '../../../src/db/tables.js';
 import { RedisChangePublisher } from '../../../src/events/change-feed.js';
+import { OutboxRelay } from '../../../src/events/outbox-relay.js';
 import { type ApplyWorkerHandle, startApplyWorker } from '../../../src/jobs/apply-live.worker.js';
 import { type ApplyJobData, type ApplyJobName, ApplyQueue } from '../../../src/jobs/apply-queue.js';
+import { LiveGrantsGate } from '../../../src/jobs/live-grants-gate.js';
 import { QuotaLimiter } from '../../../src/jobs/quota-limiter.js';
 import { Reconciler } from '../../../src/jobs/reconciler.js';
 import { tenantLimitsFromDb } from '../../../src/jobs/tenant-limits.js';
 import { type Clock, ManualClock } from '../../../src/lib/clock.js';
 import { silentLogger } from '../../../src/lib/logger.js';
-import { ApplicationTransitions } from '../../../src/services/application-transitions.service.js';
-import { ApplicationsService } from '../../../src/services/applications.service.js';
+import { LiveApplicationLifecycle, LiveApplicationQueries } from '../../../src/services/live-application/index.js';
 import { AuthorizersService } from '../../../src/services/authorizers.service.js';
 import { PgCredentialStore } from '../../../src/services/credential-store.pg.js';
 import type { CreateTenantInput } from '../../../src/services/tenants.service.js';
@@ -26,6 +27,7 @@ export interface HarnessOptions {
   maxAttempts?: number;
   backoffMs?: number;
   hourlyCapPerApp?: number;
+  liveGrantsPauseMs?: number;
 }
 
 export interface WorkerOptions {
@@ -46,8 +48,11 @@ export interface Harness {
   wechat: WechatApi;
   queue: ApplyQueue;
   limiter: QuotaLimiter;
-  transitions: ApplicationTransitions;
-  applications: ApplicationsService;
+  gate: LiveGrantsGate;
+  /** The outbox relay the lifecycle publishes through (its sweep is not started; tests call it). */
+  relay: OutboxRelay;
+  lifecycle: LiveApplicationLifecycle;
+  applications: LiveApplicationQueries;
   reconciler: Reconciler;
   store: PgCredentialStore;
   startWorker(options?: WorkerOptions): ApplyWorkerHandle;
@@ -70,9 +75,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   // The gateway's side runs as wxlive_app (row-level security); fixtures and inspection as the observer.
   const db = env.appDatabase.db;
   const observer = env.database.db;
-  const store = new PgCredentialStore(db, env.box);
-  const publisher = new RedisChangePublisher(env.redis, env.redisPrefix);
-  const transitions = new ApplicationTransitions({ db, publisher, clock, logger: silentLogger });
+  const store = new PgCredentialStore(db, env.box, clock);
+  const relay = new OutboxRelay({ db, redis: new RedisChangePublisher(env.redis, env.redisPrefix), clock, logger: silentLogger });
   const wechat = createWechatApi({ baseUrl: sim.url, redis: env.redis, prefix: env.redisPrefix, store, clock, timeoutMs: 10_000 });
   const queue = new ApplyQueue({
     redis: env.redis,
@@ -82,14 +86,22 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     backoffMs: options.backoffMs ?? 20,
   });
   const limiter = new QuotaLimiter(env.redis, { prefix: env.redisPrefix, windowCapPerApp: options.hourlyCapPerApp ?? 10 });
-  const applications = new ApplicationsService({
+  // The probe lock of a job whose worker was killed mid-call expires after 2 s.
+  const gate = new LiveGrantsGate(env.redis, {
+    prefix: env.redisPrefix,
+    probeLockMs: 2_000,
+    ...(options.liveGrantsPauseMs === undefined ? {} : { pauseMs: options.liveGrantsPauseMs }),
+  });
+  const applications = new LiveApplicationQueries({ db, clock });
+  const lifecycle = new LiveApplicationLifecycle({
     db,
-    authorizers: new AuthorizersService(db, env.box),
+    authorizers: new AuthorizersService(db, env.box, clock),
     queue,
-    publisher,
+    publisher: relay,
+    clock,
     logger: silentLogger,
   });
-  const reconciler = new Reconciler({ db, redis: env.redis, redisPrefix: env.redisPrefix, queue, transitions, logger: silentLogger });
+  const reconciler = new Reconciler({ db, redis: env.redis, redisPrefix: env.redisPrefix, queue, lifecycle, applications, logger: silentLogger });
   const workers: ApplyWorkerHandle[] = [];
 
   return {
@@ -100,7 +112,9 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     wechat,
     queue,
     limiter,
-    transitions,
+    gate,
+    relay,
+    lifecycle,
     applications,
     reconciler,
     store,
@@ -112,13 +126,17 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         backoffMs: options.backoffMs ?? 20,
         lockDurationMs: w.lockDurationMs ?? 5_000,
         stalledIntervalMs: w.stalledIntervalMs ?? 5_000,
-        transitions,
+        lifecycle,
+        applications,
         limiter,
+        gate,
         tenantLimits: tenantLimitsFromDb(db, 0),
         applyLive: (tenantId, appId) => wechat.applyLive(tenantId, appId),
         scheduleExpiry: (job, atMs) => queue.scheduleExpiry(job, atMs),
         clock,
         logger: silentLogger,
+        // A job that finds another's live-grants probe in flight asks again soon (plus jitter).
+        probeWaitMs: 100,
       });
       workers.push(handle);
       return handle;
@@ -164,6 +182,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     },
     async close() {
       await Promise.all(workers.map((w) => w.close()));
+      await relay.stop();
       await queue.close();
       await sim.stop();
       await env.cleanup();

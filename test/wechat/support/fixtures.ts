@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { systemClock } from '../../../src/lib/clock.js';
 import { AuthorizersService } from '../../../src/services/authorizers.service.js';
 import { systemContext } from '../../../src/services/context.js';
 import { PgCredentialStore } from '../../../src/services/credential-store.pg.js';
@@ -18,7 +19,7 @@ export function randomEncodingAesKey(): string {
 
 /** The real Postgres credential store over this test file's own database. */
 export function credentialStore(env: TestEnv): PgCredentialStore {
-  return new PgCredentialStore(env.database.db, env.box);
+  return new PgCredentialStore(env.database.db, env.box, systemClock);
 }
 
 export interface TenantFixture {
@@ -48,14 +49,16 @@ export async function createTenant(
     authUrl: options.authUrl ?? null,
     messageUrlTemplate: options.messageUrlTemplate ?? null,
   });
-  const { tenant } = await new TenantsService(env.database.db, env.box).create({ name: `Provider ${fixture.componentAppId}`, ...fixture });
+  const { tenant } = await new TenantsService(env.database.db, env.box, systemClock).create({ name: `Provider ${fixture.componentAppId}`, ...fixture });
   if (options.saveTicket ?? true) await credentialStore(env).saveTicket(tenant.id, ticket);
   return { tenantId: tenant.id, ...fixture, ticket };
 }
 
 /** An authorizer row in Postgres, as a provider's import creates it. */
 export async function importAuthorizer(env: TestEnv, tenantId: string, appId: string, refreshToken: string, permissionSets: number[] = [52]): Promise<void> {
-  const [result] = await new AuthorizersService(env.database.db, env.box).import(systemContext(tenantId), [{ appId, refreshToken, permissionSets }]);
+  const [result] = await new AuthorizersService(env.database.db, env.box, systemClock).import(systemContext(tenantId), [
+    { appId, refreshToken, permissionSets },
+  ]);
   if (!result?.authorizer) throw new Error(`authorizer ${appId} was not imported: ${JSON.stringify(result?.userErrors)}`);
 }
 

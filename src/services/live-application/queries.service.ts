@@ -1,0 +1,156 @@
+import { and, eq, inArray, lte, notExists, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { type ApplicationStatus, authorizers, liveApplicationEvents, liveApplications } from '../../db/tables.js';
+import { asSystem, inTenant } from '../../db/tenant-scope.js';
+import type { Clock } from '../../lib/clock.js';
+import type { TenantContext } from '../context.js';
+import { clampPageSize, decodeCursor, isUuid, type Page } from '../cursor.js';
+import { DomainError } from '../errors.js';
+import { applicationView, type HistoryEventView, historyView, type LiveApplicationView } from './application.row.js';
+import { ACTIVE } from './lifecycle.js';
+
+export interface ApplicationFilter {
+  appId?: string | null | undefined;
+  status?: ApplicationStatus[] | ApplicationStatus | null | undefined;
+}
+
+/** Which optional conditions a page query has: each combination is its own prepared statement. */
+interface PageShape {
+  appId: boolean;
+  statuses: boolean;
+  cursor: boolean;
+}
+
+/**
+ * Reads of live applications, each in the caller's tenant scope. The hot statements are built
+ * once and prepared on the server (drizzle prepares only statements built with `.prepare()`): no
+ * SQL building, parsing or planning per request.
+ */
+export class LiveApplicationQueries {
+  private readonly pageQueries = new Map<string, ReturnType<LiveApplicationQueries['buildPageQuery']>>();
+  private historyQuery: ReturnType<LiveApplicationQueries['buildHistoryQuery']> | undefined;
+  private getQuery: ReturnType<LiveApplicationQueries['buildGetQuery']> | undefined;
+
+  constructor(private readonly deps: { db: Db; clock: Clock }) {}
+
+  async get(ctx: TenantContext, id: string): Promise<LiveApplicationView | undefined> {
+    if (!isUuid(id)) return undefined;
+    this.getQuery ??= this.buildGetQuery();
+    const query = this.getQuery;
+    const [row] = await inTenant(this.deps.db, ctx.tenantId, () => query.execute({ tenantId: ctx.tenantId, id }));
+    return row;
+  }
+
+  /** Newest first, keyset-paginated on (created_at desc, id desc). */
+  async list(
+    ctx: TenantContext,
+    args: { first?: number | null; after?: string | null; filter?: ApplicationFilter | null },
+  ): Promise<Page<LiveApplicationView>> {
+    const limit = clampPageSize(args.first);
+    const cursor = args.after ? decodeCursor(args.after) : undefined;
+    if (args.after && !cursor) throw new DomainError('INVALID_INPUT', 'The "after" cursor is not one this API issued.');
+    const status = args.filter?.status;
+    const statuses = status == null ? [] : Array.isArray(status) ? status : [status];
+    const appId = args.filter?.appId;
+    const shape: PageShape = { appId: Boolean(appId), statuses: statuses.length > 0, cursor: cursor !== undefined };
+    const key = `${+shape.appId}${+shape.statuses}${+shape.cursor}`;
+    let query = this.pageQueries.get(key);
+    if (!query) {
+      query = this.buildPageQuery(shape);
+      this.pageQueries.set(key, query);
+    }
+    const prepared = query;
+    const rows = await inTenant(this.deps.db, ctx.tenantId, () =>
+      prepared.execute({ tenantId: ctx.tenantId, limit: limit + 1, appId, statuses, cursorAt: cursor?.createdAt.toISOString(), cursorId: cursor?.id }),
+    );
+    const hasNextPage = rows.length > limit;
+    if (hasNextPage) rows.length = limit;
+    return { items: rows, hasNextPage };
+  }
+
+  /** History of many applications in one query (the DataLoader batch function). */
+  async historyFor(ctx: TenantContext, ids: readonly string[]): Promise<Map<string, HistoryEventView[]>> {
+    const map = new Map<string, HistoryEventView[]>();
+    for (const id of ids) map.set(id, []);
+    if (ids.length === 0) return map;
+    this.historyQuery ??= this.buildHistoryQuery();
+    const prepared = this.historyQuery;
+    const rows = await inTenant(this.deps.db, ctx.tenantId, () => prepared.execute({ tenantId: ctx.tenantId, ids }));
+    for (const { applicationId, ...event } of rows) map.get(applicationId)?.push(event);
+    return map;
+  }
+
+  /**
+   * Whether a merchant is live-open already with no QUEUED or SUBMITTED application: an open event
+   * for it then has nothing to change. WeChat sends one per accepted applyliveinfo, and a call
+   * whose answer was lost (a timeout, a killed worker) was sent again, so repeats arrive seconds
+   * apart, past the inbox's de-duplication by CreateTime.
+   */
+  async openWithNothingPending(ctx: TenantContext, appId: string): Promise<boolean> {
+    return inTenant(this.deps.db, ctx.tenantId, async (db) => {
+      const pending = db
+        .select({ one: sql`1` })
+        .from(liveApplications)
+        .where(and(eq(liveApplications.tenantId, ctx.tenantId), eq(liveApplications.appId, appId), inArray(liveApplications.status, [...ACTIVE])));
+      const [row] = await db
+        .select({ id: authorizers.id })
+        .from(authorizers)
+        .where(and(eq(authorizers.tenantId, ctx.tenantId), eq(authorizers.appId, appId), eq(authorizers.liveOpen, true), notExists(pending)))
+        .limit(1);
+      return row !== undefined;
+    });
+  }
+
+  /** SUBMITTED applications whose window has passed, of every tenant (a sweep behind the delayed expiry jobs). */
+  async dueForExpiry(limit = 500): Promise<{ tenantId: string; id: string }[]> {
+    return asSystem(this.deps.db, (db) =>
+      db
+        .select({ tenantId: liveApplications.tenantId, id: liveApplications.id })
+        .from(liveApplications)
+        .where(and(eq(liveApplications.status, 'SUBMITTED'), lte(liveApplications.expiresAt, new Date(this.deps.clock.now()))))
+        .limit(limit),
+    );
+  }
+
+  private buildGetQuery() {
+    return this.deps.db
+      .select(applicationView)
+      .from(liveApplications)
+      .where(and(eq(liveApplications.tenantId, sql.placeholder('tenantId')), eq(liveApplications.id, sql`${sql.placeholder('id')}::uuid`)))
+      .prepare('live_application_get');
+  }
+
+  /**
+   * Ordered `desc nulls last` like the keyset indexes (live_applications_page_idx and
+   * _app_page_idx): a plain `desc` means `nulls first`, which those indexes cannot return, and
+   * Postgres then reads and sorts every row of the tenant. The cursor is a row comparison, which
+   * the index takes as a range start; the equivalent `a < x or (a = x and b < y)` is only a filter.
+   */
+  private buildPageQuery(shape: PageShape) {
+    const a = liveApplications;
+    return this.deps.db
+      .select(applicationView)
+      .from(a)
+      .where(
+        and(
+          eq(a.tenantId, sql.placeholder('tenantId')),
+          shape.appId ? eq(a.appId, sql.placeholder('appId')) : undefined,
+          shape.statuses ? sql`${a.status} = any(${sql.placeholder('statuses')}::text[])` : undefined,
+          shape.cursor ? sql`(${a.createdAt}, ${a.id}) < (${sql.placeholder('cursorAt')}::timestamptz, ${sql.placeholder('cursorId')}::uuid)` : undefined,
+        ),
+      )
+      .orderBy(sql`${a.createdAt} desc nulls last`, sql`${a.id} desc nulls last`)
+      .limit(sql.placeholder('limit'))
+      .prepare(`live_applications_page_${+shape.appId}${+shape.statuses}${+shape.cursor}`);
+  }
+
+  private buildHistoryQuery() {
+    const e = liveApplicationEvents;
+    return this.deps.db
+      .select(historyView)
+      .from(e)
+      .where(and(eq(e.tenantId, sql.placeholder('tenantId')), sql`${e.applicationId} = any(${sql.placeholder('ids')}::uuid[])`))
+      .orderBy(e.applicationId, e.id)
+      .prepare('live_application_history');
+  }
+}
