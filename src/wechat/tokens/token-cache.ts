@@ -14,6 +14,12 @@ export interface FetchedToken {
   expiresInSec: number;
 }
 
+/** A token as the cache holds it: the value and when it expires (epoch ms by the injected clock). */
+export interface CachedAccessToken {
+  token: string;
+  expiresAt: number;
+}
+
 export interface TokenCacheOptions {
   redis: RedisClient;
   clock: Clock;
@@ -44,9 +50,16 @@ interface FailureMarker {
   httpStatus: number | null;
 }
 
-// Deletes KEYS[1] only if it still holds ARGV[1]: never release a lock (or drop a token) someone
-// else has since written.
+// Deletes KEYS[1] only if it still holds ARGV[1]: never release a lock someone else has since taken.
 const COMPARE_AND_DELETE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+// Deletes the cached token KEYS[1] only if its token is still ARGV[1]: a caller reporting a token
+// WeChat refused never drops the one another caller's refresh has since stored.
+const DELETE_IF_TOKEN = `local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local ok, cached = pcall(cjson.decode, raw)
+if ok and type(cached) == 'table' and cached.t == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
 // Writes KEYS[2] and releases the lock KEYS[1] only while ARGV[1] (our fencing value) still holds
@@ -62,14 +75,19 @@ return 1`;
  * Within one process, concurrent callers share one refresh.
  */
 export class TokenCache {
-  private readonly inflight = new Map<string, Promise<string>>();
+  private readonly inflight = new Map<string, Promise<CachedAccessToken>>();
 
   constructor(private readonly options: TokenCacheOptions) {}
 
   /** A token fresh enough to use, refreshing it with `fetch` when missing or near expiry. */
   async get(keys: TokenKeys, endpoint: WechatEndpoint, fetch: () => Promise<FetchedToken>): Promise<string> {
+    return (await this.read(keys, endpoint, fetch)).token;
+  }
+
+  /** As `get`, with the token's expiry. A token that is not near expiry is answered from Redis, never refreshed. */
+  async read(keys: TokenKeys, endpoint: WechatEndpoint, fetch: () => Promise<FetchedToken>): Promise<CachedAccessToken> {
     const cached = parseToken(await this.options.redis.get(keys.token));
-    if (cached && this.options.clock.now() < cached.r) return cached.t;
+    if (cached && this.options.clock.now() < cached.r) return { token: cached.t, expiresAt: cached.e };
     let flight = this.inflight.get(keys.token);
     if (!flight) {
       flight = this.refresh(keys, endpoint, fetch).finally(() => this.inflight.delete(keys.token));
@@ -78,11 +96,20 @@ export class TokenCache {
     return flight;
   }
 
-  /** Drop `staleToken` after WeChat rejected it, unless another process already replaced it. */
+  /**
+   * Compare-and-refresh: when `rejected` is the cached token (its holder got 40001/42001 with it),
+   * drop it and read, which refreshes under the lock; otherwise just read. However many callers,
+   * in however many processes, report the same token, only the first drop succeeds: the others
+   * find no token (and wait for the one refresh) or the new one (and take it).
+   */
+  async replaceIfCurrent(keys: TokenKeys, endpoint: WechatEndpoint, fetch: () => Promise<FetchedToken>, rejected: string): Promise<CachedAccessToken> {
+    await this.invalidate(keys, rejected);
+    return this.read(keys, endpoint, fetch);
+  }
+
+  /** Drop `staleToken` after WeChat rejected it, unless another process already replaced it. One atomic script. */
   async invalidate(keys: TokenKeys, staleToken: string): Promise<boolean> {
-    const raw = await this.options.redis.get(keys.token);
-    if (raw === null || parseToken(raw)?.t !== staleToken) return false;
-    return (await this.options.redis.eval(COMPARE_AND_DELETE, 1, keys.token, raw)) === 1;
+    return (await this.options.redis.eval(DELETE_IF_TOKEN, 1, keys.token, staleToken)) === 1;
   }
 
   /** Forget a remembered refresh failure (the credential it was about has just been replaced). */
@@ -96,7 +123,7 @@ export class TokenCache {
     await this.options.redis.set(keys.token, JSON.stringify(value), 'PX', fetched.expiresInSec * 1000);
   }
 
-  private async refresh(keys: TokenKeys, endpoint: WechatEndpoint, fetch: () => Promise<FetchedToken>): Promise<string> {
+  private async refresh(keys: TokenKeys, endpoint: WechatEndpoint, fetch: () => Promise<FetchedToken>): Promise<CachedAccessToken> {
     const { redis, clock, lockTtlMs, waitTimeoutMs, pollIntervalMs } = this.options;
     // Waiting is real time whatever the injected clock says: it bounds how long a caller blocks.
     const deadline = performance.now() + waitTimeoutMs;
@@ -104,7 +131,7 @@ export class TokenCache {
       const [raw, holder, failure] = await redis.mget(keys.token, keys.lock, keys.failure);
       const cached = parseToken(raw ?? null);
       const now = clock.now();
-      if (cached && now < cached.r) return cached.t; // refreshed meanwhile
+      if (cached && now < cached.r) return { token: cached.t, expiresAt: cached.e }; // refreshed meanwhile
       // Near expiry but still valid: whoever refreshes, callers need not wait for it.
       const valid = cached !== null && now < cached.e;
       if (holder === null || holder === undefined) {
@@ -112,14 +139,14 @@ export class TokenCache {
         // job after job, repeat the same failing call upstream.
         const failed = parseFailure(failure ?? null);
         if (failed) {
-          if (valid) return cached.t;
+          if (valid) return { token: cached.t, expiresAt: cached.e };
           throw markerError(failed);
         }
         const fence = randomUUID();
         if ((await redis.set(keys.lock, fence, 'PX', lockTtlMs, 'NX')) === 'OK') return this.refreshUnderLock(keys, fence, fetch);
         continue; // another process took it between our read and our SET
       }
-      if (valid) return cached.t;
+      if (valid) return { token: cached.t, expiresAt: cached.e };
       if (performance.now() > deadline) {
         throw new WechatError({ code: 'TOKEN_REFRESH_TIMEOUT', endpoint, errmsg: `no token after ${waitTimeoutMs} ms` });
       }
@@ -127,13 +154,13 @@ export class TokenCache {
     }
   }
 
-  private async refreshUnderLock(keys: TokenKeys, fence: string, fetch: () => Promise<FetchedToken>): Promise<string> {
+  private async refreshUnderLock(keys: TokenKeys, fence: string, fetch: () => Promise<FetchedToken>): Promise<CachedAccessToken> {
     const { redis, clock, failureTtlMs, logger } = this.options;
     // Another process may have stored a token between our read and our lock.
     const current = parseToken(await redis.get(keys.token));
     if (current && clock.now() < current.r) {
       await redis.eval(COMPARE_AND_DELETE, 1, keys.lock, fence);
-      return current.t;
+      return { token: current.t, expiresAt: current.e };
     }
     let fetched: FetchedToken;
     try {
@@ -156,11 +183,11 @@ export class TokenCache {
       }
       throw error;
     }
-    const value = JSON.stringify(this.toCached(fetched));
-    const stored = await redis.eval(SET_AND_RELEASE, 2, keys.lock, keys.token, fence, value, fetched.expiresInSec * 1000);
+    const cached = this.toCached(fetched);
+    const stored = await redis.eval(SET_AND_RELEASE, 2, keys.lock, keys.token, fence, JSON.stringify(cached), fetched.expiresInSec * 1000);
     // Our token is valid all the same; the newer holder's token simply wins the cache.
     if (stored !== 1) logger.warn({ key: keys.token }, 'token refresh outlived its lock; not caching the result');
-    return fetched.token;
+    return { token: cached.t, expiresAt: cached.e };
   }
 
   private toCached(fetched: FetchedToken): CachedToken {

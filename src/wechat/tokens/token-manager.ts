@@ -3,8 +3,10 @@ import { type Logger, silentLogger } from '../../lib/logger.js';
 import type { WechatClient } from '../client/wechat-client.js';
 import { isWechatError, WechatError } from '../errors.js';
 import type { CredentialStore } from './credential-store.js';
-import { type RedisClient, TokenCache } from './token-cache.js';
+import { type CachedAccessToken, type FetchedToken, type RedisClient, TokenCache } from './token-cache.js';
 import { authorizerTokenKeys, componentTokenKeys } from './token-keys.js';
+
+export type { CachedAccessToken } from './token-cache.js';
 
 export interface TokenManagerOptions {
   redis: RedisClient;
@@ -38,6 +40,14 @@ export interface TokenManager {
   component(tenantId: string): Promise<ComponentCredentials>;
   getComponentToken(tenantId: string): Promise<string>;
   getAuthorizerToken(tenantId: string, appId: string): Promise<string>;
+  /**
+   * The component token and its expiry, for a caller outside the gateway. Refreshed only near
+   * expiry, or when `rejected` is the current token (compare-and-refresh: one refresh across every
+   * process, however many callers report it); a `rejected` that is not current changes nothing.
+   */
+  readComponentToken(tenantId: string, rejected?: string): Promise<CachedAccessToken>;
+  /** As readComponentToken, for one authorizer. */
+  readAuthorizerToken(tenantId: string, appId: string, rejected?: string): Promise<CachedAccessToken>;
   invalidateComponentToken(tenantId: string, staleToken: string): Promise<boolean>;
   invalidateAuthorizerToken(tenantId: string, appId: string, staleToken: string): Promise<boolean>;
   /** Run `call` with the component token; on 40001/40014/42001 refresh once and retry once. */
@@ -79,44 +89,58 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     return value;
   }
 
-  async function getComponentToken(tenantId: string): Promise<string> {
+  async function readComponentToken(tenantId: string, rejected?: string): Promise<CachedAccessToken> {
     const credentials = await component(tenantId);
     const keys = componentTokenKeys(prefix, tenantId, credentials.componentAppId);
-    return cache.get(keys, 'api_component_token', async () => {
-      const ticket = await store.getTicket(tenantId);
-      if (ticket === null) {
-        throw new WechatError({
-          code: 'COMPONENT_TICKET_MISSING',
-          endpoint: 'api_component_token',
-          errmsg: `no component_verify_ticket received yet for tenant ${tenantId}`,
-        });
-      }
-      const result = await client.componentToken({ ...credentials, ticket });
-      return { token: result.componentAccessToken, expiresInSec: result.expiresIn };
-    });
+    const fetch = () => fetchComponentToken(tenantId, credentials);
+    return rejected === undefined ? cache.read(keys, 'api_component_token', fetch) : cache.replaceIfCurrent(keys, 'api_component_token', fetch, rejected);
+  }
+
+  async function getComponentToken(tenantId: string): Promise<string> {
+    return (await readComponentToken(tenantId)).token;
+  }
+
+  async function fetchComponentToken(tenantId: string, credentials: ComponentCredentials): Promise<FetchedToken> {
+    const ticket = await store.getTicket(tenantId);
+    if (ticket === null) {
+      throw new WechatError({
+        code: 'COMPONENT_TICKET_MISSING',
+        endpoint: 'api_component_token',
+        errmsg: `no component_verify_ticket received yet for tenant ${tenantId}`,
+      });
+    }
+    const result = await client.componentToken({ ...credentials, ticket });
+    return { token: result.componentAccessToken, expiresInSec: result.expiresIn };
+  }
+
+  async function readAuthorizerToken(tenantId: string, appId: string, rejected?: string): Promise<CachedAccessToken> {
+    const { componentAppId } = await component(tenantId);
+    const keys = authorizerTokenKeys(prefix, tenantId, componentAppId, appId);
+    const fetch = () => fetchAuthorizerToken(tenantId, componentAppId, appId);
+    return rejected === undefined ? cache.read(keys, 'api_authorizer_token', fetch) : cache.replaceIfCurrent(keys, 'api_authorizer_token', fetch, rejected);
   }
 
   async function getAuthorizerToken(tenantId: string, appId: string): Promise<string> {
-    const { componentAppId } = await component(tenantId);
-    const keys = authorizerTokenKeys(prefix, tenantId, componentAppId, appId);
-    return cache.get(keys, 'api_authorizer_token', async () => {
-      const refreshToken = await store.getAuthorizerRefreshToken(tenantId, appId);
-      if (refreshToken === null) {
-        throw new WechatError({
-          code: 'AUTHORIZER_UNKNOWN',
-          endpoint: 'api_authorizer_token',
-          errmsg: `no refresh token stored for authorizer ${appId} of tenant ${tenantId}`,
-        });
-      }
-      const result = await withComponentToken(tenantId, (token) =>
-        client.authorizerToken(token, { componentAppId, authorizerAppId: appId, authorizerRefreshToken: refreshToken }),
-      );
-      // WeChat may rotate the refresh token; losing the new one would force a new authorization.
-      if (result.authorizerRefreshToken !== null && result.authorizerRefreshToken !== refreshToken) {
-        await store.saveAuthorizerRefreshToken(tenantId, appId, result.authorizerRefreshToken);
-      }
-      return { token: result.authorizerAccessToken, expiresInSec: result.expiresIn };
-    });
+    return (await readAuthorizerToken(tenantId, appId)).token;
+  }
+
+  async function fetchAuthorizerToken(tenantId: string, componentAppId: string, appId: string): Promise<FetchedToken> {
+    const refreshToken = await store.getAuthorizerRefreshToken(tenantId, appId);
+    if (refreshToken === null) {
+      throw new WechatError({
+        code: 'AUTHORIZER_UNKNOWN',
+        endpoint: 'api_authorizer_token',
+        errmsg: `no refresh token stored for authorizer ${appId} of tenant ${tenantId}`,
+      });
+    }
+    const result = await withComponentToken(tenantId, (token) =>
+      client.authorizerToken(token, { componentAppId, authorizerAppId: appId, authorizerRefreshToken: refreshToken }),
+    );
+    // WeChat may rotate the refresh token; losing the new one would force a new authorization.
+    if (result.authorizerRefreshToken !== null && result.authorizerRefreshToken !== refreshToken) {
+      await store.saveAuthorizerRefreshToken(tenantId, appId, result.authorizerRefreshToken);
+    }
+    return { token: result.authorizerAccessToken, expiresInSec: result.expiresIn };
   }
 
   async function invalidateComponentToken(tenantId: string, staleToken: string): Promise<boolean> {
@@ -174,6 +198,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     component,
     getComponentToken,
     getAuthorizerToken,
+    readComponentToken,
+    readAuthorizerToken,
     invalidateComponentToken,
     invalidateAuthorizerToken,
     withComponentToken,
