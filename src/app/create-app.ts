@@ -18,6 +18,7 @@ import { SecretBox } from '../lib/secret-box.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { AuthorizationLinkService } from '../services/authorization-link.service.js';
 import { QuotaService } from '../services/quota.service.js';
+import { TokenService } from '../services/token.service.js';
 import { createWechatApi, type WechatApi } from '../wechat/wechat-api.js';
 import { createWebhooks, exchangeViaWechatApi, type Webhooks } from '../webhooks/webhooks.module.js';
 import { healthRoutes } from './health.routes.js';
@@ -143,6 +144,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         lifecycle: services.lifecycle,
         quota: new QuotaService({ tenants: services.tenants, reader: limiter, liveGrants: gate, clock }),
         authorizationLinks: new AuthorizationLinkService({ wechat, clock }),
+        tokens: new TokenService({
+          tokens: wechat.tokens,
+          authorizers: services.authorizers,
+          onRead: (r) => metrics.tokenReads.inc({ key_id: r.keyId, kind: r.kind, outcome: r.outcome }),
+        }),
       },
       changes: { subscriber, redis, prefix: config.redisPrefix },
       config: config.graphql,

@@ -6,6 +6,7 @@ import type { TenantContext } from '../services/context.js';
 import type { HistoryEventView, LiveApplicationLifecycle, LiveApplicationQueries } from '../services/live-application/index.js';
 import type { QuotaService } from '../services/quota.service.js';
 import type { TenantsService } from '../services/tenants.service.js';
+import type { TokenService } from '../services/token.service.js';
 import type { ApplicationFeed } from './application-feed.js';
 
 /** Everything resolvers may call: one service per resolver method. */
@@ -16,6 +17,7 @@ export interface GraphqlServices {
   lifecycle: LiveApplicationLifecycle;
   quota: QuotaService;
   authorizationLinks: AuthorizationLinkService;
+  tokens: TokenService;
   feed: ApplicationFeed;
 }
 

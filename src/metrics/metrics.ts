@@ -34,6 +34,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['kind'] as const,
       registers: [registry],
     }),
+    tokenReads: new Counter({
+      name: 'wxlive_token_reads_total',
+      help: 'Tokens handed to provider backends (componentAccessToken, authorizerAccessToken), by API key id, kind and outcome (current, rejected, failed); never by token',
+      labelNames: ['key_id', 'kind', 'outcome'] as const,
+      registers: [registry],
+    }),
     liveGrantsPauses: new Counter({
       name: 'wxlive_live_grants_pauses_total',
       help: 'WeChat answered 268489001 (no new live grants): pauses begun, and pauses extended by a probe',

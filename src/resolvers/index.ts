@@ -1,3 +1,4 @@
+import { AccessTokenResolver } from './access-token.resolver.js';
 import { ApplyLiveResolver } from './apply-live.resolver.js';
 import { AuthorizationLinkResolver } from './authorization-link.resolver.js';
 import { AuthorizerResolver } from './authorizer.resolver.js';
@@ -14,4 +15,5 @@ export const resolvers = [
   TenantResolver,
   AuthorizationLinkResolver,
   LiveApplicationUpdatedResolver,
+  AccessTokenResolver,
 ] as const;

@@ -16,6 +16,9 @@ import { ManualClock } from '../../../src/lib/clock.js';
 import { type Logger, silentLogger } from '../../../src/lib/logger.js';
 import { AuthorizationLinkService } from '../../../src/services/authorization-link.service.js';
 import { type QuotaReader, QuotaService } from '../../../src/services/quota.service.js';
+import { TokenService } from '../../../src/services/token.service.js';
+import { createWechatClient } from '../../../src/wechat/client/wechat-client.js';
+import { createTokenManager, type TokenManager } from '../../../src/wechat/tokens/token-manager.js';
 import { componentLoginPageUrl } from '../../../src/wechat/wechat-api.js';
 import type { TestEnv } from '../../support/test-env.js';
 import { RecordingQueue } from './recording-queue.js';
@@ -40,6 +43,8 @@ export interface GraphqlApp {
   clock: ManualClock;
   preAuth: FakePreAuth;
   quotaLimiter: QuotaLimiter;
+  /** The token manager behind the token queries (WeChat at `wechatApiBase`). */
+  tokens: TokenManager;
   graphql: GraphqlServer;
   publisher: OutboxRelay;
   subscriber: ChangeSubscriber;
@@ -71,6 +76,8 @@ export interface StartOptions {
   quotaReader?: QuotaReader;
   /** false runs queries with graphql-js instead of graphql-jit. */
   jit?: boolean;
+  /** Where the token queries reach WeChat (the simulator); by default nowhere (a closed port). */
+  wechatApiBase?: string;
 }
 
 /** The GraphQL API behind a real node:http server on a random port, over the test's Postgres and Redis. */
@@ -83,6 +90,13 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
   const services = createServices({ db, box: env.box, clock, logger, queue, publisher });
   const quotaLimiter = new QuotaLimiter(env.redis, { prefix: env.redisPrefix, windowCapPerApp: 10 });
   const preAuth = new FakePreAuth();
+  const tokens = createTokenManager({
+    redis: env.redis,
+    prefix: env.redisPrefix,
+    store: services.credentials,
+    clock,
+    client: createWechatClient({ baseUrl: options.wechatApiBase ?? 'http://127.0.0.1:9', logger, timeoutMs: 2000 }),
+  });
   const subRedis = env.newRedis();
   // A psubscribe sent while ioredis still connects breaks its ready check ("Connection in subscriber mode").
   if (subRedis.status !== 'ready') await new Promise((resolve) => subRedis.once('ready', resolve));
@@ -100,6 +114,7 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
         clock,
       }),
       authorizationLinks: new AuthorizationLinkService({ wechat: preAuth, clock }),
+      tokens: new TokenService({ tokens, authorizers: services.authorizers }),
     },
     changes: { subscriber, redis: env.redis, prefix: env.redisPrefix },
     config: { introspection: false, maxDepth: 8, maxCost: 5000, maxAliases: 30, ...options.config },
@@ -124,6 +139,7 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
     clock,
     preAuth,
     quotaLimiter,
+    tokens,
     graphql,
     publisher,
     subscriber,
