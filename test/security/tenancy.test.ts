@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -6,7 +7,16 @@ import { systemContext } from '../../src/services/context.js';
 import { collect, type GraphqlApp, startGraphqlApp, wsOnce } from '../graphql/support/graphql-harness.js';
 import { createTenantWithMerchants } from '../support/fixtures.js';
 import { createTestEnv, expectEventually, type TestEnv } from '../support/test-env.js';
-import { type Attacker, OPERATIONS, type OperationCase, schemaOperations, tableOperations, type Victim } from './support/operations.js';
+import {
+  type Attacker,
+  neededScope,
+  OPERATIONS,
+  type OperationCase,
+  type Scope,
+  schemaOperations,
+  tableOperations,
+  type Victim,
+} from './support/operations.js';
 import { tenantSnapshot } from './support/tenant-snapshot.js';
 
 let env: TestEnv;
@@ -43,6 +53,16 @@ beforeAll(async () => {
   const [newest] = await env.redis.xrevrange(changeFeedKeys(env.redisPrefix).stream(a.tenant.id), '+', '-', 'COUNT', 1);
   const feedCursor = newest?.[0] as string;
   const authorizerId = (appId: string) => auths.body.data?.authorizers.edges.find((e) => e.node.appId === appId)?.node.id as string;
+  // A token the gateway holds for A's merchant, and A's own token key reading it.
+  const authorizerToken = `atk_victim_${randomBytes(12).toString('hex')}`;
+  await app.tokens.rememberAuthorizerToken(a.tenant.id, app1, authorizerToken, 7200);
+  const victimTokenKey = (await app.services.tenants.createApiKey(a.tenant.id, ['token'])).key;
+  const own = await app.request<{ authorizerAccessToken: { token: string } }>(
+    'query($appId: String!) { authorizerAccessToken(appId: $appId) { token } }',
+    { appId: app1 },
+    victimTokenKey,
+  );
+  expect(own.body.data?.authorizerAccessToken.token).toBe(authorizerToken);
   victim = {
     tenantId: a.tenant.id,
     tenantName: a.tenant.name,
@@ -53,6 +73,7 @@ beforeAll(async () => {
     applicationsCursor: apps.body.data?.liveApplications.edges[0]?.cursor as string,
     authorizersCursor: auths.body.data?.authorizers.edges[0]?.cursor as string,
     feedCursor,
+    authorizerToken,
   };
   for (const value of Object.values(victim)) expect(value).toBeTruthy();
   before = await tenantSnapshot(env, victim.tenantId);
@@ -68,9 +89,9 @@ function graphqlCodes(body: unknown): string[] {
   return errors.map((e) => e.extensions?.code ?? '');
 }
 
-/** Every opaque id tenant A was ever given; none may appear in an answer to tenant B. */
+/** Every opaque id and token tenant A was ever given; none may appear in an answer to tenant B. */
 function victimSecrets(): string[] {
-  return [victim.tenantId, ...victim.applicationIds, ...victim.authorizerIds, victim.applicationsCursor, victim.authorizersCursor];
+  return [victim.tenantId, ...victim.applicationIds, ...victim.authorizerIds, victim.applicationsCursor, victim.authorizersCursor, victim.authorizerToken];
 }
 
 /**
@@ -82,11 +103,12 @@ async function runAs(op: OperationCase, key: string, attacker: Attacker & { ownA
   if (op.type !== 'subscription') {
     const res = await app.request<Record<string, unknown>>(op.document, variables, key);
     expect(res.status).toBe(200);
-    expect(res.body.errors).toBeUndefined();
+    expect(graphqlCodes(res.body)).toEqual(op.errors ?? []);
     const ws = await wsOnce<Record<string, unknown>>(app.wsClient(key), op.document, variables);
-    expect(ws.errors).toBeUndefined();
+    expect(graphqlCodes(ws)).toEqual(op.errors ?? []);
     for (const id of victimSecrets()) expect(JSON.stringify([res.body, ws])).not.toContain(id);
-    return [res.body.data?.[op.field], ws.data?.[op.field]];
+    // A non-null field that failed leaves no data at all.
+    return [res.body.data?.[op.field] ?? null, ws.data?.[op.field] ?? null];
   }
   // A subscription aimed at A's application, next to an unfiltered one as the sentinel: once B's own
   // change reaches the sentinel, A's earlier change would have reached the probe too.
@@ -110,8 +132,9 @@ describe('tenant B aiming every operation at tenant A', () => {
     it(`${op.type} ${op.field}: B reads and changes nothing of A's`, async () => {
       const b = await createTenantWithMerchants(env.database.db, env.box, 1);
       const attacker = { tenantId: b.tenant.id, ownAppId: b.appIds[0] as string };
+      const key = op.scope === undefined ? b.apiKey.key : (await app.services.tenants.createApiKey(b.tenant.id, [op.scope])).key;
       const enqueued = app.queue.enqueued.length;
-      for (const value of await runAs(op, b.apiKey.key, attacker)) op.checkForeign(value, victim, attacker);
+      for (const value of await runAs(op, key, attacker)) op.checkForeign(value, victim, attacker);
       const after = await tenantSnapshot(env, victim.tenantId);
       if (op.type === 'subscription') {
         // The sentinel step cancelled A's second application itself; everything else is as it was.
@@ -232,6 +255,81 @@ describe('a read-only key', () => {
     await expectEventually(() => expect(app.subscriber.listenerCount).toBe(listeners + 1));
     expect(sub.state.error).toBeUndefined();
     sub.dispose();
+  });
+});
+
+/** A new key of A's own with `scopes`. */
+async function victimKeyWith(scopes: Scope[]): Promise<{ key: string; id: string }> {
+  const created = await app.services.tenants.createApiKey(victim.tenantId, scopes);
+  return { key: created.key, id: created.id };
+}
+
+/** Asserts an operation was refused as FORBIDDEN naming `scope`, over HTTP (403) and WebSocket, and that nothing changed. */
+async function expectForbidden(op: OperationCase, key: { key: string; id: string }, scope: Scope): Promise<void> {
+  const enqueued = app.queue.enqueued.length;
+  const preAuthCalls = app.preAuth.calls.length;
+  const message = `needs the ${scope} scope`;
+  if (op.type !== 'subscription') {
+    const res = await app.request(op.document, op.variables(victim), key.key);
+    expect({ status: res.status, codes: graphqlCodes(res.body) }).toEqual({ status: 403, codes: ['FORBIDDEN'] });
+    expect(res.body.errors?.[0]?.message).toContain(message);
+    expect(res.body.data).toBeUndefined();
+  }
+  await expect(wsOnce(app.wsClient(key.key), op.document, op.variables(victim))).rejects.toSatisfy((errors: unknown) => {
+    const text = JSON.stringify(errors);
+    return text.includes('FORBIDDEN') && text.includes(message);
+  });
+  expect(app.queue.enqueued.length).toBe(enqueued);
+  expect(app.preAuth.calls.length).toBe(preAuthCalls);
+  // Keys made for these tests are new; everything else is as it was.
+  const known = new Set(before.rows.apiKeys.map((k) => k.id));
+  const after = await tenantSnapshot(env, victim.tenantId);
+  expect({ ...after, rows: { ...after.rows, apiKeys: after.rows.apiKeys.filter((k) => known.has(k.id)) } }).toEqual(before);
+}
+
+describe('a token-only key', () => {
+  for (const op of OPERATIONS.filter((o) => neededScope(o) !== 'token')) {
+    it(`${op.type} ${op.field}: FORBIDDEN (needs the ${neededScope(op)} scope), nothing read or changed`, async () => {
+      await expectForbidden(op, await victimKeyWith(['token']), neededScope(op));
+    });
+  }
+
+  it('is refused a query that mixes a token field with another field, and runs neither', async () => {
+    const key = await victimKeyWith(['token']);
+    const res = await app.request(
+      'query($appId: String!) { authorizerAccessToken(appId: $appId) { token } tenant { id } }',
+      { appId: victim.appIds[0] },
+      key.key,
+    );
+    expect({ status: res.status, codes: graphqlCodes(res.body) }).toEqual({ status: 403, codes: ['FORBIDDEN'] });
+    expect(JSON.stringify(res.body)).not.toContain(victim.authorizerToken);
+  });
+});
+
+describe('read and write keys', () => {
+  for (const op of OPERATIONS.filter((o) => neededScope(o) === 'token')) {
+    it(`query ${op.field}: FORBIDDEN (needs the token scope) for a read key and a write key, no token shown`, async () => {
+      for (const scopes of [['read'], ['read', 'write']] as Scope[][]) {
+        const key = await victimKeyWith(scopes);
+        await expectForbidden(op, key, 'token');
+        const res = await app.request(op.document, op.variables(victim), key.key);
+        expect(JSON.stringify(res.body)).not.toContain(victim.authorizerToken);
+      }
+    });
+  }
+
+  it('keep working as before: a read key queries and subscribes, a write key also mutates', async () => {
+    const read = await victimKeyWith(['read']);
+    expect((await app.request<{ tenant: { scopes: string[] } }>('{ tenant { scopes } }', {}, read.key)).body.data?.tenant.scopes).toEqual(['read']);
+    const write = await victimKeyWith(['write']);
+    const res = await app.request<{ importAuthorizers: { userErrors: unknown[] } }>(
+      'mutation { importAuthorizers(input: []) { userErrors { code } } }',
+      {},
+      write.key,
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.data?.importAuthorizers.userErrors).toEqual([]);
+    expect((await app.request<{ tenant: { scopes: string[] } }>('{ tenant { scopes } }', {}, write.key)).body.data?.tenant.scopes).toEqual(['read', 'write']);
   });
 });
 

@@ -16,6 +16,8 @@ export interface Victim {
   applicationsCursor: string;
   authorizersCursor: string;
   feedCursor: string;
+  /** The authorizer token the gateway holds for `appIds[0]`. */
+  authorizerToken: string;
 }
 
 export interface Attacker {
@@ -23,6 +25,8 @@ export interface Attacker {
 }
 
 export type OperationType = 'query' | 'mutation' | 'subscription';
+
+export type Scope = 'read' | 'write' | 'token' | 'admin';
 
 /**
  * One root field of the schema, as tenant B calls it with tenant A's ids. `checkForeign` gets the
@@ -34,6 +38,15 @@ export interface OperationCase {
   document: string;
   variables(victim: Victim): Record<string, unknown>;
   checkForeign(value: unknown, victim: Victim, attacker: Attacker): void;
+  /** The scope the field needs when not its operation type's (mutations write, the rest read). */
+  scope?: Scope;
+  /** The error codes B's answer carries (default none): fields that fail rather than answer null. */
+  errors?: readonly string[];
+}
+
+/** The scope a key needs to run the operation. */
+export function neededScope(op: OperationCase): Scope {
+  return op.scope ?? (op.type === 'mutation' ? 'write' : 'read');
 }
 
 type Payload = { application: { id: string } | null; userErrors: { code: string }[] };
@@ -163,6 +176,26 @@ export const OPERATIONS: readonly OperationCase[] = [
       expect(tenant.id).toBe(attacker.tenantId);
       expect(tenant.name).not.toBe(victim.tenantName);
     },
+  },
+  {
+    field: 'componentAccessToken',
+    type: 'query',
+    scope: 'token',
+    document: 'query($rejected: String) { componentAccessToken(rejectedToken: $rejected) { token expiresAt } }',
+    // B reporting A's token as rejected reaches B's own cache only; B has no ticket, so no token.
+    variables: (v) => ({ rejected: v.authorizerToken }),
+    errors: ['COMPONENT_TICKET_MISSING'],
+    checkForeign: (value) => expect(value).toBeNull(),
+  },
+  {
+    field: 'authorizerAccessToken',
+    type: 'query',
+    scope: 'token',
+    document: 'query($appId: String!, $rejected: String) { authorizerAccessToken(appId: $appId, rejectedToken: $rejected) { token expiresAt } }',
+    // A's merchant is no merchant of B's: NOT_FOUND, as for an app id nobody has; A's token is neither shown nor dropped.
+    variables: (v) => ({ appId: v.appIds[0], rejected: v.authorizerToken }),
+    errors: ['NOT_FOUND'],
+    checkForeign: (value) => expect(value).toBeNull(),
   },
   {
     field: 'liveApplicationUpdated',
