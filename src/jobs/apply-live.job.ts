@@ -52,7 +52,7 @@ export async function runApplyJob(job: Job<ApplyJobData>, token: string | undefi
   if (!limits) return 'GONE';
 
   const now = clock.now();
-  const admission = await deps.gate.admit(now);
+  const admission = await deps.gate.admit(now, job.id === undefined ? undefined : `apply:${job.id}`);
   if (admission.kind === 'paused') {
     await lifecycle.hold(ctx, applicationId);
     return delay(job, token, admission.untilMs - now, deps, 'live grants paused');

@@ -15,7 +15,10 @@ import { recordedCallsFromDb } from './recorded-calls.js';
 import { Reconciler, startReconciler } from './reconciler.js';
 import { tenantLimitsFromDb } from './tenant-limits.js';
 
-type JobsConfig = Pick<Config, 'redisPrefix' | 'applyMaxAttempts' | 'applyBackoffMs' | 'applyHourlyCapPerApp' | 'workerConcurrency' | 'liveGrantsPauseMs' | 'wechatTimeoutMs'>;
+type JobsConfig = Pick<
+  Config,
+  'redisPrefix' | 'applyMaxAttempts' | 'applyBackoffMs' | 'applyHourlyCapPerApp' | 'workerConcurrency' | 'liveGrantsPauseMs' | 'wechatTimeoutMs'
+>;
 
 export interface ApplyClients {
   queue: ApplyQueue;
@@ -37,9 +40,9 @@ export function createApplyClients(deps: { config: JobsConfig; redis: RedisClien
       windowCapPerApp: config.applyHourlyCapPerApp,
       ...(db === undefined ? {} : { recordedCalls: recordedCallsFromDb(db) }),
     }),
-    // A probe is one applyliveinfo, with at most a token refresh before it: the lock outlives a
-    // probe whose worker died by little more than that.
-    gate: new LiveGrantsGate(redis, { prefix: config.redisPrefix, pauseMs: config.liveGrantsPauseMs, probeLockMs: 3 * config.wechatTimeoutMs }),
+    // A probe is one applyliveinfo: the lock outlives a probe whose worker died by little more than
+    // its timeout (the same job, taken back, resumes its own probe at once).
+    gate: new LiveGrantsGate(redis, { prefix: config.redisPrefix, pauseMs: config.liveGrantsPauseMs, probeLockMs: config.wechatTimeoutMs + 2_000 }),
   };
 }
 

@@ -43,6 +43,8 @@ export interface LiveGrantsGateOptions {
   openMs?: number;
   /** A probe lock outlives a probe that died with its worker (real time; default 60 s). */
   probeLockMs?: number;
+  /** How long an inconclusive first probe opens the gate before the next probe (default 60 s). */
+  inconclusiveOpenMs?: number;
 }
 
 const ADMIT = `
@@ -52,6 +54,8 @@ local now = tonumber(ARGV[1])
 if state == 'open' and now < untilMs then return {'call', ''} end
 if state == 'paused' and now < untilMs then return {'paused', tostring(untilMs), redis.call('HGET', KEYS[1], 'errmsg') or ''} end
 if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return {'call', ARGV[2]} end
+-- A job taken back after its worker died finds its own probe still running: it goes on with it.
+if redis.call('GET', KEYS[2]) == ARGV[2] then return {'call', ARGV[2]} end
 return {'probing', ''}`;
 
 // Records a result (a probe's, or any call's 268489001) and frees the lock when the token is ours.
@@ -70,6 +74,10 @@ if ARGV[1] == 'paused' then
 elseif ARGV[1] == 'open' then
   redis.call('HSET', KEYS[1], 'state', 'open', 'until', ARGV[4])
   redis.call('HDEL', KEYS[1], 'since', 'errmsg')
+elseif ARGV[1] == 'inconclusive' and previous ~= 'paused' and ARGV[6] ~= '' and redis.call('GET', KEYS[2]) == ARGV[6] then
+  -- A probe that learned nothing (WeChat down, a token refused) while nothing is known: calls go
+  -- on as before for a short while, rather than one at a time through probes during an outage.
+  redis.call('HSET', KEYS[1], 'state', 'open', 'until', ARGV[7])
 end
 if ARGV[6] ~= '' and redis.call('GET', KEYS[2]) == ARGV[6] then redis.call('DEL', KEYS[2]) end
 return result`;
@@ -81,6 +89,7 @@ export class LiveGrantsGate {
   readonly pauseMs: number;
   private readonly openMs: number;
   private readonly probeLockMs: number;
+  private readonly inconclusiveOpenMs: number;
   private readonly keys: [state: string, lock: string];
 
   constructor(
@@ -90,13 +99,15 @@ export class LiveGrantsGate {
     this.pauseMs = options.pauseMs ?? 3_600_000;
     this.openMs = options.openMs ?? this.pauseMs;
     this.probeLockMs = options.probeLockMs ?? 60_000;
+    this.inconclusiveOpenMs = options.inconclusiveOpenMs ?? 60_000;
     // One hash tag: both keys on one Cluster slot. WeChat-wide, so not per tenant.
     const base = `{${options.prefix}:live-grants}`;
     this.keys = [`${base}:state`, `${base}:probe`];
   }
 
-  async admit(nowMs: number): Promise<GateAdmission> {
-    const token = randomBytes(8).toString('hex');
+  /** `probeId` names the caller (a job id), so a job retried after its worker died resumes its own probe. */
+  async admit(nowMs: number, probeId: string = randomBytes(8).toString('hex')): Promise<GateAdmission> {
+    const token = probeId;
     const [kind, a, b] = (await this.redis.eval(ADMIT, 2, ...this.keys, String(nowMs), token, String(this.probeLockMs))) as string[];
     if (kind === 'paused') return { kind, untilMs: Number(a), errmsg: b ?? '' };
     if (kind === 'probing') return { kind };
@@ -119,6 +130,7 @@ export class LiveGrantsGate {
       String(nowMs + this.openMs),
       errmsg,
       probe ?? '',
+      String(nowMs + this.inconclusiveOpenMs),
     );
     return effect === 1 ? 'pause-began' : effect === 2 ? 'pause-extended' : 'none';
   }
