@@ -43,20 +43,31 @@ async function applicationIn(status: ApplicationStatus): Promise<{ ctx: TenantCo
   const appId = t.appIds[0] as string;
   const [created] = await lifecycle.applyBatch(t.ctx, [appId]);
   const id = created?.application?.id as string;
-  const reach: Record<ApplicationStatus, () => Promise<unknown>> = {
-    QUEUED: async () => {},
-    SUBMITTED: () => lifecycle.submit(t.ctx, id, ok),
-    OPENED: () => lifecycle.open(t.ctx, appId, new Date(clock.now())),
-    REJECTED: () => lifecycle.end(t.ctx, id, 'NOT_PAID_90_DAYS', { errcode: 2, errmsg: 'np', latencyMs: 10 }),
-    FAILED: () => lifecycle.end(t.ctx, id, 'WECHAT_ERROR', { errcode: 12345, errmsg: 'x', latencyMs: 10 }),
-    EXPIRED: async () => {
+  const np = { errcode: 2, errmsg: 'np', latencyMs: 10 };
+  switch (status) {
+    case 'QUEUED':
+      break;
+    case 'SUBMITTED':
+      await lifecycle.submit(t.ctx, id, ok);
+      break;
+    case 'OPENED':
+      await lifecycle.open(t.ctx, appId, new Date(clock.now()));
+      break;
+    case 'REJECTED':
+      await lifecycle.end(t.ctx, id, 'NOT_PAID_90_DAYS', np);
+      break;
+    case 'FAILED':
+      await lifecycle.end(t.ctx, id, 'WECHAT_ERROR', { errcode: 12345, errmsg: 'x', latencyMs: 10 });
+      break;
+    case 'EXPIRED':
       await lifecycle.submit(t.ctx, id, ok);
       clock.advance(SUBMISSION_TTL_MS);
       await lifecycle.expire(t.ctx, id);
-    },
-    CANCELLED: () => lifecycle.cancel(t.ctx, id),
-  };
-  await reach[status]();
+      break;
+    case 'CANCELLED':
+      await lifecycle.cancel(t.ctx, id);
+      break;
+  }
   const [row] = await env.database.db.select().from(liveApplications).where(eq(liveApplications.id, id));
   expect(row?.status).toBe(status);
   return { ctx: t.ctx, id, appId };

@@ -13,6 +13,11 @@ afterEach(async () => {
   h = undefined;
 });
 
+async function harness(): Promise<Harness> {
+  h = await createHarness({ liveGrantsPauseMs: PAUSE_MS });
+  return h;
+}
+
 async function rowsOf(hh: Harness, tenantId: string) {
   return hh.env.database.db.select().from(liveApplications).where(eq(liveApplications.tenantId, tenantId));
 }
@@ -34,7 +39,7 @@ async function settled(hh: Harness, tenantId: string, expected: { failed: number
 
 describe('WeChat grants no new live permissions (268489001)', () => {
   it('spends one probe call per pause window on a batch of 50, holds the rest visibly, and resumes when grants open', async () => {
-    const hh = (h = await createHarness({ liveGrantsPauseMs: PAUSE_MS }));
+    const hh = await harness();
     const t = await hh.tenant(50);
     await hh.admin.setLiveGrantsPaused(true, ERRMSG);
     hh.startWorker({ concurrency: 10 });
@@ -78,7 +83,7 @@ describe('WeChat grants no new live permissions (268489001)', () => {
   });
 
   it('pauses every tenant: another tenant applying during the pause spends no call', async () => {
-    const hh = (h = await createHarness({ liveGrantsPauseMs: PAUSE_MS }));
+    const hh = await harness();
     const a = await hh.tenant(3);
     const b = await hh.tenant(3);
     await hh.admin.setLiveGrantsPaused(true, ERRMSG);
