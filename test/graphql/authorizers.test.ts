@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WechatError } from '../../src/wechat/errors.js';
+import { LiveGrantsGate } from '../../src/jobs/live-grants-gate.js';
 import { createTenantWithMerchants, randomAppId } from '../support/fixtures.js';
 import { createTestEnv, type TestEnv } from '../support/test-env.js';
 import { type GraphqlApp, startGraphqlApp } from './support/graphql-harness.js';
@@ -129,6 +130,31 @@ describe('quota', () => {
     expect(theirs.body.data?.quota).toEqual({ used: 0, tenantUsed: 0 });
     const bad = await app.request('{ quota(appId: "nope") { used } }', {}, t.apiKey.key);
     expect(bad.body.errors?.[0]?.extensions?.code).toBe('INVALID_APP_ID');
+  });
+
+  it('says when WeChat grants no new live permissions (268489001), until when, and why, for every tenant', async () => {
+    const t = await createTenantWithMerchants(env.database.db, env.box, 1);
+    const appId = t.appIds[0] as string;
+    const QUERY = 'query($appId: String!) { quota(appId: $appId) { liveGrantsPaused liveGrantsPausedUntil liveGrantsErrmsg } }';
+    const before = await app.request<{ quota: Record<string, unknown> }>(QUERY, { appId }, t.apiKey.key);
+    expect(before.body.data?.quota).toEqual({ liveGrantsPaused: false, liveGrantsPausedUntil: null, liveGrantsErrmsg: null });
+
+    // What a worker's probe records when WeChat answers 268489001 (same Redis, same prefix).
+    const gate = new LiveGrantsGate(env.redis, { prefix: env.redisPrefix, pauseMs: 3_600_000 });
+    const admission = await gate.admit(app.clock.now());
+    expect(admission).toMatchObject({ kind: 'call' });
+    const probe = admission.kind === 'call' ? admission.probe : null;
+    expect(await gate.settle(probe, 'paused', app.clock.now(), 'no new grants hint: [x]')).toBe('pause-began');
+    const during = await app.request<{ quota: Record<string, unknown> }>(QUERY, { appId }, t.apiKey.key);
+    expect(during.body.data?.quota).toEqual({
+      liveGrantsPaused: true,
+      liveGrantsPausedUntil: new Date(app.clock.now() + 3_600_000).toISOString(),
+      liveGrantsErrmsg: 'no new grants hint: [x]',
+    });
+
+    app.clock.advance(3_600_000);
+    const after = await app.request<{ quota: Record<string, unknown> }>(QUERY, { appId }, t.apiKey.key);
+    expect(after.body.data?.quota).toMatchObject({ liveGrantsPaused: false });
   });
 });
 
