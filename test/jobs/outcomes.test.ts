@@ -1,9 +1,10 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tenants } from '../../src/db/tables.js';
 import { nextQuotaDayStart } from '../../src/lib/quota-day.js';
 import { SUBMISSION_TTL_MS } from '../../src/services/live-application/index.js';
 import type { SimScenario } from '../../src/wechat/simulator/types.js';
+import { LogCapture } from '../security/support/log-capture.js';
 import { expectEventually } from '../support/test-env.js';
 import { createHarness, type Harness, type HarnessOptions, moveClock } from './support/apply-harness.js';
 
@@ -141,5 +142,31 @@ describe('apply outcomes', () => {
     await expectEventually(async () => expect(await hh.queue.queue.getJobState(id)).toBe('completed'));
     expect((await hh.queue.queue.getJob(id))?.returnvalue).toBe('GONE');
     expect(await hh.calls([appId])).toBe(0);
+  });
+});
+
+describe('recording an outcome that keeps failing', () => {
+  it('fails the job after its attempts, logged with the application id, and never calls WeChat twice for one accepted answer', async () => {
+    const logs = new LogCapture('warn');
+    const hh = await harness({ maxAttempts: 3, backoffMs: 10, workerLogger: logs.logger });
+    const { id, appId } = await applyOne(hh);
+    // A real failure of the write path, not a stand-in: the gateway's role may no longer update applications.
+    await hh.env.database.db.execute(sql`revoke update on live_applications from wxlive_app`);
+    hh.startWorker();
+
+    await expectEventually(async () => expect(await hh.queue.queue.getJobState(id)).toBe('failed'));
+    const job = await hh.queue.queue.getJob(id);
+    expect(job?.attemptsMade).toBe(3);
+    expect(job?.data.accepted).toMatchObject({ errcode: 0 });
+    expect(await hh.calls([appId])).toBe(1);
+    expect((await hh.row(id))?.status).toBe('QUEUED');
+    const lines = logs.lines.filter((l) => l.entry.applicationId === id && String(l.entry.msg).startsWith('recording an accepted application failed'));
+    expect(lines.map((l) => l.entry.level)).toEqual([40, 40, 50]);
+
+    // Fixed: the reconciler's replacement job records the kept answer, with no second call.
+    await hh.env.database.db.execute(sql`grant update on live_applications to wxlive_app`);
+    expect(await hh.reconciler.runOnce()).toMatchObject({ replaced: 1 });
+    await expectEventually(async () => expect(await hh.row(id)).toMatchObject({ status: 'SUBMITTED', errcode: 0 }));
+    expect(await hh.calls([appId])).toBe(1);
   });
 });

@@ -10,7 +10,7 @@ import { QuotaLimiter } from '../../../src/jobs/quota-limiter.js';
 import { Reconciler } from '../../../src/jobs/reconciler.js';
 import { tenantLimitsFromDb } from '../../../src/jobs/tenant-limits.js';
 import { type Clock, ManualClock } from '../../../src/lib/clock.js';
-import { silentLogger } from '../../../src/lib/logger.js';
+import { type Logger, silentLogger } from '../../../src/lib/logger.js';
 import { LiveApplicationLifecycle, LiveApplicationQueries } from '../../../src/services/live-application/index.js';
 import { AuthorizersService } from '../../../src/services/authorizers.service.js';
 import { PgCredentialStore } from '../../../src/services/credential-store.pg.js';
@@ -28,6 +28,8 @@ export interface HarnessOptions {
   backoffMs?: number;
   hourlyCapPerApp?: number;
   liveGrantsPauseMs?: number;
+  /** The workers' logger (default silent). */
+  workerLogger?: Logger;
 }
 
 export interface WorkerOptions {
@@ -134,7 +136,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         applyLive: (tenantId, appId) => wechat.applyLive(tenantId, appId),
         scheduleExpiry: (job, atMs) => queue.scheduleExpiry(job, atMs),
         clock,
-        logger: silentLogger,
+        logger: options.workerLogger ?? silentLogger,
         // A job that finds another's live-grants probe in flight asks again soon (plus jitter).
         probeWaitMs: 100,
       });
