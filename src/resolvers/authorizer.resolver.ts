@@ -21,7 +21,7 @@ export class AuthorizerResolver {
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Ctx() { tenant, services }: GraphqlContext,
   ): Promise<Connection<Authorizer>> {
-    return toConnection(await services.authorizers.list(tenant, first, after));
+    return toConnection(await services.authorizers.list(tenant, first, after), after);
   }
 
   @Mutation(() => ImportAuthorizersPayload, { description: `Imports (upserts) up to ${MAX_IMPORT} merchants with their refresh tokens.` })

@@ -37,7 +37,7 @@ export class LiveApplicationResolver {
   ): Promise<Connection<LiveApplicationView>> {
     const page = await context.services.applications.list(context.tenant, { first, after, filter });
     if (page.items.length > 0 && selects(info, HISTORY_OF_NODES)) await context.preloadHistory(page.items.map((a) => a.id));
-    return toConnection(page);
+    return toConnection(page, after);
   }
 
   @FieldResolver(() => [LiveApplicationEvent])

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { ErrorCode } from './error-code.enum.js';
 import { DateTimeScalar } from './date-time.scalar.js';
 import { LiveApplicationEvent } from './live-application-event.type.js';
 import { LiveApplicationStatus } from './live-application-status.enum.js';
@@ -21,7 +22,11 @@ export class LiveApplication {
   @Field(() => String, { nullable: true, description: "WeChat's last errmsg, verbatim." })
   errmsg!: string | null;
 
-  @Field(() => String, { nullable: true, description: 'Our stable code for the outcome (NOT_PAID_90_DAYS, PERMISSION_NOT_GRANTED, ...).' })
+  @Field(() => ErrorCode, {
+    nullable: true,
+    description:
+      'Our stable code for the outcome (NOT_PAID_90_DAYS, PERMISSION_NOT_GRANTED, ...), or why a QUEUED application waits (LIVE_GRANTS_PAUSED, DAILY_QUOTA_REACHED).',
+  })
   errorCode!: string | null;
 
   @Field(() => Int, { description: 'applyliveinfo calls made so far.' })

@@ -1,10 +1,12 @@
 import 'reflect-metadata';
 import { Field, ObjectType } from 'type-graphql';
+import type { ErrorCode as ErrorCodeName } from '../services/errors.js';
+import { ErrorCode } from './error-code.enum.js';
 
 @ObjectType({ simpleResolvers: true, description: 'An expected failure, returned as a value: `code` is stable, `message` is for people.' })
 export class UserError {
-  @Field(() => String)
-  code!: string;
+  @Field(() => ErrorCode)
+  code!: ErrorCodeName;
 
   @Field(() => String)
   message!: string;

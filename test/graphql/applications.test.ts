@@ -26,7 +26,7 @@ const BATCH = `mutation($appIds: [String!]!) {
 const CANCEL = `mutation($id: ID!) { cancelLiveApplication(id: $id) { application { id status } userErrors { code field } } }`;
 const ONE = `query($id: ID!) { liveApplication(id: $id) { ${APPLICATION_FIELDS} } }`;
 const LIST = `query($first: Int, $after: String, $filter: LiveApplicationFilter) {
-  liveApplications(first: $first, after: $after, filter: $filter) { edges { cursor node { id appId status } } pageInfo { hasNextPage endCursor } }
+  liveApplications(first: $first, after: $after, filter: $filter) { edges { cursor node { id appId status } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } }
 }`;
 
 async function apply(key: string, input: { appId: string; idempotencyKey?: string }): Promise<PayloadShape> {
@@ -167,6 +167,8 @@ describe('liveApplications', () => {
       if (!conn) throw new Error(JSON.stringify(res.body));
       seen.push(...conn.edges.map((e) => e.node));
       expect(conn.pageInfo.endCursor).toBe(conn.edges.at(-1)?.cursor ?? null);
+      expect(conn.pageInfo.startCursor).toBe(conn.edges[0]?.cursor ?? null);
+      expect(conn.pageInfo.hasPreviousPage).toBe(after !== null);
       if (!conn.pageInfo.hasNextPage) break;
       after = conn.pageInfo.endCursor;
     }

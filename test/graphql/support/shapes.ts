@@ -31,7 +31,7 @@ export interface PayloadShape {
 
 export interface ConnectionShape<T> {
   edges: { cursor: string; node: T }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  pageInfo: { hasNextPage: boolean; hasPreviousPage?: boolean; startCursor?: string | null; endCursor: string | null };
 }
 
 export const APPLICATION_FIELDS = 'id appId status errcode errmsg attempts createdAt updatedAt';
