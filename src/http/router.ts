@@ -123,13 +123,45 @@ export class BodyTooLargeError extends Error {
   readonly code = 'BODY_TOO_LARGE';
 }
 
-/** Reads the whole body, refusing more than `limit` bytes without buffering the rest. */
+/** An oversized body is read to its end, unbuffered, up to this much... */
+const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
+/** ...and for at most this long, before the refusal is sent. */
+const DRAIN_MAX_MS = 10_000;
+
+/**
+ * Reads the whole body, refusing more than `limit` bytes without buffering the rest. A refused
+ * body is first read to its end and discarded (up to 64 MiB or 10 s): a 413 written while the
+ * client is still uploading, then the connection closed, reaches most clients as EPIPE or a reset
+ * instead of the answer. Past those bounds the refusal goes at once and the connection closes.
+ */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const refuse = (message: string) => {
+      req.removeAllListeners('data');
+      req.removeAllListeners('end');
+      let drained = 0;
+      const timer = setTimeout(() => done(), DRAIN_MAX_MS);
+      const done = () => {
+        clearTimeout(timer);
+        req.removeAllListeners('data');
+        reject(new BodyTooLargeError(message));
+      };
+      if (req.readableEnded) return done();
+      req.on('data', (chunk: Buffer) => {
+        drained += chunk.length;
+        if (drained > DRAIN_MAX_BYTES) done();
+      });
+      req.once('end', done);
+      req.resume();
+    };
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {
-      req.resume();
-      reject(new BodyTooLargeError(`body of ${declared} bytes is over the ${limit}-byte limit`));
+      if (declared > DRAIN_MAX_BYTES) {
+        req.resume();
+        reject(new BodyTooLargeError(`body of ${declared} bytes is over the ${limit}-byte limit`));
+        return;
+      }
+      refuse(`body of ${declared} bytes is over the ${limit}-byte limit`);
       return;
     }
     const chunks: Buffer[] = [];
@@ -137,9 +169,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new BodyTooLargeError(`body is over the ${limit}-byte limit`));
+        refuse(`body is over the ${limit}-byte limit`);
         return;
       }
       chunks.push(chunk);
