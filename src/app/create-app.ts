@@ -6,6 +6,7 @@ import { RedisChangePublisher } from '../events/change-feed.js';
 import { ChangeSubscriber } from '../events/change-subscriber.js';
 import { OutboxRelay } from '../events/outbox-relay.js';
 import { createGraphqlServer, type GraphqlServer } from '../graphql/index.js';
+import { withCors } from '../http/cors.js';
 import { graphiqlRoutes } from '../http/graphiql.js';
 import { queueDashboardRoutes } from '../http/queue-dashboard.js';
 import { createRouter, type Route } from '../http/router.js';
@@ -177,7 +178,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
     const routes: Route[] = [
       ...healthRoutes({ database, redis, metrics, jobs, runsWorker }),
-      ...graphiqlRoutes(graphql.route),
+      ...graphiqlRoutes(withCors(graphql.route, { origins: config.corsOrigins })),
       ...webhooks.routes,
       ...(config.adminToken ? queueDashboardRoutes(queue.queue, config.adminToken) : []),
       ...(options.routes ?? []),

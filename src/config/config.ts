@@ -47,6 +47,12 @@ export const envSchema = z.object({
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
   LIVE_GRANTS_PAUSE_MINUTES: z.coerce.number().int().min(1).max(10_080).default(60),
   GRAPHQL_INTROSPECTION: bool.default(false),
+  /** Browser origins allowed to call /graphql (comma-separated exact origins, or *); empty: none. */
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o !== ''))
+    .refine((list) => list.every((o) => o === '*' || /^https?:\/\/[^/\s]+$/.test(o)), 'expected * or origins such as https://console.example.com, comma-separated'),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(8),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(20000),
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(1).default(30),
@@ -97,6 +103,8 @@ export interface Config {
   /** After WeChat's 268489001 (no new live grants), applyliveinfo is not called for this long, then probed once. */
   liveGrantsPauseMs: number;
   graphql: { introspection: boolean; maxDepth: number; maxCost: number; maxAliases: number };
+  /** Origins allowed to call /graphql from a browser (CORS); empty: none. */
+  corsOrigins: string[];
   adminToken: string | undefined;
   dbPoolSize: number;
   /** undefined: connect as the URL's user. */
@@ -145,6 +153,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxCost: e.GRAPHQL_MAX_COST,
       maxAliases: e.GRAPHQL_MAX_ALIASES,
     },
+    corsOrigins: e.CORS_ORIGINS,
     adminToken: e.ADMIN_TOKEN,
     dbPoolSize: e.DB_POOL_SIZE,
     databaseAppRole: e.DATABASE_APP_ROLE === '' ? undefined : e.DATABASE_APP_ROLE,
