@@ -11,6 +11,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { type GraphQLSchema, NoSchemaIntrospectionCustomRule, specifiedRules } from 'graphql';
 import type { ChangeSubscriber } from '../events/change-subscriber.js';
 import type { Route } from '../http/router.js';
+import { addToLogContext } from '../lib/log-context.js';
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import { ApplicationFeed, redisChangeSource } from './application-feed.js';
@@ -90,7 +91,10 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
 
   const contextFor = async (authorization: string | undefined, requestId: string): Promise<GraphqlContext> => {
     try {
-      return new GraphqlContext(await authenticate(authenticator, authorization, requestId), services, logger);
+      const tenant = await authenticate(authenticator, authorization, requestId);
+      // The router entered the request's log context; from here on its lines name the tenant too.
+      addToLogContext({ tenantId: tenant.tenantId });
+      return new GraphqlContext(tenant, services, logger);
     } catch (err) {
       if (classifyError(err).exposed) throw err;
       logger.error({ err, requestId }, 'authenticating a GraphQL request failed');

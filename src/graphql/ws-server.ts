@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import {
   type ExecutionArgs,
+  execute,
   GraphQLError,
   type GraphQLError as GraphQLErrorType,
   type GraphQLFormattedError,
@@ -10,12 +11,14 @@ import {
   Kind,
   NoSchemaIntrospectionCustomRule,
   specifiedRules,
+  subscribe,
   type ValidationRule,
 } from 'graphql';
 import type { Context } from 'graphql-ws';
 // Renamed: a `use...` call outside a React component reads as a hook to the linter.
 import { type Extra, useServer as serveGraphqlWs } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { withLogContext } from '../lib/log-context.js';
 import type { Logger } from '../lib/logger.js';
 import type { TenantContext } from '../services/context.js';
 import { authenticate } from './authenticate.js';
@@ -74,6 +77,9 @@ export function attachWebSocket(httpServer: Server, options: WebSocketOptions): 
     {
       schema,
       isProd: true,
+      // No router here: each operation enters its log context (request id and tenant) itself.
+      execute: (args) => inLogContext(args, () => execute(args)),
+      subscribe: (args) => inLogContext(args, () => subscribe(args)),
       async onConnect(ctx) {
         const header = ctx.extra.request.headers['x-request-id'];
         const requestId = typeof header === 'string' && /^[\w.-]{1,64}$/.test(header) ? header : randomUUID();
@@ -127,6 +133,12 @@ export function attachWebSocket(httpServer: Server, options: WebSocketOptions): 
       await disposable.dispose();
     },
   };
+}
+
+function inLogContext<T>(args: ExecutionArgs, fn: () => T): T {
+  const context = args.contextValue;
+  if (!(context instanceof GraphqlContext)) return fn();
+  return withLogContext({ tenantId: context.tenant.tenantId, ...(context.requestId === undefined ? {} : { requestId: context.requestId }) }, fn);
 }
 
 function withCode(error: GraphQLError, code: string, hideSuggestions = false): GraphQLError {

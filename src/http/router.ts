@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { withLogContext } from '../lib/log-context.js';
 import type { Logger } from '../lib/logger.js';
 
 export interface RequestContext {
@@ -41,54 +42,64 @@ function compile(route: Route): CompiledRoute {
   return { ...route, regex: new RegExp(`^${source}/?$`), names };
 }
 
-/** A small path router for node:http: the gateway has a handful of routes, not a framework's worth. */
+/**
+ * A small path router for node:http: the gateway has a handful of routes, not a framework's worth.
+ * Each request runs in its log context (its request id on every line written for it) and ends
+ * with one access log line.
+ */
 export function createRouter(routes: Route[], logger: Logger) {
   const compiled = routes.map(compile);
-  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = parseTarget(req.url);
+  return function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
     const header = req.headers['x-request-id'];
     const requestId = typeof header === 'string' && /^[\w.-]{1,64}$/.test(header) ? header : randomUUID();
     res.setHeader('x-request-id', requestId);
-    if (!url) {
-      sendText(res, 400, 'bad request');
-      return;
-    }
-    let methodMismatch = false;
-    for (const route of compiled) {
-      const m = route.regex.exec(url.pathname);
-      if (!m) continue;
-      if (route.method !== 'ALL' && route.method !== req.method) {
-        methodMismatch = true;
-        continue;
+    const url = parseTarget(req.url);
+    const found = url ? find(compiled, req.method, url.pathname) : undefined;
+    // The route's pattern, never the path: paths carry tenant and app ids, queries carry signatures.
+    const route = found && 'route' in found ? found.route.path : null;
+    res.once('close', () => {
+      const durationMs = Math.round((performance.now() - started) * 10) / 10;
+      const fields = { requestId, method: req.method, route, status: res.statusCode, durationMs };
+      logger.info(res.writableFinished ? fields : { ...fields, aborted: true }, 'http request');
+    });
+    return withLogContext({ requestId }, async () => {
+      if (!url) return sendText(res, 400, 'bad request');
+      if (!found || !('route' in found)) {
+        const methodMismatch = found?.methodMismatch === true;
+        return sendText(res, methodMismatch ? 405 : 404, methodMismatch ? 'method not allowed' : 'not found');
       }
-      const params: Record<string, string> = {};
-      route.names.forEach((n, i) => {
-        params[n] = decodeSegment(m[i + 1] ?? '');
-      });
-      // The request's logger is made on first use: most requests log nothing.
-      let log: Logger | undefined;
-      const ctx: RequestContext = {
-        req,
-        res,
-        params,
-        url,
-        requestId,
-        get log() {
-          log ??= logger.child({ requestId });
-          return log;
-        },
-      };
+      // Every line carries the request id through the log context.
+      const ctx: RequestContext = { req, res, params: found.params, url, requestId, log: logger };
       try {
-        await route.handler(ctx);
+        await found.route.handler(ctx);
       } catch (err) {
         ctx.log.error({ err, path: url.pathname }, 'unhandled error in HTTP handler');
         if (!res.headersSent) sendText(res, 500, 'internal error');
         else res.end();
       }
-      return;
-    }
-    sendText(res, methodMismatch ? 405 : 404, methodMismatch ? 'method not allowed' : 'not found');
+    });
   };
+}
+
+type Found = { route: CompiledRoute; params: Record<string, string> } | { methodMismatch: true };
+
+function find(routes: CompiledRoute[], method: string | undefined, pathname: string): Found | undefined {
+  let methodMismatch = false;
+  for (const route of routes) {
+    const m = route.regex.exec(pathname);
+    if (!m) continue;
+    if (route.method !== 'ALL' && route.method !== method) {
+      methodMismatch = true;
+      continue;
+    }
+    const params: Record<string, string> = {};
+    route.names.forEach((n, i) => {
+      params[n] = decodeSegment(m[i + 1] ?? '');
+    });
+    return { route, params };
+  }
+  return methodMismatch ? { methodMismatch } : undefined;
 }
 
 // Both run before any handler's try: a throw here would be an unhandled rejection, which ends the process.

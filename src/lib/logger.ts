@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { logContext } from './log-context.js';
 
 export type { Logger };
 
@@ -26,6 +27,8 @@ export function createLogger(options: { level?: string; name?: string } = {}, de
       level: options.level ?? 'info',
       name: options.name ?? 'wxlive',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      // The request, tenant, application and job being served, on every line however deep it is written.
+      mixin: logContext,
     },
     destination,
   );

@@ -1,4 +1,5 @@
 import type { Clock } from '../lib/clock.js';
+import { type LogContext, logContext, withOwnLogContext } from '../lib/log-context.js';
 import type { InboxKind, InboxRow, InboxStore } from './inbox.store.js';
 import type { PushProcessor } from './push-processor.js';
 import { pushIdentity, type VerifiedPush } from './push-verifier.js';
@@ -39,7 +40,8 @@ export interface IntakeResult {
  */
 export class PushIntake {
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly waiting: InboxRow[] = [];
+  /** With the log context of the request that stored each (its request id), not of the push whose end starts it. */
+  private readonly waiting: { row: InboxRow; context: LogContext }[] = [];
   private running = 0;
   private readonly concurrency: number;
   private readonly maxQueued: number;
@@ -102,17 +104,18 @@ export class PushIntake {
 
   /** Rows neither run nor queued keep attempt 1 open; the sweeper takes them after its backoff. */
   private schedule(row: InboxRow): void {
-    if (this.running < this.concurrency) this.start(row);
-    else if (this.waiting.length < this.maxQueued) this.waiting.push(row);
+    const context = { ...logContext() };
+    if (this.running < this.concurrency) this.start(row, context);
+    else if (this.waiting.length < this.maxQueued) this.waiting.push({ row, context });
   }
 
-  private start(row: InboxRow): void {
+  private start(row: InboxRow, context: LogContext): void {
     this.running++;
     // run() records failures itself and never rejects.
-    const work = this.deps.processor.run(row).finally(() => {
+    const work = withOwnLogContext(context, () => this.deps.processor.run(row)).finally(() => {
       this.running--;
       const next = this.waiting.shift();
-      if (next) this.start(next);
+      if (next) this.start(next.row, next.context);
     });
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));

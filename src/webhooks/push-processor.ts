@@ -6,6 +6,7 @@ import { assertNever } from '../services/errors.js';
 import type { InboxRow, InboxStore } from './inbox.store.js';
 import type { AuthorizedPush, LiveApplyEventPush, UnauthorizedPush } from '../wechat/wire/push-xml.js';
 import { parseMessage } from './xml/events.js';
+import { withLogContext } from '../lib/log-context.js';
 
 /** What an `authorized` push's AuthorizationCode is exchanged for (api_query_auth). */
 export interface AuthorizationGrant {
@@ -68,8 +69,13 @@ export class PushProcessor {
   }
 
   /** Runs the attempt the caller has claimed (`row.attempts` counts it) and records its result; never throws. */
-  async run(row: InboxRow): Promise<ProcessingOutcome> {
-    const log = this.deps.logger.child({ tenantId: row.tenantId, inboxId: row.id, eventType: row.eventType, attempt: row.attempts });
+  run(row: InboxRow): Promise<ProcessingOutcome> {
+    // The tenant on every line of the push's effects, the WeChat calls they make included.
+    return withLogContext({ tenantId: row.tenantId }, () => this.attempt(row));
+  }
+
+  private async attempt(row: InboxRow): Promise<ProcessingOutcome> {
+    const log = this.deps.logger.child({ inboxId: row.id, eventType: row.eventType, attempt: row.attempts });
     let outcome: ProcessingOutcome;
     try {
       const result = await this.apply(row);

@@ -1,3 +1,4 @@
+import { addToLogContext } from '../lib/log-context.js';
 import { BodyTooLargeError, type RequestContext, type Route, readBody, sendText } from '../http/router.js';
 import { MsgCryptError } from '../wechat/wire/msg-crypt.js';
 import type { InboxKind } from './inbox.store.js';
@@ -52,7 +53,9 @@ export function createWebhookRoutes(deps: WebhookRouteDeps): Route[] {
       try {
         const pathAppId = kind === 'event' ? ctx.params.appId : undefined;
         if (pathAppId !== undefined && !PATH_APP_ID.test(pathAppId)) throw new WebhookRejection('BAD_APP_ID_PATH', 'the app id in the URL is not one');
-        await run(ctx, await tenantCrypt(deps.crypts, tenantId), pathAppId);
+        const tenant = await tenantCrypt(deps.crypts, tenantId);
+        addToLogContext({ tenantId: tenant.tenantId });
+        await run(ctx, tenant, pathAppId);
       } catch (err) {
         if (!(err instanceof WebhookRejection)) throw err;
         const outcome: WebhookOutcome = err.status >= 500 ? 'unavailable' : 'rejected';

@@ -1,4 +1,3 @@
-import { logContext } from '../../lib/log-context.js';
 import type { Logger } from '../../lib/logger.js';
 import { WECHAT_ENDPOINTS, type WechatEndpoint } from '../endpoints.js';
 import { WechatError, type WechatErrorCode } from '../errors.js';
@@ -68,8 +67,8 @@ export function createWechatHttp(options: WechatHttpOptions): WechatHttp {
     onCall?.(info);
     const request: Record<string, unknown> = {};
     for (const field of LOGGABLE_FIELDS) if (field in body) request[field] = body[field];
-    // The request or job this call served (requestId, tenantId...), when the caller set one.
-    const entry = { ...logContext(), wechat: { endpoint, request, errcode: info.errcode, errmsg, latencyMs: info.latencyMs, outcome: info.outcome } };
+    // The request or job this call served (requestId, tenantId...) comes from the logger's mixin.
+    const entry = { wechat: { endpoint, request, errcode: info.errcode, errmsg, latencyMs: info.latencyMs, outcome: info.outcome } };
     if (info.outcome === 'ok') logger.debug(entry, 'wechat call');
     else if (info.outcome === 'errcode') logger.info(entry, 'wechat call answered an errcode');
     else logger.warn(entry, 'wechat call failed');
