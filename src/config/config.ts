@@ -46,7 +46,7 @@ export const envSchema = z.object({
   APPLY_HOURLY_CAP_PER_APP: z.coerce.number().int().min(1).default(10),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
   LIVE_GRANTS_PAUSE_MINUTES: z.coerce.number().int().min(1).max(10_080).default(60),
-  GRAPHQL_INTROSPECTION: bool.default(false),
+  GRAPHQL_INTROSPECTION: bool.default(true),
   /** Browser origins allowed to call /graphql (comma-separated exact origins, or *); empty: none. */
   CORS_ORIGINS: z
     .string()

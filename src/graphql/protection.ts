@@ -21,10 +21,16 @@ const report = [(context: ValidationContext | null, error: GraphQLError) => cont
  */
 export const PARSE_OPTIONS = { maxTokens: 10_000 } as const;
 
+/** How deep an introspection query may nest (`__schema { types { fields { type { ofType ... } } } } }`). */
+export const INTROSPECTION_MAX_DEPTH = 24;
+
 /** Depth, cost and alias limits, as validation rules shared by the HTTP and WebSocket paths. */
 export function protectionRules(limits: ProtectionLimits): ValidationRule[] {
   return [
     maxDepthRule({ n: limits.maxDepth, propagateOnRejection: false, onReject: report }),
+    // Introspection is open to keyed requests, within its own depth bound: the standard introspection
+    // query (GraphiQL's, codegen's) nests 21 deep; the depth rule above does not count __schema.
+    maxDepthRule({ n: INTROSPECTION_MAX_DEPTH, ignoreIntrospection: false, propagateOnRejection: false, onReject: report }),
     costLimitRule({ maxCost: limits.maxCost, propagateOnRejection: false, onReject: report }),
     maxAliasesRule({ n: limits.maxAliases, propagateOnRejection: false, onReject: report }),
   ] as ValidationRule[];
