@@ -7,7 +7,7 @@ import { ChangeSubscriber } from '../events/change-subscriber.js';
 import { OutboxRelay } from '../events/outbox-relay.js';
 import { createGraphqlServer, type GraphqlServer } from '../graphql/index.js';
 import { withCors } from '../http/cors.js';
-import { graphiqlRoutes } from '../http/graphiql.js';
+import { type GraphiqlOptions, graphiqlRoutes } from '../http/graphiql.js';
 import { queueDashboardRoutes } from '../http/queue-dashboard.js';
 import { createRouter, type Route } from '../http/router.js';
 import { createApplyClients, type JobsRuntime, startJobsRuntime } from '../jobs/jobs-runtime.js';
@@ -34,6 +34,8 @@ export interface AppOptions {
   /** Run the committed migrations at start (the demo and tests; production runs `npm run db:migrate`). */
   migrate?: boolean;
   jobsTuning?: Partial<JobsTuning>;
+  /** GraphiQL's page options (the demo prefills its own key). */
+  graphiql?: GraphiqlOptions;
   /** Extra routes (the simulator-backed demo adds none; tests may). */
   routes?: Route[];
 }
@@ -178,7 +180,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
     const routes: Route[] = [
       ...healthRoutes({ database, redis, metrics, jobs, runsWorker }),
-      ...graphiqlRoutes(withCors(graphql.route, { origins: config.corsOrigins })),
+      ...graphiqlRoutes(withCors(graphql.route, { origins: config.corsOrigins }), options.graphiql),
       ...webhooks.routes,
       ...(config.adminToken ? queueDashboardRoutes(queue.queue, config.adminToken) : []),
       ...(options.routes ?? []),

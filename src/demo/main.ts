@@ -44,8 +44,11 @@ async function main(): Promise<void> {
   env.WECHAT_API_BASE = sim.url;
   env.LOG_LEVEL ??= 'warn';
   const config = loadConfig(env);
-  const app = await createApp(config, { migrate: true });
+  // GraphiQL opens with the demo's key already in its headers (the demo only: a simulator tenant).
+  let demoKey: string | undefined;
+  const app = await createApp(config, { migrate: true, graphiql: { defaultAuthorization: () => (demoKey ? `Bearer ${demoKey}` : undefined) } });
   const seeded = await seedDemo(app, new SimulatorAdmin(sim.url));
+  demoKey = seeded.apiKey;
 
   const url = app.url as string;
   const query = '{ liveApplications(first: 10) { edges { node { appId status errcode errmsg submittedAt openedAt } } } }';

@@ -103,7 +103,7 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt
 /** Rendered once per endpoint, on the first browser visit. */
 const pages = new Map<string, Promise<string>>();
 
-async function renderPage(endpoint: string): Promise<string> {
+async function renderPage(endpoint: string, authorization: string): Promise<string> {
   const template = await readFile(ownFile('graphiql.html')(), 'utf8');
   const names = [...template.matchAll(/\{\{asset:([\w.-]+)\}\}/g)].map((m) => m[1] ?? '');
   const hashes = new Map<string, string>();
@@ -114,7 +114,8 @@ async function renderPage(endpoint: string): Promise<string> {
   }
   return template
     .replace(/\{\{asset:([\w.-]+)\}\}/g, (_, name: string) => `${GRAPHIQL_ASSETS_PATH}/${name}?v=${hashes.get(name) ?? ''}`)
-    .replaceAll('{{endpoint}}', escapeHtml(endpoint));
+    .replaceAll('{{endpoint}}', escapeHtml(endpoint))
+    .replaceAll('{{authorization}}', escapeHtml(authorization));
 }
 
 function wantsHtml(req: IncomingMessage): boolean {
@@ -124,6 +125,11 @@ function wantsHtml(req: IncomingMessage): boolean {
 export interface GraphiqlOptions {
   /** The GraphQL path the page posts to and opens WebSockets on (default `/graphql`). */
   endpoint?: string;
+  /**
+   * The header editor's Authorization value, read at each page load. The demo only (its own key,
+   * for a tenant of the simulator): anything else would hand a key to whoever opens the page.
+   */
+  defaultAuthorization?: () => string | undefined;
 }
 
 /**
@@ -133,11 +139,13 @@ export interface GraphiqlOptions {
 export async function serveGraphiql(req: IncomingMessage, res: ServerResponse, options: GraphiqlOptions = {}): Promise<boolean> {
   if (!wantsHtml(req)) return false;
   const endpoint = options.endpoint ?? '/graphql';
-  let page = pages.get(endpoint);
+  const authorization = options.defaultAuthorization?.() ?? '';
+  const cacheKey = `${endpoint}\n${authorization}`;
+  let page = pages.get(cacheKey);
   if (!page) {
-    page = renderPage(endpoint);
-    page.catch(() => pages.delete(endpoint));
-    pages.set(endpoint, page);
+    page = renderPage(endpoint, authorization);
+    page.catch(() => pages.delete(cacheKey));
+    pages.set(cacheKey, page);
   }
   const html = await page;
   res.writeHead(200, {
@@ -197,7 +205,7 @@ export function graphiqlRoutes(graphqlRoute: Route, options: GraphiqlOptions = {
     {
       ...graphqlRoute,
       async handler(ctx) {
-        if (await serveGraphiql(ctx.req, ctx.res, { endpoint })) return;
+        if (await serveGraphiql(ctx.req, ctx.res, { ...options, endpoint })) return;
         await graphqlRoute.handler(ctx);
       },
     },

@@ -70,5 +70,9 @@ describe('npm run demo', () => {
       { timeoutMs: 30_000, intervalMs: 250 },
     );
     expect(statuses).toHaveLength(3);
+
+    // The printed GraphiQL address opens with the demo's key already in the headers.
+    const page = await fetch(`${demo.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(await page.text()).toContain(`data-authorization="Bearer ${demo.apiKey}"`);
   }, 120_000);
 });

@@ -20,6 +20,8 @@ describe('GraphiQL over HTTP', () => {
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(page.headers.get('content-security-policy')).toContain("connect-src 'self'");
     const html = await page.text();
+    // No key in the page outside the demo.
+    expect(html).toContain('data-authorization=""');
     const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
     expect(assets).toHaveLength(8);
     for (const a of assets.filter((a) => a !== 'data:,')) expect(a).toMatch(/^\/graphiql\/assets\/[\w.-]+\?v=[0-9a-f]{16}$/);
@@ -79,13 +81,22 @@ describe.skipIf(!chromiumAvailable)(
     it('renders GraphiQL from local files with the Authorization header prefilled', async () => {
       await expectEventually(() => page.evaluate<boolean>('Boolean(document.querySelector(".graphiql-container .graphiql-query-editor .CodeMirror"))'));
       expect(JSON.parse(await page.evaluate<string>(`${editor.headers}.getValue()`))).toEqual({ Authorization: 'Bearer <paste key>' });
+      // The first screen shows this product's operations, not GraphiQL's generic welcome.
+      const query = await page.evaluate<string>(`${editor.query}.getValue()`);
+      expect(query).toContain('liveApplications(first: 20, after: $after)');
+      expect(query).toContain('subscription { liveApplicationUpdated');
+      expect(query).not.toContain('Welcome to GraphiQL');
     });
 
     it('runs a query over HTTP POST with the header editor’s Authorization', async () => {
       await set(editor.headers, JSON.stringify({ Authorization: 'Bearer key-one' }));
       await set(editor.query, '{ whoami }');
-      await run();
-      await expectEventually(async () => expect(JSON.parse(await result())).toEqual({ data: { whoami: 'Bearer key-one' } }));
+      // GraphiQL re-reads the document after an edit (debounced): a click right after replacing the
+      // opening example may not run the new query yet. Click until the edited query is what ran.
+      await expectEventually(async () => {
+        await run();
+        expect(JSON.parse((await result()) || 'null')).toEqual({ data: { whoami: 'Bearer key-one' } });
+      });
       expect(server.httpAuthorizations).toContain('Bearer key-one');
     });
 

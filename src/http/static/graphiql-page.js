@@ -8,7 +8,27 @@
   const root = document.getElementById('graphiql');
   const endpoint = new URL(root.dataset.endpoint || '/graphql', location.href);
   const wsUrl = `${endpoint.protocol === 'https:' ? 'wss:' : 'ws:'}//${endpoint.host}${endpoint.pathname}`;
-  const DEFAULT_HEADERS = JSON.stringify({ Authorization: 'Bearer <paste key>' }, null, 2);
+  // The demo passes its own key (data-authorization); everywhere else the user pastes one.
+  const DEFAULT_HEADERS = JSON.stringify({ Authorization: root.dataset.authorization || 'Bearer <paste key>' }, null, 2);
+  // The first screen: this product's own operations, runnable once a key is in the Headers tab.
+  const DEFAULT_QUERY = [
+    '# wxlive-gateway. Put an API key in the Headers tab below ("Authorization": "Bearer <key>"),',
+    '# then run. The docs (book icon, left) describe every type; completion works as you type.',
+    '#',
+    '# Also try, in place of the query below:',
+    '#   subscription { liveApplicationUpdated { id appId status errorCode updatedAt cursor } }',
+    '#     (every change of your applications, live; resume with after: <a cursor you received>)',
+    '#   { quota(appId: "wx...") { used remaining resetsAt liveGrantsPaused liveGrantsPausedUntil } }',
+    '',
+    '# The applications page: newest first, 20 at a time (pass pageInfo.endCursor as $after).',
+    'query Applications($after: String) {',
+    '  liveApplications(first: 20, after: $after) {',
+    '    edges { node { id appId status errorCode errcode errmsg updatedAt history { type status message at } } }',
+    '    pageInfo { hasNextPage endCursor }',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
 
   /** The header editor's value for `name`, whatever its case. */
   function header(headers, name) {
@@ -119,6 +139,7 @@
     React.createElement(GraphiQL, {
       fetcher,
       defaultHeaders: DEFAULT_HEADERS,
+      defaultQuery: DEFAULT_QUERY,
       defaultEditorToolsVisibility: 'headers',
       isHeadersEditorEnabled: true,
       // API keys stay out of localStorage unless the user turns this on in GraphiQL's settings.
