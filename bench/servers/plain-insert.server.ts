@@ -20,10 +20,24 @@ let serial = 0;
 
 const server = createServer((req, res) => {
   void (async () => {
-    const payload = (await readBody(req, 1024 * 1024)).toString('utf8');
+    const body = await readBody(req, 1024 * 1024);
+    const payload = body.toString('utf8');
     serial++;
+    // The gateway also keeps the request as it came (for RELAY endpoints): so does the baseline.
+    const rawQuery = req.url?.split('?')[1] ?? '';
     await inbox.insert(
-      { tenantId, kind: 'event', appId: null, eventType: 'plain', dedupKey: `plain:${run}:${serial}`, payload, receivedAt: new Date() },
+      {
+        tenantId,
+        kind: 'event',
+        appId: null,
+        eventType: 'plain',
+        dedupKey: `plain:${run}:${serial}`,
+        payload,
+        rawQuery,
+        rawBody: body,
+        contentType: req.headers['content-type'] ?? null,
+        receivedAt: new Date(),
+      },
       'processed',
     );
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 7 }).end('success');

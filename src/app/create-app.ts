@@ -86,7 +86,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const { queue, limiter, gate } = clients;
   // The queue shares the commands connection, whose outages are logged once below.
   queue.queue.on('error', (err) => logger.debug({ err }, 'apply queue redis error'));
-  const services = createServices({ db: database.db, box, clock, logger, queue, publisher });
+  const services = createServices({ db: database.db, box, clock, logger, queue, publisher, urlPolicy: config.outboundWebhooks });
   const wechat = createWechatApi({
     baseUrl: config.wechatApiBase,
     timeoutMs: config.wechatTimeoutMs,
@@ -152,6 +152,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           authorizers: services.authorizers,
           onRead: (r) => metrics.tokenReads.inc({ key_id: r.keyId, kind: r.kind, outcome: r.outcome }),
         }),
+        webhookEndpoints: services.webhookEndpoints,
       },
       changes: { subscriber, redis, prefix: config.redisPrefix },
       config: config.graphql,

@@ -7,6 +7,8 @@ import { PgCredentialStore } from '../services/credential-store.pg.js';
 import { LiveApplicationLifecycle, LiveApplicationQueries } from '../services/live-application/index.js';
 import type { ApplicationQueue, ChangePublisher } from '../services/ports.js';
 import { TenantsService } from '../services/tenants.service.js';
+import { WebhookEndpointsService } from '../services/webhooks/endpoints.service.js';
+import type { Lookup, UrlPolicy } from '../services/webhooks/url-policy.js';
 
 export interface Services {
   tenants: TenantsService;
@@ -16,10 +18,22 @@ export interface Services {
   /** Every change of a live application (console, worker and webhook alike). */
   lifecycle: LiveApplicationLifecycle;
   credentials: PgCredentialStore;
+  /** Outbound webhook endpoints (admin scope). */
+  webhookEndpoints: WebhookEndpointsService;
 }
 
 /** The domain services over one database, queue and publisher. */
-export function createServices(deps: { db: Db; box: SecretBox; clock: Clock; logger: Logger; queue: ApplicationQueue; publisher: ChangePublisher }): Services {
+export function createServices(deps: {
+  db: Db;
+  box: SecretBox;
+  clock: Clock;
+  logger: Logger;
+  queue: ApplicationQueue;
+  publisher: ChangePublisher;
+  /** Which endpoint URLs may be registered; default https to public addresses only. */
+  urlPolicy?: UrlPolicy;
+  lookup?: Lookup;
+}): Services {
   const { db, box, clock, logger } = deps;
   const authorizers = new AuthorizersService(db, box, clock);
   return {
@@ -28,5 +42,12 @@ export function createServices(deps: { db: Db; box: SecretBox; clock: Clock; log
     applications: new LiveApplicationQueries({ db, clock }),
     lifecycle: new LiveApplicationLifecycle({ db, authorizers, queue: deps.queue, publisher: deps.publisher, clock, logger }),
     credentials: new PgCredentialStore(db, box, clock),
+    webhookEndpoints: new WebhookEndpointsService({
+      db,
+      box,
+      clock,
+      urlPolicy: deps.urlPolicy ?? { allowHttp: false, allowPrivateAddresses: false },
+      ...(deps.lookup === undefined ? {} : { lookup: deps.lookup }),
+    }),
   };
 }

@@ -59,7 +59,15 @@ export async function openCliRuntime(env: Record<string, string | undefined>, op
       closers.push(() => relay.stop());
       publisher = relay;
     }
-    const services = createServices({ db: database.db, box: new SecretBox(config.secretKey), clock: systemClock, logger, queue, publisher });
+    const services = createServices({
+      db: database.db,
+      box: new SecretBox(config.secretKey),
+      clock: systemClock,
+      logger,
+      queue,
+      publisher,
+      urlPolicy: config.outboundWebhooks,
+    });
     return {
       config,
       services,

@@ -41,6 +41,10 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WEBHOOK_REPLAY_WINDOW_SECONDS: z.coerce.number().int().min(0).default(300),
   WEBHOOK_ACCEPT_PLAINTEXT: bool.default(false),
+  // Outbound webhook endpoints: https to public addresses only, unless these say otherwise (local development, tests).
+  WEBHOOK_ALLOW_HTTP: bool.default(false),
+  WEBHOOK_ALLOW_PRIVATE_ADDRESSES: bool.default(false),
+  WEBHOOK_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
   APPLY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
   APPLY_BACKOFF_MS: z.coerce.number().int().min(0).default(2000),
   APPLY_HOURLY_CAP_PER_APP: z.coerce.number().int().min(1).default(10),
@@ -104,6 +108,8 @@ export interface Config {
   webhookReplayWindowMs: number;
   /** Accept unencrypted pushes verified by `signature` alone (it does not cover the body). */
   webhookAcceptPlaintext: boolean;
+  /** Outbound endpoints: which URLs may be registered and connected to. */
+  outboundWebhooks: { allowHttp: boolean; allowPrivateAddresses: boolean; concurrency: number };
   applyMaxAttempts: number;
   applyBackoffMs: number;
   applyHourlyCapPerApp: number;
@@ -150,6 +156,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     webhookReplayWindowMs: e.WEBHOOK_REPLAY_WINDOW_SECONDS * 1000,
     webhookAcceptPlaintext: e.WEBHOOK_ACCEPT_PLAINTEXT,
+    outboundWebhooks: {
+      allowHttp: e.WEBHOOK_ALLOW_HTTP,
+      allowPrivateAddresses: e.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
+      concurrency: e.WEBHOOK_DELIVERY_CONCURRENCY,
+    },
     applyMaxAttempts: e.APPLY_MAX_ATTEMPTS,
     applyBackoffMs: e.APPLY_BACKOFF_MS,
     applyHourlyCapPerApp: e.APPLY_HOURLY_CAP_PER_APP,

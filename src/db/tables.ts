@@ -1,10 +1,29 @@
 import { type SQL, sql } from 'drizzle-orm';
-import { type AnyPgColumn, bigserial, boolean, check, index, integer, json, pgPolicy, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import {
+  type AnyPgColumn,
+  bigint,
+  bigserial,
+  boolean,
+  check,
+  customType,
+  index,
+  integer,
+  json,
+  pgPolicy,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
 import { API_KEY_SCOPES, type ApiKeyScope } from '../services/context.js';
 
 // Millisecond precision: JavaScript dates (and so keyset cursors) carry milliseconds; microseconds
 // would make rows created in one statement straddle a page boundary and be skipped.
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date', precision: 3 });
+
+/** Bytes kept as they arrived (a relayed push's body must go out byte for byte). */
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
 
 /**
  * Row-level security, a backstop behind the services' tenant scoping: a row is visible and
@@ -175,6 +194,13 @@ export const webhookInbox = pgTable(
     dedupKey: text('dedup_key').notNull(),
     /** The decrypted XML, as received. */
     payload: text('payload').notNull(),
+    /**
+     * The request as WeChat sent it (query string without `?`, body bytes, content type), so a
+     * RELAY endpoint receives it verbatim; null on rows stored before migration 0007.
+     */
+    rawQuery: text('raw_query'),
+    rawBody: bytea('raw_body'),
+    contentType: text('content_type'),
     receivedAt: ts('received_at').notNull().defaultNow(),
     processedAt: ts('processed_at'),
     attempts: integer('attempts').notNull().default(0),
@@ -207,4 +233,87 @@ export const changeOutbox = pgTable(
     createdAt: ts('created_at').notNull(),
   },
   (t) => [index('change_outbox_created_idx').on(t.createdAt, t.id), tenantIsolation('change_outbox', t.tenantId)],
+);
+
+export const WEBHOOK_ENDPOINT_KINDS = ['RELAY', 'EVENTS'] as const;
+export type WebhookEndpointKind = (typeof WEBHOOK_ENDPOINT_KINDS)[number];
+
+/** A tenant's outbound webhook endpoint: WeChat's pushes relayed verbatim (RELAY) or the gateway's own events (EVENTS). */
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    kind: text('kind', { enum: WEBHOOK_ENDPOINT_KINDS }).notNull(),
+    /** Event types (EVENTS) or push types (RELAY) sent to it; null = all. */
+    events: text('events').array(),
+    enabled: boolean('enabled').notNull().default(true),
+    /** Why the gateway disabled it (410 Gone, failing for 5 days); null when enabled or disabled by the tenant. */
+    disabledReason: text('disabled_reason'),
+    /** The signing secret (`whsec_...`), sealed with SecretBox. */
+    secretEnc: text('secret_enc').notNull(),
+    /** The secret before the last rotation: it signs too until `previous_secret_expires_at`. */
+    previousSecretEnc: text('previous_secret_enc'),
+    previousSecretExpiresAt: ts('previous_secret_expires_at'),
+    /** Start of the current run of failed attempts; null after a success. */
+    failingSince: ts('failing_since'),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    index('webhook_endpoints_tenant_created_idx').on(t.tenantId, t.createdAt.desc(), t.id.desc()),
+    index('webhook_endpoints_tenant_kind_idx').on(t.tenantId, t.kind).where(sql`${t.enabled}`),
+    tenantIsolation('webhook_endpoints', t.tenantId),
+  ],
+);
+
+export const WEBHOOK_DELIVERY_STATUSES = ['PENDING', 'DELIVERED', 'FAILED'] as const;
+export type WebhookDeliveryStatus = (typeof WEBHOOK_DELIVERY_STATUSES)[number];
+
+/**
+ * One message for one endpoint, and the record of its attempts. Made in the transaction that
+ * stores what it is about (the inbox row of a relayed push; the outbox row's deletion for an
+ * event), so a committed change or stored push is never lost to webhooks. Its id is the
+ * `webhook-id` header, the same on every attempt.
+ */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    endpointId: uuid('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    eventType: text('event_type').notNull(),
+    /** What it delivers, unique per endpoint: `outbox:<id>` (an event) or `inbox:<id>` (a relayed push). */
+    source: text('source').notNull(),
+    /** RELAY: the push, whose stored request is sent as it came. */
+    inboxId: bigint('inbox_id', { mode: 'number' }).references(() => webhookInbox.id, { onDelete: 'cascade' }),
+    /** EVENTS: the JSON body, fixed at creation so every attempt sends the same bytes. */
+    payload: text('payload'),
+    status: text('status', { enum: WEBHOOK_DELIVERY_STATUSES }).notNull().default('PENDING'),
+    attempts: integer('attempts').notNull().default(0),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    /** The first bytes of the last response body (bounded). */
+    lastResponse: text('last_response'),
+    lastAttemptAt: ts('last_attempt_at'),
+    createdAt: ts('created_at').notNull(),
+    deliveredAt: ts('delivered_at'),
+    /** When the next attempt is due (PENDING), or until when a running attempt holds it. */
+    nextAttemptAt: ts('next_attempt_at'),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_endpoint_source_uq').on(t.endpointId, t.source),
+    index('webhook_deliveries_tenant_created_idx').on(t.tenantId, t.createdAt.desc(), t.id.desc()),
+    index('webhook_deliveries_endpoint_created_idx').on(t.tenantId, t.endpointId, t.createdAt.desc(), t.id.desc()),
+    index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'PENDING'`),
+    index('webhook_deliveries_inbox_idx').on(t.inboxId),
+    tenantIsolation('webhook_deliveries', t.tenantId),
+  ],
 );

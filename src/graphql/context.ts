@@ -7,6 +7,7 @@ import type { HistoryEventView, LiveApplicationLifecycle, LiveApplicationQueries
 import type { QuotaService } from '../services/quota.service.js';
 import type { TenantsService } from '../services/tenants.service.js';
 import type { TokenService } from '../services/token.service.js';
+import type { WebhookEndpointsService } from '../services/webhooks/endpoints.service.js';
 import type { ApplicationFeed } from './application-feed.js';
 
 /** Everything resolvers may call: one service per resolver method. */
@@ -18,6 +19,7 @@ export interface GraphqlServices {
   quota: QuotaService;
   authorizationLinks: AuthorizationLinkService;
   tokens: TokenService;
+  webhookEndpoints: WebhookEndpointsService;
   feed: ApplicationFeed;
 }
 

@@ -6,6 +6,7 @@ import { LiveApplicationResolver } from './live-application.resolver.js';
 import { LiveApplicationUpdatedResolver } from './live-application-updated.resolver.js';
 import { QuotaResolver } from './quota.resolver.js';
 import { TenantResolver } from './tenant.resolver.js';
+import { WebhookEndpointResolver } from './webhook-endpoint.resolver.js';
 
 export const resolvers = [
   LiveApplicationResolver,
@@ -16,4 +17,5 @@ export const resolvers = [
   AuthorizationLinkResolver,
   LiveApplicationUpdatedResolver,
   AccessTokenResolver,
+  WebhookEndpointResolver,
 ] as const;

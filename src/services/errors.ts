@@ -27,6 +27,9 @@ export const ERROR_CODES = {
   COMPONENT_TICKET_MISSING: 'WeChat has not pushed a component_verify_ticket yet; check the authorization event URL and wait up to 10 minutes.',
   TENANT_NOT_FOUND: 'No such tenant.',
   SUBSCRIBER_TOO_SLOW: 'This subscription fell too far behind and was closed; subscribe again with after: <last cursor received>.',
+  WEBHOOK_URL_NOT_ALLOWED:
+    'Give an https URL whose host resolves to public addresses only; for local development an operator sets WEBHOOK_ALLOW_HTTP or WEBHOOK_ALLOW_PRIVATE_ADDRESSES.',
+  WEBHOOK_ENDPOINT_DISABLED: 'The endpoint is disabled (see its disabledReason); enable it with updateWebhookEndpoint(input: { id, enabled: true }) first.',
   INTERNAL_SERVER_ERROR: 'Something went wrong on our side; the request id is in the logs.',
 } as const;
 

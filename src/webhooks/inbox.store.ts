@@ -16,6 +16,10 @@ export interface NewInboxRow {
   dedupKey: string;
   /** The decrypted XML, as received. */
   payload: string;
+  /** The request as WeChat sent it: query string (without `?`), body bytes, content type. */
+  rawQuery: string | null;
+  rawBody: Buffer | null;
+  contentType: string | null;
   receivedAt: Date;
 }
 

@@ -25,6 +25,15 @@ export interface IntakeInput {
   kind: InboxKind;
   pathAppId: string | undefined;
   verified: VerifiedPush;
+  /** The request as it came (a RELAY endpoint receives it verbatim). */
+  envelope: PushEnvelope;
+}
+
+export interface PushEnvelope {
+  /** The query string without `?`, as sent. */
+  query: string;
+  body: Buffer;
+  contentType: string | null;
 }
 
 export interface IntakeResult {
@@ -70,6 +79,9 @@ export class PushIntake {
       eventType: identity.eventType,
       dedupKey: identity.dedupKey,
       payload: verified.plaintext,
+      rawQuery: input.envelope.query,
+      rawBody: input.envelope.body,
+      contentType: input.envelope.contentType,
       receivedAt: new Date(this.deps.clock.now()),
     };
     const hasEffect = verified.push.kind !== 'unknown';

@@ -77,13 +77,15 @@ export function createWebhookRoutes(deps: WebhookRouteDeps): Route[] {
 
   const receive = (kind: InboxKind) =>
     guarded(kind, async (ctx, tenant, pathAppId) => {
-      const body = await readLimited(ctx, maxBodyBytes);
-      const verified = verifyPush(tenant.crypt, readQuery(ctx.url.searchParams), body, verifyOptions);
+      const raw = await readLimited(ctx, maxBodyBytes);
+      const verified = verifyPush(tenant.crypt, readQuery(ctx.url.searchParams), raw.toString('utf8'), verifyOptions);
       if (pathAppId !== undefined && verified.push.kind === 'wxa_live_apply_event' && verified.push.appid !== pathAppId) {
         // The signed inner appid wins; a mismatch means a misconfigured URL or WeChat's release-test accounts.
         ctx.log.warn({ tenantId: tenant.tenantId, pathAppId, appid: verified.push.appid }, 'live event appid differs from the URL app id');
       }
-      const { result, process } = await deps.intake.store({ tenantId: tenant.tenantId, kind, pathAppId, verified });
+      // The query string exactly as it arrived (URL's `search` would re-encode some characters).
+      const envelope = { query: rawQueryOf(ctx.req.url), body: raw, contentType: headerValue(ctx.req.headers['content-type']) };
+      const { result, process } = await deps.intake.store({ tenantId: tenant.tenantId, kind, pathAppId, verified, envelope });
       report(ctx, tenant.tenantId, result.outcome, result.kind, result.inboxId === undefined ? undefined : `inbox ${result.inboxId}`);
       sendText(ctx.res, 200, 'success');
       process();
@@ -120,9 +122,18 @@ async function tenantCrypt(crypts: TenantCryptCache, tenantId: string): Promise<
   return found;
 }
 
-async function readLimited(ctx: RequestContext, limit: number): Promise<string> {
+function rawQueryOf(target: string | undefined): string {
+  const at = target?.indexOf('?') ?? -1;
+  return at < 0 || target === undefined ? '' : target.slice(at + 1);
+}
+
+function headerValue(value: string | string[] | undefined): string | null {
+  return (Array.isArray(value) ? value[0] : value) ?? null;
+}
+
+async function readLimited(ctx: RequestContext, limit: number): Promise<Buffer> {
   try {
-    return (await readBody(ctx.req, limit)).toString('utf8');
+    return await readBody(ctx.req, limit);
   } catch (err) {
     if (err instanceof BodyTooLargeError) throw new WebhookRejection('BODY_TOO_LARGE', err.message);
     throw err;

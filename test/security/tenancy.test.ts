@@ -63,7 +63,9 @@ beforeAll(async () => {
     victimTokenKey,
   );
   expect(own.body.data?.authorizerAccessToken.token).toBe(authorizerToken);
+  const endpoint = await app.services.webhookEndpoints.create(a.ctx, { url: 'https://93.184.215.14/victim', kind: 'EVENTS' });
   victim = {
+    webhookEndpointId: endpoint.endpoint?.id as string,
     tenantId: a.tenant.id,
     tenantName: a.tenant.name,
     appIds: [app1, app2],
@@ -91,7 +93,15 @@ function graphqlCodes(body: unknown): string[] {
 
 /** Every opaque id and token tenant A was ever given; none may appear in an answer to tenant B. */
 function victimSecrets(): string[] {
-  return [victim.tenantId, ...victim.applicationIds, ...victim.authorizerIds, victim.applicationsCursor, victim.authorizersCursor, victim.authorizerToken];
+  return [
+    victim.tenantId,
+    ...victim.applicationIds,
+    ...victim.authorizerIds,
+    victim.applicationsCursor,
+    victim.authorizersCursor,
+    victim.authorizerToken,
+    victim.webhookEndpointId,
+  ];
 }
 
 /**

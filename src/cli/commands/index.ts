@@ -4,6 +4,7 @@ import { applicationList } from './application.commands.js';
 import { apply } from './apply.command.js';
 import { authorizerImport } from './authorizer.commands.js';
 import { tenantCreate, tenantList, tenantUpdate } from './tenant.commands.js';
+import { webhookCreate, webhookList } from './webhook.commands.js';
 
 /** In the order the usage lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -16,4 +17,6 @@ export const COMMANDS: readonly Command[] = [
   authorizerImport,
   applicationList,
   apply,
+  webhookCreate,
+  webhookList,
 ];

@@ -17,6 +17,7 @@ import { type Logger, silentLogger } from '../../../src/lib/logger.js';
 import { AuthorizationLinkService } from '../../../src/services/authorization-link.service.js';
 import { type QuotaReader, QuotaService } from '../../../src/services/quota.service.js';
 import { TokenService } from '../../../src/services/token.service.js';
+import type { Lookup, UrlPolicy } from '../../../src/services/webhooks/url-policy.js';
 import { createWechatClient } from '../../../src/wechat/client/wechat-client.js';
 import { createTokenManager, type TokenManager } from '../../../src/wechat/tokens/token-manager.js';
 import { componentLoginPageUrl } from '../../../src/wechat/wechat-api.js';
@@ -78,6 +79,9 @@ export interface StartOptions {
   jit?: boolean;
   /** Where the token queries reach WeChat (the simulator); by default nowhere (a closed port). */
   wechatApiBase?: string;
+  /** Which webhook endpoint URLs may be registered (default https to public addresses), and the DNS the check uses. */
+  urlPolicy?: UrlPolicy;
+  lookup?: Lookup;
 }
 
 /** The GraphQL API behind a real node:http server on a random port, over the test's Postgres and Redis. */
@@ -87,7 +91,16 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
   const logger = options.logger ?? silentLogger;
   const db = options.db ?? env.appDatabase.db;
   const publisher = new OutboxRelay({ db, redis: new RedisChangePublisher(env.redis, env.redisPrefix), clock, logger });
-  const services = createServices({ db, box: env.box, clock, logger, queue, publisher });
+  const services = createServices({
+    db,
+    box: env.box,
+    clock,
+    logger,
+    queue,
+    publisher,
+    ...(options.urlPolicy === undefined ? {} : { urlPolicy: options.urlPolicy }),
+    ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
+  });
   const quotaLimiter = new QuotaLimiter(env.redis, { prefix: env.redisPrefix, windowCapPerApp: 10 });
   const preAuth = new FakePreAuth();
   const tokens = createTokenManager({
@@ -115,6 +128,7 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
       }),
       authorizationLinks: new AuthorizationLinkService({ wechat: preAuth, clock }),
       tokens: new TokenService({ tokens, authorizers: services.authorizers }),
+      webhookEndpoints: services.webhookEndpoints,
     },
     changes: { subscriber, redis: env.redis, prefix: env.redisPrefix },
     config: { introspection: false, maxDepth: 8, maxCost: 5000, maxAliases: 30, ...options.config },

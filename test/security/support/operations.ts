@@ -18,6 +18,8 @@ export interface Victim {
   feedCursor: string;
   /** The authorizer token the gateway holds for `appIds[0]`. */
   authorizerToken: string;
+  /** A's webhook endpoint. */
+  webhookEndpointId: string;
 }
 
 export interface Attacker {
@@ -196,6 +198,56 @@ export const OPERATIONS: readonly OperationCase[] = [
     variables: (v) => ({ appId: v.appIds[0], rejected: v.authorizerToken }),
     errors: ['NOT_FOUND'],
     checkForeign: (value) => expect(value).toBeNull(),
+  },
+  {
+    field: 'webhookEndpoints',
+    type: 'query',
+    scope: 'admin',
+    document: '{ webhookEndpoints { id url kind events enabled } }',
+    variables: () => ({}),
+    checkForeign: (value) => expect(value).toEqual([]),
+  },
+  {
+    field: 'createWebhookEndpoint',
+    type: 'mutation',
+    scope: 'admin',
+    document: `mutation($url: String!) {
+      createWebhookEndpoint(input: { url: $url, kind: EVENTS }) { endpoint { id url } secret userErrors { code } }
+    }`,
+    // B's own endpoint; A's endpoints are untouched (the snapshot) and receive nothing of B's.
+    variables: () => ({ url: 'https://93.184.215.14/attacker' }),
+    checkForeign(value, victim) {
+      const payload = value as { endpoint: { id: string } | null; secret: string | null; userErrors: { code: string }[] };
+      expect(payload.userErrors).toEqual([]);
+      expect(payload.endpoint?.id).not.toBe(victim.webhookEndpointId);
+      expect(payload.secret).toMatch(/^whsec_/);
+    },
+  },
+  {
+    field: 'updateWebhookEndpoint',
+    type: 'mutation',
+    scope: 'admin',
+    document: `mutation($id: ID!) {
+      updateWebhookEndpoint(input: { id: $id, url: "https://93.184.215.14/stolen", enabled: false }) { endpoint { id url } userErrors { code } }
+    }`,
+    variables: (v) => ({ id: v.webhookEndpointId }),
+    checkForeign: (value) => expect(value).toEqual({ endpoint: null, userErrors: [{ code: 'NOT_FOUND' }] }),
+  },
+  {
+    field: 'deleteWebhookEndpoint',
+    type: 'mutation',
+    scope: 'admin',
+    document: 'mutation($id: ID!) { deleteWebhookEndpoint(id: $id) { deletedId userErrors { code } } }',
+    variables: (v) => ({ id: v.webhookEndpointId }),
+    checkForeign: (value) => expect(value).toEqual({ deletedId: null, userErrors: [{ code: 'NOT_FOUND' }] }),
+  },
+  {
+    field: 'rotateWebhookEndpointSecret',
+    type: 'mutation',
+    scope: 'admin',
+    document: 'mutation($id: ID!) { rotateWebhookEndpointSecret(id: $id) { endpoint { id } secret userErrors { code } } }',
+    variables: (v) => ({ id: v.webhookEndpointId }),
+    checkForeign: (value) => expect(value).toEqual({ endpoint: null, secret: null, userErrors: [{ code: 'NOT_FOUND' }] }),
   },
   {
     field: 'liveApplicationUpdated',

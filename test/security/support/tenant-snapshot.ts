@@ -1,5 +1,15 @@
 import { asc, eq } from 'drizzle-orm';
-import { apiKeys, authorizers, componentTickets, liveApplicationEvents, liveApplications, tenants, webhookInbox } from '../../../src/db/tables.js';
+import {
+  apiKeys,
+  authorizers,
+  componentTickets,
+  liveApplicationEvents,
+  liveApplications,
+  tenants,
+  webhookDeliveries,
+  webhookEndpoints,
+  webhookInbox,
+} from '../../../src/db/tables.js';
 import type { TestEnv } from '../../support/test-env.js';
 
 /**
@@ -16,6 +26,8 @@ export async function tenantSnapshot(env: TestEnv, tenantId: string) {
     applications: await db.select().from(liveApplications).where(eq(liveApplications.tenantId, tenantId)).orderBy(asc(liveApplications.id)),
     events: await db.select().from(liveApplicationEvents).where(eq(liveApplicationEvents.tenantId, tenantId)).orderBy(asc(liveApplicationEvents.id)),
     inbox: await db.select().from(webhookInbox).where(eq(webhookInbox.tenantId, tenantId)).orderBy(asc(webhookInbox.id)),
+    webhookEndpoints: await db.select().from(webhookEndpoints).where(eq(webhookEndpoints.tenantId, tenantId)).orderBy(asc(webhookEndpoints.id)),
+    webhookDeliveries: await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.tenantId, tenantId)).orderBy(asc(webhookDeliveries.id)),
   };
   const keys = [...(await scanKeys(env, `*{t:${tenantId}}*`)), ...(await scanKeys(env, `*:${tenantId}*`))].sort();
   const redis: Record<string, string | null> = {};
