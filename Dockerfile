@@ -29,7 +29,7 @@ RUN chmod +x dist/src/cli/main.js && ln -s /app/dist/src/cli/main.js /usr/local/
 # The official image's unprivileged user; nothing under /app is writable by it.
 USER node
 EXPOSE 4000
-# No curl in the slim image; Node 20 has fetch. The worker role serves no HTTP: compose disables this for it.
+# No curl in the slim image; Node 20 has fetch. A worker answers on METRICS_PORT, the API roles on PORT.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "const p = process.env.ROLE === 'worker' ? process.env.METRICS_PORT || 9464 : process.env.PORT || 4000; fetch('http://127.0.0.1:' + p + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "dist/src/main.js"]

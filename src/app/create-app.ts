@@ -16,7 +16,7 @@ import { type Clock, systemClock } from '../lib/clock.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { createRedis, type RedisClient } from '../lib/redis.js';
 import { SecretBox } from '../lib/secret-box.js';
-import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import { createMetrics, type Metrics, recordGraphqlOperation } from '../metrics/metrics.js';
 import { AuthorizationLinkService } from '../services/authorization-link.service.js';
 import { QuotaService } from '../services/quota.service.js';
 import { TokenService } from '../services/token.service.js';
@@ -44,6 +44,8 @@ export interface App {
   config: Config;
   /** `http://host:port` of the API, when ROLE includes it. */
   url: string | undefined;
+  /** `http://host:port` of a worker's own /healthz, /readyz and /metrics (ROLE=worker, METRICS_PORT). */
+  metricsUrl: string | undefined;
   server: Server | undefined;
   database: Database;
   /** The commands connection (a Cluster when REDIS_CLUSTER_NODES is set). */
@@ -123,6 +125,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       applyLive: (tenantId, appId) => wechat.applyLive(tenantId, appId),
       clients,
       onLiveGrantsPaused: (effect) => metrics.liveGrantsPauses.inc({ effect }),
+      onWait: (reason) => metrics.applyWaits.inc({ reason }),
       clock,
       logger: logger.child({ component: 'jobs' }),
       tuning: { ...config.jobs, ...options.jobsTuning },
@@ -157,6 +160,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       changes: { subscriber, redis, prefix: config.redisPrefix },
       config: config.graphql,
       logger: logger.child({ component: 'graphql' }),
+      onOperation: (report) => recordGraphqlOperation(metrics, report),
     });
     webhooks = createWebhooks({
       db: database.db,
@@ -199,12 +203,22 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logger.info({ url, role: config.role }, 'gateway listening');
   }
 
+  let metricsServer: Server | undefined;
+  let metricsUrl: string | undefined;
+  if (!runsApi) {
+    // A worker has no API port: health and metrics get their own, for the orchestrator and Prometheus.
+    metricsServer = createServer(createRouter(healthRoutes({ database, redis, metrics, jobs, runsWorker }), logger));
+    metricsUrl = await listen(metricsServer, config.metricsPort, config.host);
+    logger.info({ url: metricsUrl, role: config.role }, 'health and metrics listening');
+  }
+
   publisher.start();
 
   let stopped: Promise<void> | undefined;
   return {
     config,
     url,
+    metricsUrl,
     server,
     database,
     redis,
@@ -225,6 +239,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         await step('http and websockets drained', () => graphql?.stop());
         await step('webhook processing finished', () => webhooks?.stop());
         await step('worker drained', () => jobs?.close());
+        await step('metrics server closed', () => (metricsServer ? closeServer(metricsServer) : undefined));
         await step('outbox relay stopped', () => publisher.stop());
         await step('queue closed', () => queue.close());
         await step('redis closed', () => Promise.all(redisClients.map((r) => r.quit().catch(() => r.disconnect()))));
@@ -234,6 +249,22 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return stopped;
     },
   };
+}
+
+async function listen(server: Server, port: number, host: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
 }
 
 /**

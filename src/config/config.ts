@@ -33,6 +33,8 @@ export const envSchema = z.object({
     .default('wxlive'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().default('0.0.0.0'),
+  // ROLE=worker serves no API: health and metrics get a port of their own (9464: the usual Prometheus exporter port).
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   WECHAT_API_BASE: z.string().url({ message: 'expected an http(s) URL' }).default('https://api.weixin.qq.com'),
   WECHAT_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
   TOKEN_REFRESH_AHEAD_SECONDS: z.coerce.number().int().min(0).default(300),
@@ -98,6 +100,8 @@ export interface Config {
   redisPrefix: string;
   port: number;
   host: string;
+  /** ROLE=worker: the port of its /healthz, /readyz and /metrics (the API roles serve them on `port`). */
+  metricsPort: number;
   wechatApiBase: string;
   wechatTimeoutMs: number;
   tokenRefreshAheadMs: number;
@@ -148,6 +152,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisPrefix: e.REDIS_PREFIX,
     port: e.PORT,
     host: e.HOST,
+    metricsPort: e.METRICS_PORT,
     wechatApiBase: e.WECHAT_API_BASE.replace(/\/+$/, ''),
     wechatTimeoutMs: e.WECHAT_TIMEOUT_MS,
     tokenRefreshAheadMs: e.TOKEN_REFRESH_AHEAD_SECONDS * 1000,

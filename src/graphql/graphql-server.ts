@@ -21,6 +21,7 @@ import { GraphqlContext, type GraphqlServices } from './context.js';
 import { classifyError, ExposedError, formatForClient, MASKED_MESSAGE, maskedMessage } from './errors.js';
 import { DEFAULT_BODY_LIMIT, type FastPath, graphqlHttpHandler } from './http-handler.js';
 import { jitGateway, type PrecomputedResults } from './jit-executor.js';
+import { type OnOperation, operationMetricsPlugin } from './operation-metrics.js';
 import { assertOperationAllowed, missingScope } from './operation-scopes.js';
 import { PARSE_OPTIONS, type ProtectionLimits, protectionRules } from './protection.js';
 import { graphqlSchema } from './schema.js';
@@ -49,6 +50,8 @@ export interface GraphqlServerDeps {
    * a revoked key keeps working for up to this long.
    */
   authCacheTtlMs?: number;
+  /** Each GraphQL request over HTTP, whichever path answered it (metrics). */
+  onOperation?: OnOperation;
 }
 
 export interface GraphqlServer {
@@ -86,6 +89,8 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
           operations: new CompiledOperations(schema, { rules: allRules, parseOptions: PARSE_OPTIONS }),
           precomputed,
           allows: (context, operation) => missingScope(context.tenant, operation.scopes) === undefined,
+          // Only results without errors are answered here: queries, their codes empty.
+          served: (context, _operation, seconds) => deps.onOperation?.({ type: 'query', tenantId: context.tenant.tenantId, errorCodes: [], seconds }),
         };
   let apollo: ApolloServer<GraphqlContext> | undefined;
 
@@ -143,6 +148,7 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
           ApolloServerPluginDrainHttpServer({ httpServer }),
           { serverWillStart: async () => ({ drainServer: () => ws.close() }) },
           requestPlugin(),
+          ...(deps.onOperation ? [operationMetricsPlugin(deps.onOperation)] : []),
         ],
       });
       try {

@@ -9,7 +9,7 @@ import type { ApplicationQueue } from '../services/ports.js';
 import { type ApplyCallResult, type ApplyLiveCaller, classifyCall } from './apply-outcome.js';
 import type { ApplyJobData } from './apply-queue.js';
 import type { LiveGrantsGate } from './live-grants-gate.js';
-import type { QuotaLimiter } from './quota-limiter.js';
+import type { QuotaLimit, QuotaLimiter } from './quota-limiter.js';
 import type { TenantLimitsSource } from './tenant-limits.js';
 
 export interface ApplyJobDeps {
@@ -30,7 +30,12 @@ export interface ApplyJobDeps {
   random?: () => number;
   /** A live-grants pause began or went on (metrics). */
   onLiveGrantsPaused?: (effect: 'pause-began' | 'pause-extended') => void;
+  /** A job was parked without spending an attempt (metrics). */
+  onWait?: (reason: ApplyWaitReason) => void;
 }
+
+/** Why a job was parked: a limit of the limiter, WeChat's daily quota, the live-grants gate, or no ticket yet. */
+export type ApplyWaitReason = QuotaLimit | 'WECHAT_DAILY_QUOTA' | 'LIVE_GRANTS_PAUSED' | 'LIVE_GRANTS_PROBING' | 'COMPONENT_TICKET';
 
 /** How a run ended, kept as the job's return value (handy in the BullMQ UI and in tests). */
 export type ApplyJobResult = 'SUBMITTED' | 'REJECTED' | 'GONE' | `SKIPPED_${string}`;
@@ -55,15 +60,15 @@ export async function runApplyJob(job: Job<ApplyJobData>, token: string | undefi
   const admission = await deps.gate.admit(now, job.id === undefined ? undefined : `apply:${job.id}`);
   if (admission.kind === 'paused') {
     await lifecycle.hold(ctx, applicationId);
-    return delay(job, token, admission.untilMs - now, deps, 'live grants paused');
+    return delay(job, token, admission.untilMs - now, deps, 'LIVE_GRANTS_PAUSED', 'live grants paused');
   }
-  if (admission.kind === 'probing') return delay(job, token, deps.probeWaitMs ?? 1_000, deps, 'live grants probe in flight');
+  if (admission.kind === 'probing') return delay(job, token, deps.probeWaitMs ?? 1_000, deps, 'LIVE_GRANTS_PROBING', 'live grants probe in flight');
   const probe = admission.probe;
 
   const reserved = await limiter.reserve(limits, appId, now);
   if (!reserved.ok) {
     if (probe) await deps.gate.settle(probe, 'inconclusive', now);
-    return delay(job, token, reserved.retryAfterMs, deps, `quota: ${reserved.limit}`);
+    return delay(job, token, reserved.retryAfterMs, deps, reserved.limit, `quota: ${reserved.limit}`);
   }
 
   const started = performance.now();
@@ -105,10 +110,10 @@ export async function runApplyJob(job: Job<ApplyJobData>, token: string | undefi
     case 'QUOTA':
       await limiter.markSpent(tenantId, appId, now);
       await lifecycle.wait(ctx, applicationId, 'DAILY_QUOTA_REACHED', outcome.attempt, outcome.message);
-      return delay(job, token, nextQuotaDayStart(now) - clock.now(), deps, 'WeChat 45009');
+      return delay(job, token, nextQuotaDayStart(now) - clock.now(), deps, 'WECHAT_DAILY_QUOTA', 'WeChat 45009');
     case 'WAIT':
       await lifecycle.wait(ctx, applicationId, 'COMPONENT_TICKET_MISSING', outcome.attempt, outcome.message);
-      return delay(job, token, deps.ticketWaitMs ?? 600_000, deps, 'component ticket');
+      return delay(job, token, deps.ticketWaitMs ?? 600_000, deps, 'COMPONENT_TICKET', 'component ticket');
     default:
       return assertNever(outcome);
   }
@@ -186,9 +191,10 @@ async function unexpected(job: Job<ApplyJobData>, ctx: TenantContext, error: unk
  * real-time delay: equal in production; a test that jumps its clock promotes delayed jobs, and a
  * job woken early simply asks the limiter again.
  */
-async function delay(job: Job, token: string | undefined, waitMs: number, deps: ApplyJobDeps, reason: string): Promise<never> {
+async function delay(job: Job, token: string | undefined, waitMs: number, deps: ApplyJobDeps, reason: ApplyWaitReason, detail: string): Promise<never> {
   // Up to a second of jitter, so jobs released at one instant (midnight, a freed rate slot) spread out.
   const jitter = Math.floor((deps.random ?? Math.random)() * 1000);
   await job.moveToDelayed(Date.now() + Math.max(0, waitMs) + jitter, token);
-  throw new DelayedError(reason);
+  deps.onWait?.(reason);
+  throw new DelayedError(detail);
 }

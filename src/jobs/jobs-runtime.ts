@@ -62,6 +62,7 @@ export interface JobsRuntimeDeps {
   /** The API side's clients when both roles share a process (ROLE=all); not closed here. */
   clients?: ApplyClients;
   onLiveGrantsPaused?: ApplyJobDeps['onLiveGrantsPaused'];
+  onWait?: ApplyJobDeps['onWait'];
 }
 
 export interface JobsRuntime extends ApplyClients {
@@ -95,6 +96,7 @@ export function startJobsRuntime(deps: JobsRuntimeDeps): JobsRuntime {
     clock,
     logger,
     ...(deps.onLiveGrantsPaused === undefined ? {} : { onLiveGrantsPaused: deps.onLiveGrantsPaused }),
+    ...(deps.onWait === undefined ? {} : { onWait: deps.onWait }),
   });
   const reconciler = new Reconciler({
     db: deps.db,

@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   if (!config.databaseUrl) throw new ConfigError('DATABASE_URL: the worker process needs Postgres (PGlite cannot be shared between processes)');
   const logger = createLogger({ level: config.logLevel, name: 'wxlive-worker' });
   const app = await createApp(config, { logger });
-  logger.info({ pid: process.pid, concurrency: config.workerConcurrency }, 'apply worker started');
+  logger.info({ pid: process.pid, concurrency: config.workerConcurrency, metricsUrl: app.metricsUrl }, 'apply worker started');
   let stopping = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {

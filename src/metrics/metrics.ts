@@ -1,12 +1,16 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { OperationReport } from '../graphql/operation-metrics.js';
 
 /**
  * The gateway's Prometheus metrics, on a registry of the app's own (not prom-client's global
- * one), so several app instances in one process — tests, the demo — never collide.
+ * one), so several app instances in one process — tests, the demo — never collide. Labels are
+ * bounded: endpoints, outcomes, codes, and tenant ids (a provider has tens of tenants, not the
+ * merchants' thousands of app ids). Which metric has which labels is in the README.
  */
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'wxlive_process_' });
+  // No prefix: process_cpu_seconds_total and nodejs_* are the names dashboards and alerts expect.
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const m = {
     registry,
     webhookPushes: new Counter({
@@ -46,8 +50,40 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['effect'] as const,
       registers: [registry],
     }),
+    applyWaits: new Counter({
+      name: 'wxlive_apply_waits_total',
+      help: 'Apply jobs parked without spending an attempt, by reason (a quota limit, WeChat 45009, live grants paused or probed, no component ticket)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    graphqlRequests: new Counter({
+      name: 'wxlive_graphql_requests_total',
+      help: 'GraphQL requests over HTTP, by operation type (query, mutation, none when refused before one), tenant (empty when unauthenticated) and outcome (ok, error)',
+      labelNames: ['type', 'tenant', 'outcome'] as const,
+      registers: [registry],
+    }),
+    graphqlLatency: new Histogram({
+      name: 'wxlive_graphql_request_seconds',
+      help: 'GraphQL requests over HTTP from their authenticated start to their answer, by operation type',
+      labelNames: ['type'] as const,
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    graphqlErrors: new Counter({
+      name: 'wxlive_graphql_errors_total',
+      help: 'Errors in GraphQL answers over HTTP, by the code the client saw (extensions.code)',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
   };
   return m;
+}
+
+/** One GraphQL request into the three GraphQL metrics. */
+export function recordGraphqlOperation(metrics: Metrics, report: OperationReport): void {
+  metrics.graphqlRequests.inc({ type: report.type, tenant: report.tenantId ?? '', outcome: report.errorCodes.length > 0 ? 'error' : 'ok' });
+  for (const code of report.errorCodes) metrics.graphqlErrors.inc({ code });
+  if (report.seconds !== undefined) metrics.graphqlLatency.observe({ type: report.type }, report.seconds);
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -35,7 +35,7 @@ describe('operations endpoints', () => {
     expect(text).toMatch(/wxlive_queue_jobs\{state="(waiting|delayed|active)"\}/);
     expect(text).toContain('wxlive_graphql_subscriptions_open');
     expect(text).toContain('wxlive_webhook_pushes_total');
-    expect(text).toContain('wxlive_process_nodejs_eventloop_lag');
+    expect(text).toContain('nodejs_eventloop_lag_seconds');
     expect(text).toContain(`wxlive_tenant_quota_used_today{tenant="${t.tenant.id}"}`);
   });
 

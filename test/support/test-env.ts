@@ -69,6 +69,7 @@ export async function createTestEnv(): Promise<TestEnv> {
         REDIS_PREFIX: redisPrefix,
         SECRET_KEY: secretKey.toString('base64'),
         PORT: '0',
+        METRICS_PORT: '0',
         HOST: '127.0.0.1',
         LOG_LEVEL: 'silent',
         ...overrides,

@@ -37,7 +37,8 @@ export async function spawnGateway(role: GatewayRole, env: Record<string, string
   const child = spawn(process.execPath, ['--import', 'tsx', entry.file], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env, ...(role === 'api' ? { ROLE: 'api' } : {}) },
+    // METRICS_PORT 0: several workers run at once, each on a free port for its health and metrics.
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', METRICS_PORT: '0', ...env, ...(role === 'api' ? { ROLE: 'api' } : {}) },
   });
   const problems: string[] = [];
   let url: string | undefined;

@@ -34,6 +34,8 @@ export async function spawnWorkerProcess(e: WorkerProcessEnv): Promise<ChildProc
       WECHAT_API_BASE: e.wechatApiBase,
       LOG_LEVEL: 'info',
       WORKER_CONCURRENCY: String(e.concurrency ?? 2),
+      // Several workers run at once: each takes a free port for its health and metrics.
+      METRICS_PORT: '0',
       ...(e.lockDurationMs === undefined ? {} : { JOBS_LOCK_DURATION_MS: String(e.lockDurationMs) }),
       ...(e.stalledIntervalMs === undefined ? {} : { JOBS_STALLED_INTERVAL_MS: String(e.stalledIntervalMs) }),
     },
