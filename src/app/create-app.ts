@@ -12,11 +12,13 @@ import { queueDashboardRoutes } from '../http/queue-dashboard.js';
 import { createRouter, type Route } from '../http/router.js';
 import { createApplyClients, type JobsRuntime, startJobsRuntime } from '../jobs/jobs-runtime.js';
 import type { JobsTuning } from '../jobs/jobs-tuning.js';
+import { createWebhookDelivery, type WebhookDelivery } from '../jobs/webhook-runtime.js';
 import { type Clock, systemClock } from '../lib/clock.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { createRedis, type RedisClient } from '../lib/redis.js';
 import { SecretBox } from '../lib/secret-box.js';
 import { createMetrics, type Metrics, recordGraphqlOperation } from '../metrics/metrics.js';
+import { createWebhookMetrics } from '../metrics/webhook-metrics.js';
 import { AuthorizationLinkService } from '../services/authorization-link.service.js';
 import { QuotaService } from '../services/quota.service.js';
 import { TokenService } from '../services/token.service.js';
@@ -54,6 +56,8 @@ export interface App {
   wechat: WechatApi;
   metrics: Metrics;
   jobs: JobsRuntime | undefined;
+  /** Outbound webhooks: the queue, the delivery log and, in the worker role, the worker. */
+  outbound: WebhookDelivery;
   webhooks: Webhooks | undefined;
   graphql: GraphqlServer | undefined;
   logger: Logger;
@@ -76,6 +80,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const redisClients: RedisClient[] = [redis];
   logRedisOutages(redis, 'commands', logger);
   const metrics = createMetrics();
+  // Outbound webhooks: deliveries are made where changes and pushes are stored (every role), sent by workers.
+  const outbound = createWebhookDelivery({
+    db: database.db,
+    box,
+    redis,
+    redisPrefix: config.redisPrefix,
+    clock,
+    logger: logger.child({ component: 'outbound-webhooks' }),
+    metrics: createWebhookMetrics(metrics.registry, database.db),
+  });
   // Every committed change goes through the outbox: published after commit, or by the relay's
   // sweep when the process that committed it died first.
   const publisher = new OutboxRelay({
@@ -83,6 +97,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     redis: new RedisChangePublisher(redis, config.redisPrefix),
     clock,
     logger: logger.child({ component: 'outbox' }),
+    fanOut: outbound.fanOut,
   });
   const clients = createApplyClients({ config, redis, clock, db: database.db });
   const { queue, limiter, gate } = clients;
@@ -130,6 +145,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logger: logger.child({ component: 'jobs' }),
       tuning: { ...config.jobs, ...options.jobsTuning },
     });
+    outbound.startWorker({
+      connection: workerConnection,
+      allowPrivateAddresses: config.outboundWebhooks.allowPrivateAddresses,
+      concurrency: config.outboundWebhooks.concurrency,
+    });
   }
 
   let server: Server | undefined;
@@ -156,6 +176,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
           onRead: (r) => metrics.tokenReads.inc({ key_id: r.keyId, kind: r.kind, outcome: r.outcome }),
         }),
         webhookEndpoints: services.webhookEndpoints,
+        webhookDeliveries: outbound.deliveries,
       },
       changes: { subscriber, redis, prefix: config.redisPrefix },
       config: config.graphql,
@@ -226,6 +247,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     wechat,
     metrics,
     jobs,
+    outbound,
     webhooks,
     graphql,
     logger,
@@ -241,6 +263,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         await step('worker drained', () => jobs?.close());
         await step('metrics server closed', () => (metricsServer ? closeServer(metricsServer) : undefined));
         await step('outbox relay stopped', () => publisher.stop());
+        await step('webhook deliveries drained', () => outbound.close());
         await step('queue closed', () => queue.close());
         await step('redis closed', () => Promise.all(redisClients.map((r) => r.quit().catch(() => r.disconnect()))));
         await step('database closed', () => database.close());

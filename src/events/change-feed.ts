@@ -59,8 +59,11 @@ export class RedisChangePublisher {
     }
   }
 
-  /** In order per tenant; resolves when Redis has them all, rejects when any failed. */
-  async publish(changes: readonly RecordedChange[]): Promise<void> {
+  /**
+   * In order per tenant; resolves when Redis has them all, rejects when any failed. Answers each
+   * change's stream id (its cursor), or null for one the stream already had (published before).
+   */
+  async publish(changes: readonly RecordedChange[]): Promise<Map<number, string | null>> {
     // A Redis Cluster pipeline must stay on one slot: one pipeline per tenant (its stream's hash
     // tag), in parallel; each tenant's changes keep their order.
     const byTenant = new Map<string, RecordedChange[]>();
@@ -69,10 +72,12 @@ export class RedisChangePublisher {
       if (list) list.push(c);
       else byTenant.set(c.application.tenantId, [c]);
     }
-    await Promise.all([...byTenant.values()].map((list) => this.publishTenant(list)));
+    const cursors = new Map<number, string | null>();
+    await Promise.all([...byTenant.values()].map((list) => this.publishTenant(list, cursors)));
+    return cursors;
   }
 
-  private async publishTenant(changes: readonly RecordedChange[]): Promise<void> {
+  private async publishTenant(changes: readonly RecordedChange[], cursors: Map<number, string | null>): Promise<void> {
     const pipeline = this.redis.pipeline();
     for (const { outboxId, application } of changes) {
       const tenantId = application.tenantId;
@@ -88,6 +93,10 @@ export class RedisChangePublisher {
     const results = await pipeline.exec();
     const failed = results?.find(([err]) => err);
     if (failed?.[0]) throw failed[0];
+    changes.forEach(({ outboxId }, i) => {
+      const id = results?.[i]?.[1];
+      cursors.set(outboxId, typeof id === 'string' ? id : null);
+    });
   }
 }
 

@@ -8,8 +8,24 @@ import { viewOfJson } from '../services/live-application/application.row.js';
 import type { ChangePublisher, RecordedChange } from '../services/ports.js';
 import type { RedisChangePublisher } from './change-feed.js';
 
+/** A change as the relay deletes its outbox row: with its stream cursor when this publish added it (null when the stream had it already). */
+export interface PublishedChange extends RecordedChange {
+  cursor: string | null;
+}
+
+/**
+ * What else must happen, durably, for each committed change (outbound EVENTS deliveries): run in
+ * the transaction that deletes the change's outbox row, for the rows it deleted, so a change is
+ * handed on exactly when it leaves the outbox. Answers what to do after commit (enqueue), if anything.
+ */
+export interface OutboxFanOut {
+  record(db: Db, changes: readonly PublishedChange[]): Promise<(() => Promise<void>) | undefined>;
+}
+
 export interface OutboxRelayDeps {
   db: Db;
+  /** Outbound webhooks; none: changes only go to the feed. */
+  fanOut?: OutboxFanOut;
   redis: RedisChangePublisher;
   clock: Clock;
   logger: Logger;
@@ -37,7 +53,7 @@ export interface RelayMetrics {
 export class OutboxRelay implements ChangePublisher {
   readonly metrics: RelayMetrics = { recovered: 0 };
   private batch: { changes: RecordedChange[]; sent: Promise<void> } | undefined;
-  private readonly published: number[] = [];
+  private readonly published: PublishedChange[] = [];
   private deleting: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<number> | undefined;
@@ -58,7 +74,7 @@ export class OutboxRelay implements ChangePublisher {
           if (this.batch === batch) this.batch = undefined;
           this.deps.redis
             .publish(batch.changes)
-            .then(() => this.forget(batch.changes.map((c) => c.outboxId)))
+            .then((cursors) => this.forget(batch.changes.map((c) => ({ ...c, cursor: cursors.get(c.outboxId) ?? null }))))
             .catch((err: unknown) =>
               this.deps.logger.warn({ err, changes: batch.changes.length }, 'publishing changes failed; the outbox relay sends them later'),
             )
@@ -83,7 +99,7 @@ export class OutboxRelay implements ChangePublisher {
     const before = new Date(this.deps.clock.now() - this.graceMs);
     let total = 0;
     for (;;) {
-      const sent = await asSystem(this.deps.db, async (db) => {
+      const sent: number = await asSystem(this.deps.db, async (db) => {
         const rows = await db
           .select({ id: changeOutbox.id, payload: changeOutbox.payload })
           .from(changeOutbox)
@@ -91,16 +107,17 @@ export class OutboxRelay implements ChangePublisher {
           .orderBy(asc(changeOutbox.createdAt), asc(changeOutbox.id))
           .limit(this.batchSize)
           .for('update', { skipLocked: true });
-        if (rows.length === 0) return 0;
+        if (rows.length === 0) return { sent: 0, after: undefined };
         const changes = rows.map((r) => ({ outboxId: r.id, application: viewOfJson(r.payload as Record<string, unknown>) }));
-        await this.deps.redis.publish(changes);
-        await db.delete(changeOutbox).where(
-          inArray(
-            changeOutbox.id,
-            rows.map((r) => r.id),
-          ),
+        const cursors = await this.deps.redis.publish(changes);
+        const after = await this.deleteAndFanOut(
+          db,
+          changes.map((c) => ({ ...c, cursor: cursors.get(c.outboxId) ?? null })),
         );
-        return rows.length;
+        return { sent: rows.length, after };
+      }).then(async ({ sent, after }) => {
+        await this.runAfterCommit(after);
+        return sent;
       });
       total += sent;
       if (sent < this.batchSize) break;
@@ -137,21 +154,49 @@ export class OutboxRelay implements ChangePublisher {
   }
 
   /** Published rows are deleted in batches, one statement per batch, after the publish that sent them. */
-  private forget(ids: readonly number[]): void {
-    this.published.push(...ids);
+  private forget(changes: readonly PublishedChange[]): void {
+    this.published.push(...changes);
     this.deleting ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushDeletes());
   }
 
   private async flushDeletes(): Promise<void> {
     while (this.published.length > 0) {
-      const ids = this.published.splice(0, 5_000);
+      const changes = this.published.splice(0, 5_000);
       try {
-        await asSystem(this.deps.db, (db) => db.delete(changeOutbox).where(inArray(changeOutbox.id, ids)));
+        const after = await asSystem(this.deps.db, (db) => this.deleteAndFanOut(db, changes));
+        await this.runAfterCommit(after);
       } catch (err) {
-        // Left for the sweep, which publishes them again; the feed drops the duplicates.
-        this.deps.logger.warn({ err, rows: ids.length }, 'deleting published outbox rows failed; the sweep takes them');
+        // Left for the sweep, which publishes them again (the feed drops the duplicates) and hands them on.
+        this.deps.logger.warn({ err, rows: changes.length }, 'deleting published outbox rows failed; the sweep takes them');
       }
     }
     this.deleting = undefined;
+  }
+
+  /**
+   * Deletes the changes' outbox rows and, in the same transaction, hands on those it deleted (a
+   * row another instance's sweep deleted first is that instance's to hand on): each change once.
+   */
+  private async deleteAndFanOut(db: Db, changes: readonly PublishedChange[]): Promise<(() => Promise<void>) | undefined> {
+    const deleted = await db
+      .delete(changeOutbox)
+      .where(
+        inArray(
+          changeOutbox.id,
+          changes.map((c) => c.outboxId),
+        ),
+      )
+      .returning({ id: changeOutbox.id });
+    if (!this.deps.fanOut || deleted.length === 0) return undefined;
+    const ids = new Set(deleted.map((d) => d.id));
+    return this.deps.fanOut.record(
+      db,
+      changes.filter((c) => ids.has(c.outboxId)),
+    );
+  }
+
+  /** What the fan-out does after commit (enqueueing) may fail: what it recorded is durable, and its own sweep repairs it. */
+  private async runAfterCommit(after: (() => Promise<void>) | undefined): Promise<void> {
+    await after?.().catch((err: unknown) => this.deps.logger.warn({ err }, 'handing on changes after commit failed; the delivery sweep repairs it'));
   }
 }

@@ -7,6 +7,7 @@ import type { HistoryEventView, LiveApplicationLifecycle, LiveApplicationQueries
 import type { QuotaService } from '../services/quota.service.js';
 import type { TenantsService } from '../services/tenants.service.js';
 import type { TokenService } from '../services/token.service.js';
+import type { WebhookDeliveriesService } from '../services/webhooks/deliveries.service.js';
 import type { WebhookEndpointsService } from '../services/webhooks/endpoints.service.js';
 import type { ApplicationFeed } from './application-feed.js';
 
@@ -20,6 +21,7 @@ export interface GraphqlServices {
   authorizationLinks: AuthorizationLinkService;
   tokens: TokenService;
   webhookEndpoints: WebhookEndpointsService;
+  webhookDeliveries: WebhookDeliveriesService;
   feed: ApplicationFeed;
 }
 

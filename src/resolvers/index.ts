@@ -6,6 +6,7 @@ import { LiveApplicationResolver } from './live-application.resolver.js';
 import { LiveApplicationUpdatedResolver } from './live-application-updated.resolver.js';
 import { QuotaResolver } from './quota.resolver.js';
 import { TenantResolver } from './tenant.resolver.js';
+import { WebhookDeliveryResolver } from './webhook-delivery.resolver.js';
 import { WebhookEndpointResolver } from './webhook-endpoint.resolver.js';
 
 export const resolvers = [
@@ -18,4 +19,5 @@ export const resolvers = [
   LiveApplicationUpdatedResolver,
   AccessTokenResolver,
   WebhookEndpointResolver,
+  WebhookDeliveryResolver,
 ] as const;

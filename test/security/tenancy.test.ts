@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { webhookDeliveries } from '../../src/db/tables.js';
 import { changeFeedKeys } from '../../src/events/change-feed.js';
 import { systemContext } from '../../src/services/context.js';
 import { collect, type GraphqlApp, startGraphqlApp, wsOnce } from '../graphql/support/graphql-harness.js';
@@ -64,8 +65,21 @@ beforeAll(async () => {
   );
   expect(own.body.data?.authorizerAccessToken.token).toBe(authorizerToken);
   const endpoint = await app.services.webhookEndpoints.create(a.ctx, { url: 'https://93.184.215.14/victim', kind: 'EVENTS' });
+  const [delivery] = await env.database.db
+    .insert(webhookDeliveries)
+    .values({
+      tenantId: a.tenant.id,
+      endpointId: endpoint.endpoint?.id as string,
+      eventType: 'application.updated',
+      source: 'test:victim',
+      payload: '{}',
+      status: 'FAILED',
+      createdAt: new Date(),
+    })
+    .returning({ id: webhookDeliveries.id });
   victim = {
     webhookEndpointId: endpoint.endpoint?.id as string,
+    webhookDeliveryId: delivery?.id as string,
     tenantId: a.tenant.id,
     tenantName: a.tenant.name,
     appIds: [app1, app2],
@@ -101,6 +115,7 @@ function victimSecrets(): string[] {
     victim.authorizersCursor,
     victim.authorizerToken,
     victim.webhookEndpointId,
+    victim.webhookDeliveryId,
   ];
 }
 
@@ -153,6 +168,7 @@ describe('tenant B aiming every operation at tenant A', () => {
       }
       expect(after).toEqual(before);
       expect(app.queue.enqueued.slice(enqueued).filter((job) => job.tenantId === victim.tenantId)).toEqual([]);
+      expect(app.webhookQueue.enqueued.filter((d) => d.tenantId === victim.tenantId)).toEqual([]);
       expect(app.queue.removed).not.toContain(victim.applicationIds[0]);
       expect(app.preAuth.calls).not.toContain(victim.tenantId);
     });

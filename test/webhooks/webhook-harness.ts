@@ -65,13 +65,18 @@ export const fakeExchange: ExchangeAuthorizationCode = async (_tenantId, code) =
 export async function startWebhookServer(env: TestEnv, options: StartOptions = {}): Promise<WebhookServer> {
   const clock = options.clock ?? new ManualClock(Date.now());
   const queue = new RecordingQueue();
+  const feed = new RedisChangePublisher(env.redis, env.redisPrefix);
   const services = createServices({
     db: (options.servicesDatabase ?? env.appDatabase).db,
     box: env.box,
     clock,
     logger: silentLogger,
     queue,
-    publisher: new RedisChangePublisher(env.redis, env.redisPrefix),
+    publisher: {
+      async publish(changes) {
+        await feed.publish(changes);
+      },
+    },
   });
   const outcomes: [WebhookOutcome, OutcomeReason][] = [];
   const { inboxDatabase, servicesDatabase: _services, redis, clock: _clock, ...rest } = options;

@@ -17,6 +17,8 @@ import { type Logger, silentLogger } from '../../../src/lib/logger.js';
 import { AuthorizationLinkService } from '../../../src/services/authorization-link.service.js';
 import { type QuotaReader, QuotaService } from '../../../src/services/quota.service.js';
 import { TokenService } from '../../../src/services/token.service.js';
+import { WebhookDeliveriesService } from '../../../src/services/webhooks/deliveries.service.js';
+import type { DueDelivery } from '../../../src/services/webhooks/event-fan-out.js';
 import type { Lookup, UrlPolicy } from '../../../src/services/webhooks/url-policy.js';
 import { createWechatClient } from '../../../src/wechat/client/wechat-client.js';
 import { createTokenManager, type TokenManager } from '../../../src/wechat/tokens/token-manager.js';
@@ -36,11 +38,20 @@ export class FakePreAuth {
   componentLoginPageUrl = componentLoginPageUrl;
 }
 
+/** The delivery queue behind redeliverWebhook, recording what was enqueued. */
+export class RecordingWebhookQueue {
+  readonly enqueued: DueDelivery[] = [];
+  async enqueue(deliveries: readonly DueDelivery[]): Promise<void> {
+    this.enqueued.push(...deliveries);
+  }
+}
+
 export interface GraphqlApp {
   url: string;
   wsUrl: string;
   services: Services;
   queue: RecordingQueue;
+  webhookQueue: RecordingWebhookQueue;
   clock: ManualClock;
   preAuth: FakePreAuth;
   quotaLimiter: QuotaLimiter;
@@ -88,6 +99,7 @@ export interface StartOptions {
 export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}): Promise<GraphqlApp> {
   const clock = new ManualClock(Date.now());
   const queue = new RecordingQueue();
+  const webhookQueue = new RecordingWebhookQueue();
   const logger = options.logger ?? silentLogger;
   const db = options.db ?? env.appDatabase.db;
   const publisher = new OutboxRelay({ db, redis: new RedisChangePublisher(env.redis, env.redisPrefix), clock, logger });
@@ -129,6 +141,7 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
       authorizationLinks: new AuthorizationLinkService({ wechat: preAuth, clock }),
       tokens: new TokenService({ tokens, authorizers: services.authorizers }),
       webhookEndpoints: services.webhookEndpoints,
+      webhookDeliveries: new WebhookDeliveriesService({ db, clock, queue: webhookQueue }),
     },
     changes: { subscriber, redis: env.redis, prefix: env.redisPrefix },
     config: { introspection: false, maxDepth: 8, maxCost: 5000, maxAliases: 30, ...options.config },
@@ -150,6 +163,7 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
     wsUrl,
     services,
     queue,
+    webhookQueue,
     clock,
     preAuth,
     quotaLimiter,

@@ -18,8 +18,9 @@ export interface Victim {
   feedCursor: string;
   /** The authorizer token the gateway holds for `appIds[0]`. */
   authorizerToken: string;
-  /** A's webhook endpoint. */
+  /** A's webhook endpoint, and a delivery in its log. */
   webhookEndpointId: string;
+  webhookDeliveryId: string;
 }
 
 export interface Attacker {
@@ -248,6 +249,24 @@ export const OPERATIONS: readonly OperationCase[] = [
     document: 'mutation($id: ID!) { rotateWebhookEndpointSecret(id: $id) { endpoint { id } secret userErrors { code } } }',
     variables: (v) => ({ id: v.webhookEndpointId }),
     checkForeign: (value) => expect(value).toEqual({ endpoint: null, secret: null, userErrors: [{ code: 'NOT_FOUND' }] }),
+  },
+  {
+    field: 'webhookDeliveries',
+    type: 'query',
+    scope: 'admin',
+    document: `query($endpointId: ID) {
+      webhookDeliveries(endpointId: $endpointId, first: 100) { edges { cursor node { id endpointId eventType status } } pageInfo { hasNextPage } }
+    }`,
+    variables: (v) => ({ endpointId: v.webhookEndpointId }),
+    checkForeign: (value) => expect(value).toEqual({ edges: [], pageInfo: { hasNextPage: false } }),
+  },
+  {
+    field: 'redeliverWebhook',
+    type: 'mutation',
+    scope: 'admin',
+    document: 'mutation($id: ID!) { redeliverWebhook(id: $id) { delivery { id status } userErrors { code } } }',
+    variables: (v) => ({ id: v.webhookDeliveryId }),
+    checkForeign: (value) => expect(value).toEqual({ delivery: null, userErrors: [{ code: 'NOT_FOUND' }] }),
   },
   {
     field: 'liveApplicationUpdated',

@@ -1,0 +1,62 @@
+import { DelayedError, Worker } from 'bullmq';
+import { withLogContext } from '../lib/log-context.js';
+import type { Logger } from '../lib/logger.js';
+import type { RedisClient } from '../lib/redis.js';
+import { bullPrefix } from './quota-keys.js';
+import { type DeliveryJobDeps, runDeliveryJob } from './webhook-delivery.job.js';
+import { WEBHOOK_QUEUE_NAME, type WebhookJobData } from './webhook-queue.js';
+
+export interface WebhookWorkerOptions {
+  connection: RedisClient;
+  redisPrefix: string;
+  /** Deliveries this worker sends at once. */
+  concurrency: number;
+  /**
+   * Deliveries to one endpoint this worker sends at once. With the 15 s timeout, a dead or slow
+   * endpoint holds at most this many of the worker's slots; every other endpoint (every other
+   * tenant's) keeps the rest. A job over the limit waits a moment in the delayed set, not in a slot.
+   */
+  perEndpoint: number;
+  logger: Logger;
+}
+
+const OVER_LIMIT_DELAY_MS = 500;
+
+export function startWebhookWorker(deps: DeliveryJobDeps & WebhookWorkerOptions): {
+  worker: Worker<WebhookJobData, string, 'deliver'>;
+  close(): Promise<void>;
+} {
+  const running = new Map<string, number>();
+  const worker = new Worker<WebhookJobData, string, 'deliver'>(
+    WEBHOOK_QUEUE_NAME,
+    async (job, token) => {
+      const endpointId = job.data.endpointId;
+      const busy = running.get(endpointId) ?? 0;
+      if (busy >= deps.perEndpoint) {
+        await job.moveToDelayed(Date.now() + OVER_LIMIT_DELAY_MS, token);
+        throw new DelayedError();
+      }
+      running.set(endpointId, busy + 1);
+      try {
+        return await withLogContext({ tenantId: job.data.tenantId, ...(job.id === undefined ? {} : { jobId: job.id }) }, () => runDeliveryJob(job.data, deps));
+      } finally {
+        const left = (running.get(endpointId) ?? 1) - 1;
+        if (left === 0) running.delete(endpointId);
+        else running.set(endpointId, left);
+      }
+    },
+    {
+      connection: deps.connection,
+      prefix: bullPrefix(deps.redisPrefix),
+      concurrency: deps.concurrency,
+      // An attempt lasts at most the 15 s timeout plus two statements.
+      lockDuration: 30_000,
+      maxStalledCount: 2,
+    },
+  );
+  worker.on('error', (err) => deps.logger.error({ err }, 'webhook worker error'));
+  worker.on('failed', (job, err) => {
+    if (job) deps.logger.warn({ jobId: job.id, err: err.message }, 'webhook job failed; the delivery sweep takes the delivery again');
+  });
+  return { worker, close: () => worker.close() };
+}

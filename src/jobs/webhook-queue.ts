@@ -1,0 +1,52 @@
+import { Queue } from 'bullmq';
+import type { Clock } from '../lib/clock.js';
+import type { RedisClient } from '../lib/redis.js';
+import type { WebhookDeliveryQueue } from '../services/webhooks/deliveries.service.js';
+import type { DueDelivery } from '../services/webhooks/event-fan-out.js';
+import { bullPrefix } from './quota-keys.js';
+
+export const WEBHOOK_QUEUE_NAME = 'webhook-delivery';
+
+/** Small JSON: the delivery row in Postgres is the truth (attempts, due time, status). */
+export interface WebhookJobData {
+  tenantId: string;
+  deliveryId: string;
+  endpointId: string;
+}
+
+/**
+ * Outbound deliveries, a queue of their own so a backlog of webhooks never delays applyliveinfo
+ * calls (and the reverse). One job per attempt: its id is the delivery and its due time, so an
+ * attempt enqueued twice (after commit, and by the sweep) runs once, and the next attempt is a new job.
+ */
+export class WebhookQueue implements WebhookDeliveryQueue {
+  readonly queue: Queue<WebhookJobData, string, 'deliver'>;
+
+  constructor(private readonly options: { redis: RedisClient; redisPrefix: string; clock: Clock }) {
+    this.queue = new Queue<WebhookJobData, string, 'deliver'>(WEBHOOK_QUEUE_NAME, { connection: options.redis, prefix: bullPrefix(options.redisPrefix) });
+  }
+
+  async enqueue(deliveries: readonly DueDelivery[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    const now = this.options.clock.now();
+    await this.queue.addBulk(
+      deliveries.map((d) => ({
+        name: 'deliver' as const,
+        data: { tenantId: d.tenantId, deliveryId: d.deliveryId, endpointId: d.endpointId },
+        opts: {
+          jobId: `${d.deliveryId}-${d.dueAt}`,
+          // dueAt is on the injected clock; BullMQ keeps a relative delay in real time.
+          delay: Math.max(0, d.dueAt - now),
+          // Retries are the delivery's schedule, kept in Postgres, not BullMQ's.
+          attempts: 1,
+          removeOnComplete: { age: 3600, count: 10_000 },
+          removeOnFail: { age: 86_400 },
+        },
+      })),
+    );
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}

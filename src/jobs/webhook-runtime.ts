@@ -1,0 +1,102 @@
+import type { Db } from '../db/client.js';
+import type { OutboxFanOut } from '../events/outbox-relay.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import type { RedisClient } from '../lib/redis.js';
+import type { SecretBox } from '../lib/secret-box.js';
+import type { WebhookMetrics } from '../metrics/webhook-metrics.js';
+import { WebhookDeliveriesService } from '../services/webhooks/deliveries.service.js';
+import { DELIVERY_TIMEOUT_MS } from '../services/webhooks/delivery-schedule.js';
+import { DeliveryStore } from '../services/webhooks/delivery.store.js';
+import { applicationEventsFanOut } from '../services/webhooks/outbox-events.js';
+import { startWebhookWorker } from './webhook-delivery.worker.js';
+import { WebhookQueue } from './webhook-queue.js';
+import { createWebhookSender } from './webhook-sender.js';
+
+export interface WebhookDeliveryDeps {
+  db: Db;
+  box: SecretBox;
+  /** Commands connection (the queue); not closed here. */
+  redis: RedisClient;
+  redisPrefix: string;
+  clock: Clock;
+  logger: Logger;
+  metrics?: WebhookMetrics;
+}
+
+export interface WebhookWorkerConfig {
+  /** The worker's own connection (`maxRetriesPerRequest: null`); not closed here. */
+  connection: RedisClient;
+  allowPrivateAddresses: boolean;
+  concurrency: number;
+  perEndpoint?: number;
+  /** How often due deliveries whose job was lost are enqueued again (default 5 s). */
+  sweepIntervalMs?: number;
+  timeoutMs?: number;
+  random?: () => number;
+}
+
+/**
+ * Outbound webhooks wired once: the queue and delivery log (every role: the API and the outbox
+ * relay make deliveries), and in the worker role the worker and the sweep of due deliveries.
+ */
+export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
+  const queue = new WebhookQueue({ redis: deps.redis, redisPrefix: deps.redisPrefix, clock: deps.clock });
+  queue.queue.on('error', (err) => deps.logger.debug({ err }, 'webhook queue redis error'));
+  const store = new DeliveryStore(deps.db, deps.box);
+  const deliveries = new WebhookDeliveriesService({ db: deps.db, clock: deps.clock, queue });
+  const fanOut: OutboxFanOut = applicationEventsFanOut(deps.clock, queue);
+  let stopWorker: (() => Promise<void>) | undefined;
+
+  /** Enqueues PENDING deliveries that are due (a lost enqueue, a lease that ran out); returns how many. */
+  const sweep = async (): Promise<number> => {
+    const due = await store.due(deps.clock.now(), 500);
+    await queue.enqueue(due);
+    return due.length;
+  };
+
+  return {
+    queue,
+    store,
+    deliveries,
+    fanOut,
+    sweep,
+    startWorker(config: WebhookWorkerConfig) {
+      const timeoutMs = config.timeoutMs ?? DELIVERY_TIMEOUT_MS;
+      const sender = createWebhookSender({ allowPrivateAddresses: config.allowPrivateAddresses, timeoutMs });
+      const handle = startWebhookWorker({
+        connection: config.connection,
+        redisPrefix: deps.redisPrefix,
+        concurrency: config.concurrency,
+        perEndpoint: config.perEndpoint ?? 4,
+        store,
+        queue,
+        send: sender.send,
+        clock: deps.clock,
+        logger: deps.logger,
+        leaseMs: timeoutMs + 15_000,
+        ...(config.random === undefined ? {} : { random: config.random }),
+        onAttempt: (a) => {
+          deps.metrics?.deliveries.inc({ kind: a.kind, outcome: a.outcome });
+          deps.metrics?.latency.observe({ kind: a.kind }, a.latencyMs / 1000);
+        },
+      });
+      const timer = setInterval(() => {
+        sweep().catch((err: unknown) => deps.logger.warn({ err }, 'webhook delivery sweep failed; retrying on the next tick'));
+      }, config.sweepIntervalMs ?? 5_000);
+      timer.unref();
+      stopWorker = async () => {
+        clearInterval(timer);
+        await handle.close();
+        sender.close();
+      };
+      return handle;
+    },
+    async close() {
+      await stopWorker?.();
+      await queue.close();
+    },
+  };
+}
+
+export type WebhookDelivery = ReturnType<typeof createWebhookDelivery>;
