@@ -195,6 +195,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         credentials: wechat.tokens,
       },
       exchangeAuthorizationCode: exchangeViaWechatApi(wechat),
+      relayQueue: outbound.queue,
       queue,
       clock,
       logger,

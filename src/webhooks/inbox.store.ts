@@ -1,7 +1,8 @@
 import { and, asc, eq, gt, isNotNull, isNull, lt, sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
-import { webhookInbox } from '../db/tables.js';
+import { type Db, rowsOf } from '../db/client.js';
+import { webhookDeliveries, webhookEndpoints, webhookInbox } from '../db/tables.js';
 import { asSystem, inTenant } from '../db/tenant-scope.js';
+import type { DueDelivery } from '../services/webhooks/event-fan-out.js';
 
 export type InboxKind = 'auth' | 'event';
 
@@ -47,11 +48,14 @@ export class InboxStore {
   /**
    * Inserts unless (tenant, dedup key) is already there. `claimed`: the caller processes it now
    * (attempt 1 starts with the insert); `processed`: nothing to do (an unknown push).
-   * Returns the new row's id, or undefined for a duplicate. Throws when Postgres is unavailable.
+   * In the same transaction, a new push becomes one PENDING delivery per enabled RELAY endpoint
+   * of the tenant whose filter names its type (one indexed lookup), so a stored push is never
+   * lost to the relay; `relay` lists them for the queue. Returns undefined for a duplicate.
+   * Throws when Postgres is unavailable.
    */
-  async insert(row: NewInboxRow, state: 'claimed' | 'processed' | 'unclaimed'): Promise<number | undefined> {
-    const [inserted] = await inTenant(this.db, row.tenantId, (db) =>
-      db
+  async insert(row: NewInboxRow, state: 'claimed' | 'processed' | 'unclaimed'): Promise<{ id: number; relay: DueDelivery[] } | undefined> {
+    return inTenant(this.db, row.tenantId, async (db) => {
+      const [inserted] = await db
         .insert(webhookInbox)
         .values({
           ...row,
@@ -59,9 +63,25 @@ export class InboxStore {
           processedAt: state === 'processed' ? row.receivedAt : null,
         })
         .onConflictDoNothing({ target: [webhookInbox.tenantId, webhookInbox.dedupKey] })
-        .returning({ id: webhookInbox.id }),
-    );
-    return inserted?.id;
+        .returning({ id: webhookInbox.id });
+      if (!inserted) return undefined;
+      const at = row.receivedAt.toISOString();
+      const made = await db.execute(sql`
+        insert into ${webhookDeliveries} (tenant_id, endpoint_id, event_type, source, inbox_id, created_at, next_attempt_at)
+        select e.tenant_id, e.id, ${row.eventType}, ${`inbox:${inserted.id}`}, ${inserted.id}, ${at}::timestamptz, ${at}::timestamptz
+        from ${webhookEndpoints} e
+        where e.tenant_id = ${row.tenantId}::uuid and e.kind = 'RELAY' and e.enabled
+          and (e.events is null or ${row.eventType} = any(e.events) or '*' = any(e.events))
+        on conflict (endpoint_id, source) do nothing
+        returning id, endpoint_id`);
+      const relay = rowsOf<{ id: string; endpoint_id: string }>(made).map((d) => ({
+        tenantId: row.tenantId,
+        deliveryId: d.id,
+        endpointId: d.endpoint_id,
+        dueAt: row.receivedAt.getTime(),
+      }));
+      return { id: inserted.id, relay };
+    });
   }
 
   async get(tenantId: string, id: number): Promise<InboxRow | undefined> {

@@ -1,4 +1,6 @@
 import type { Clock } from '../lib/clock.js';
+import type { WebhookDeliveryQueue } from '../services/webhooks/deliveries.service.js';
+import type { DueDelivery } from '../services/webhooks/event-fan-out.js';
 import { type LogContext, logContext, withOwnLogContext } from '../lib/log-context.js';
 import type { InboxKind, InboxRow, InboxStore } from './inbox.store.js';
 import type { PushProcessor } from './push-processor.js';
@@ -8,6 +10,9 @@ import { type PushKindLabel, WebhookRejection } from './webhook-outcome.js';
 
 export interface IntakeDeps {
   inbox: InboxStore;
+  /** Where relayed pushes' deliveries are enqueued after the answer (a lost enqueue is repaired by the delivery sweep). */
+  relayQueue?: WebhookDeliveryQueue;
+  onRelayEnqueueFailed?: (err: unknown) => void;
   processor: PushProcessor;
   replayGuard: ReplayGuard;
   clock: Clock;
@@ -85,9 +90,9 @@ export class PushIntake {
       receivedAt: new Date(this.deps.clock.now()),
     };
     const hasEffect = verified.push.kind !== 'unknown';
-    let id: number | undefined;
+    let inserted: { id: number; relay: DueDelivery[] } | undefined;
     try {
-      id = await this.deps.inbox.insert(row, hasEffect ? 'claimed' : 'processed');
+      inserted = await this.deps.inbox.insert(row, hasEffect ? 'claimed' : 'processed');
     } catch (err) {
       await claim.release();
       throw new WebhookRejection('STORE_UNAVAILABLE', 'the webhook inbox insert failed', { cause: err });
@@ -95,10 +100,18 @@ export class PushIntake {
     // Not awaited: until it lands the mark reads `pending`, and a repeat then meets the inbox key.
     void claim.confirm();
     if (verified.plainTuple) void this.deps.replayGuard.markStored(tenantId, verified.plainTuple);
-    if (id === undefined) return { result: { outcome: 'duplicate', inboxId: undefined, kind }, process: noop };
+    if (inserted === undefined) return { result: { outcome: 'duplicate', inboxId: undefined, kind }, process: noop };
+    const { id, relay } = inserted;
     const stored: InboxRow = { ...row, id, attempts: hasEffect ? 1 : 0, processedAt: hasEffect ? null : row.receivedAt, lastError: null };
     const result: IntakeResult = { outcome: 'accepted', inboxId: id, kind };
-    return { result, process: hasEffect ? () => this.schedule(stored) : noop };
+    const forward = relay.length > 0 && this.deps.relayQueue ? () => this.enqueueRelay(relay) : noop;
+    return {
+      result,
+      process: () => {
+        forward();
+        if (hasEffect) this.schedule(stored);
+      },
+    };
   }
 
   /**
@@ -112,6 +125,14 @@ export class PushIntake {
   /** Waits until every answered push has been processed (tests, benchmarks). */
   async drain(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** After the answer: the relay's deliveries are stored already; losing this enqueue only delays them to the sweep. */
+  private enqueueRelay(relay: DueDelivery[]): void {
+    const queued = this.deps.relayQueue?.enqueue(relay).catch((err: unknown) => this.deps.onRelayEnqueueFailed?.(err));
+    if (!queued) return;
+    this.inFlight.add(queued);
+    void queued.finally(() => this.inFlight.delete(queued));
   }
 
   /** Rows neither run nor queued keep attempt 1 open; the sweeper takes them after its backoff. */

@@ -8,6 +8,7 @@ import type { PgCredentialStore } from '../services/credential-store.pg.js';
 import type { LiveApplicationLifecycle, LiveApplicationQueries } from '../services/live-application/index.js';
 import type { ApplicationQueue } from '../services/ports.js';
 import type { TenantsService } from '../services/tenants.service.js';
+import type { WebhookDeliveryQueue } from '../services/webhooks/deliveries.service.js';
 import type { WechatApi } from '../wechat/wechat-api.js';
 import { InboxStore } from './inbox.store.js';
 import { InboxSweeper } from './inbox-sweeper.js';
@@ -34,6 +35,8 @@ export interface WebhooksDeps {
   services: WebhookServices;
   /** `exchangeViaWechatApi(wechatApi)` in production. */
   exchangeAuthorizationCode: ExchangeAuthorizationCode;
+  /** RELAY deliveries are enqueued here after the answer. */
+  relayQueue?: WebhookDeliveryQueue;
   /** Lets an `unauthorized` push remove the cancelled applications' jobs. */
   queue?: Pick<ApplicationQueue, 'remove'>;
   clock: Clock;
@@ -87,6 +90,12 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
   const crypts = new TenantCryptCache({ load: (tenantId) => deps.services.tenants.crypto(tenantId), clock: deps.clock });
   const intake = new PushIntake({
     inbox,
+    ...(deps.relayQueue === undefined
+      ? {}
+      : {
+          relayQueue: deps.relayQueue,
+          onRelayEnqueueFailed: (err: unknown) => logger.warn({ err }, 'enqueueing relay deliveries failed; the delivery sweep sends them'),
+        }),
     processor,
     replayGuard,
     clock: deps.clock,
