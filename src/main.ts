@@ -2,9 +2,12 @@
 import 'reflect-metadata';
 import { createApp } from './app/create-app.js';
 import { ConfigError, loadConfig } from './config/config.js';
+import { startTracingSdk } from './lib/tracing-sdk.js';
 
 try {
   const config = loadConfig();
+  // Before createApp, so the first requests and jobs are traced too.
+  const tracing = config.otelEndpoint ? startTracingSdk({ endpoint: config.otelEndpoint, serviceName: 'wxlive-gateway', role: config.role }) : undefined;
   const app = await createApp(config);
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -12,7 +15,10 @@ try {
     stopping = true;
     app.logger.info({ signal }, 'draining: finishing requests and running jobs');
     app.stop().then(
-      () => process.exit(0),
+      async () => {
+        await tracing?.shutdown().catch(() => undefined);
+        process.exit(0);
+      },
       (err: unknown) => {
         app.logger.error({ err }, 'shutdown failed');
         process.exit(1);

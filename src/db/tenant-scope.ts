@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type postgres from 'postgres';
+import { inSpan } from '../lib/tracing.js';
 import type { Db } from './client.js';
 
 /**
@@ -40,12 +41,12 @@ function runnerOf(db: Db): ScopeRunner {
 /** Runs `fn` in a transaction that can see and write only `tenantId`'s rows. `fn` gets the same handle back. */
 export function inTenant<T>(db: Db, tenantId: string, fn: (db: Db) => PromiseLike<T>): Promise<T> {
   if (!UUID.test(tenantId)) return Promise.reject(new Error(`inTenant: "${tenantId}" is not a tenant id`));
-  return runnerOf(db).run(tenantId, () => started(fn(db)));
+  return inSpan('db inTenant', { attributes: { 'wxlive.tenant_id': tenantId } }, () => runnerOf(db).run(tenantId, () => started(fn(db))));
 }
 
 /** Runs `fn` in a transaction that sees every tenant: only for the cross-tenant paths (key lookup, scans, gauges). */
 export function asSystem<T>(db: Db, fn: (db: Db) => PromiseLike<T>): Promise<T> {
-  return runnerOf(db).run(SYSTEM, () => started(fn(db)));
+  return inSpan('db asSystem', {}, () => runnerOf(db).run(SYSTEM, () => started(fn(db))));
 }
 
 /**

@@ -8,10 +8,11 @@ import {
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { type GraphQLSchema, NoSchemaIntrospectionCustomRule, specifiedRules } from 'graphql';
+import { type GraphQLSchema, getOperationAST, NoSchemaIntrospectionCustomRule, specifiedRules } from 'graphql';
 import type { ChangeSubscriber } from '../events/change-subscriber.js';
 import type { Route } from '../http/router.js';
 import { addToLogContext } from '../lib/log-context.js';
+import { activeSpan, inSpan } from '../lib/tracing.js';
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import { ApplicationFeed, redisChangeSource } from './application-feed.js';
@@ -90,7 +91,10 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
           precomputed,
           allows: (context, operation) => missingScope(context.tenant, operation.scopes) === undefined,
           // Only results without errors are answered here: queries, their codes empty.
-          served: (context, _operation, seconds) => deps.onOperation?.({ type: 'query', tenantId: context.tenant.tenantId, errorCodes: [], seconds }),
+          served: (context, operation, seconds) => {
+            nameOperationSpan('query', getOperationAST(operation.document)?.name?.value);
+            deps.onOperation?.({ type: 'query', tenantId: context.tenant.tenantId, errorCodes: [], seconds });
+          },
         };
   let apollo: ApolloServer<GraphqlContext> | undefined;
 
@@ -109,7 +113,7 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
 
   return {
     schema,
-    route: { method: 'ALL', path: '/graphql', handler: graphqlHttpHandler(() => apollo, contextFor, bodyLimit, fast) },
+    route: { method: 'ALL', path: '/graphql', handler: tracedOperation(graphqlHttpHandler(() => apollo, contextFor, bodyLimit, fast)) },
 
     async start(httpServer) {
       if (apollo) throw new Error('the GraphQL server is already started');
@@ -176,7 +180,8 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
  */
 function requestPlugin(): ApolloServerPlugin<GraphqlContext> {
   const listener: GraphQLRequestListener<GraphqlContext> = {
-    async didResolveOperation({ contextValue, operation, document, schema }) {
+    async didResolveOperation({ contextValue, operation, document, schema, operationName }) {
+      if (operation) nameOperationSpan(operation.operation, operationName ?? undefined);
       if (operation) assertOperationAllowed(contextValue.tenant, schema, document, operation);
     },
     async didEncounterErrors({ contextValue, errors }) {
@@ -197,6 +202,21 @@ function requestPlugin(): ApolloServerPlugin<GraphqlContext> {
     },
   };
   return { requestDidStart: async () => listener };
+}
+
+/**
+ * One span per GraphQL request over HTTP, around both paths (Apollo's and the fast path), so its
+ * resolvers' database scopes and WeChat calls are its children; named once the operation is known.
+ */
+function tracedOperation(handler: Route['handler']): Route['handler'] {
+  return (ctx) => inSpan('graphql', {}, async () => handler(ctx));
+}
+
+function nameOperationSpan(type: string, name: string | undefined): void {
+  const span = activeSpan();
+  span?.updateName(name ? `graphql ${type} ${name}` : `graphql ${type}`);
+  span?.setAttribute('graphql.operation.type', type);
+  if (name) span?.setAttribute('graphql.operation.name', name);
 }
 
 function apolloLogger(logger: Logger) {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { withLogContext } from '../lib/log-context.js';
 import type { Logger } from '../lib/logger.js';
+import { contextFromHeaders, inSpan, SpanKind } from '../lib/tracing.js';
 
 export interface RequestContext {
   req: IncomingMessage;
@@ -71,13 +72,19 @@ export function createRouter(routes: Route[], logger: Logger) {
       }
       // Every line carries the request id through the log context.
       const ctx: RequestContext = { req, res, params: found.params, url, requestId, log: logger };
-      try {
-        await found.route.handler(ctx);
-      } catch (err) {
-        ctx.log.error({ err, path: url.pathname }, 'unhandled error in HTTP handler');
-        if (!res.headersSent) sendText(res, 500, 'internal error');
-        else res.end();
-      }
+      const { route: matched } = found;
+      const attributes = { 'http.request.method': req.method ?? '', 'http.route': matched.path, 'wxlive.request_id': requestId };
+      // A server span per request, continuing the caller's trace when it sent a traceparent.
+      await inSpan(`${req.method} ${matched.path}`, { kind: SpanKind.SERVER, attributes, parent: contextFromHeaders(req.headers) }, async (span) => {
+        try {
+          await matched.handler(ctx);
+        } catch (err) {
+          ctx.log.error({ err, path: url.pathname }, 'unhandled error in HTTP handler');
+          if (!res.headersSent) sendText(res, 500, 'internal error');
+          else res.end();
+        }
+        span.setAttribute('http.response.status_code', res.statusCode);
+      });
     });
   };
 }

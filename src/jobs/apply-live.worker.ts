@@ -1,5 +1,6 @@
-import { type BackoffStrategy, Worker } from 'bullmq';
+import { type BackoffStrategy, DelayedError, Worker } from 'bullmq';
 import { withLogContext } from '../lib/log-context.js';
+import { contextFromTraceparent, inSpan, SpanKind } from '../lib/tracing.js';
 import type { RedisClient } from '../lib/redis.js';
 import { type ApplyJobDeps, runApplyJob } from './apply-live.job.js';
 import { APPLY_QUEUE_NAME, type ApplyJobData, type ApplyJobName } from './apply-queue.js';
@@ -49,8 +50,19 @@ export function startApplyWorker(deps: ApplyJobDeps & ApplyWorkerOptions): Apply
   const worker = new Worker<ApplyJobData, string, ApplyJobName>(
     APPLY_QUEUE_NAME,
     (job, token) =>
-      withLogContext({ tenantId: job.data.tenantId, applicationId: job.data.applicationId, ...(job.id === undefined ? {} : { jobId: job.id }) }, () =>
-        job.name === 'expire' ? runExpireJob(job, token, deps) : runApplyJob(job, token, deps),
+      // Each run is a span in the trace of the request that enqueued the job (its data carries it).
+      inSpan(
+        `job ${job.name}`,
+        {
+          kind: SpanKind.CONSUMER,
+          parent: contextFromTraceparent(job.data.traceparent),
+          expected: (err) => err instanceof DelayedError,
+          attributes: { 'wxlive.tenant_id': job.data.tenantId, 'wxlive.application_id': job.data.applicationId, 'messaging.message.id': job.id ?? '' },
+        },
+        () =>
+          withLogContext({ tenantId: job.data.tenantId, applicationId: job.data.applicationId, ...(job.id === undefined ? {} : { jobId: job.id }) }, () =>
+            job.name === 'expire' ? runExpireJob(job, token, deps) : runApplyJob(job, token, deps),
+          ),
       ),
     {
       connection: deps.connection,

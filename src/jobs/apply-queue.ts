@@ -3,6 +3,7 @@ import type { Clock } from '../lib/clock.js';
 import type { RedisClient } from '../lib/redis.js';
 import type { ApplicationQueue } from '../services/ports.js';
 import { bullPrefix, tenantQuotaKeys } from './quota-keys.js';
+import { currentTraceparent } from '../lib/tracing.js';
 
 export const APPLY_QUEUE_NAME = 'live-apply';
 
@@ -16,6 +17,8 @@ export interface ApplyJobData {
    * records it instead of calling again, since a second call would apply twice.
    */
   accepted?: { errcode: number | null; errmsg: string | null; latencyMs: number | null };
+  /** The W3C trace context of the request that enqueued it: the job's span continues that trace. */
+  traceparent?: string;
 }
 
 export type ApplyJobName = 'apply' | 'expire';
@@ -70,13 +73,18 @@ export class ApplyQueue implements ApplicationQueue {
       }),
     );
     const bulk: { name: ApplyJobName; data: ApplyJobData; opts: JobsOptions }[] = [];
+    const traceparent = currentTraceparent();
     let i = 0;
     for (const [, list] of byTenant) {
       const end = ends[i] ?? list.length;
       i += 1;
       const start = end - list.length;
       list.forEach((job, n) => {
-        bulk.push({ name: 'apply', data: job, opts: this.applyOptions(job.applicationId, Math.min(MAX_PRIORITY, start + n + 1)) });
+        bulk.push({
+          name: 'apply',
+          data: traceparent === undefined ? job : { ...job, traceparent },
+          opts: this.applyOptions(job.applicationId, Math.min(MAX_PRIORITY, start + n + 1)),
+        });
       });
     }
     await this.queue.addBulk(bulk);

@@ -7,11 +7,13 @@ import 'reflect-metadata';
 import { createApp } from '../app/create-app.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { createLogger } from '../lib/logger.js';
+import { startTracingSdk } from '../lib/tracing-sdk.js';
 
 async function main(): Promise<void> {
   const config = { ...loadConfig(process.env), role: 'worker' as const };
   if (!config.databaseUrl) throw new ConfigError('DATABASE_URL: the worker process needs Postgres (PGlite cannot be shared between processes)');
   const logger = createLogger({ level: config.logLevel, name: 'wxlive-worker' });
+  const tracing = config.otelEndpoint ? startTracingSdk({ endpoint: config.otelEndpoint, serviceName: 'wxlive-gateway', role: 'worker' }) : undefined;
   const app = await createApp(config, { logger });
   logger.info({ pid: process.pid, concurrency: config.workerConcurrency, metricsUrl: app.metricsUrl }, 'apply worker started');
   let stopping = false;
@@ -21,7 +23,11 @@ async function main(): Promise<void> {
       stopping = true;
       logger.info({ signal }, 'draining running jobs');
       app.stop().then(
-        () => process.exit(0),
+        async () => {
+          // The spans still batched go out before the process ends.
+          await tracing?.shutdown().catch(() => undefined);
+          process.exit(0);
+        },
         (err: unknown) => {
           logger.error({ err }, 'shutdown failed');
           process.exit(1);

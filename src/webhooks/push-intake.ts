@@ -2,6 +2,7 @@ import type { Clock } from '../lib/clock.js';
 import type { WebhookDeliveryQueue } from '../services/webhooks/deliveries.service.js';
 import type { DueDelivery } from '../services/webhooks/event-fan-out.js';
 import { type LogContext, logContext, withOwnLogContext } from '../lib/log-context.js';
+import { activeTraceContext, type TraceContext, withTraceContext } from '../lib/tracing.js';
 import type { InboxKind, InboxRow, InboxStore } from './inbox.store.js';
 import type { PushProcessor } from './push-processor.js';
 import { pushIdentity, type VerifiedPush } from './push-verifier.js';
@@ -54,8 +55,8 @@ export interface IntakeResult {
  */
 export class PushIntake {
   private readonly inFlight = new Set<Promise<unknown>>();
-  /** With the log context of the request that stored each (its request id), not of the push whose end starts it. */
-  private readonly waiting: { row: InboxRow; context: LogContext }[] = [];
+  /** With the log and trace context of the request that stored each, not of the push whose end starts it. */
+  private readonly waiting: { row: InboxRow; context: LogContext; trace: TraceContext }[] = [];
   private running = 0;
   private readonly concurrency: number;
   private readonly maxQueued: number;
@@ -138,17 +139,18 @@ export class PushIntake {
   /** Rows neither run nor queued keep attempt 1 open; the sweeper takes them after its backoff. */
   private schedule(row: InboxRow): void {
     const context = { ...logContext() };
-    if (this.running < this.concurrency) this.start(row, context);
-    else if (this.waiting.length < this.maxQueued) this.waiting.push({ row, context });
+    const trace = activeTraceContext();
+    if (this.running < this.concurrency) this.start(row, context, trace);
+    else if (this.waiting.length < this.maxQueued) this.waiting.push({ row, context, trace });
   }
 
-  private start(row: InboxRow, context: LogContext): void {
+  private start(row: InboxRow, context: LogContext, trace: TraceContext): void {
     this.running++;
     // run() records failures itself and never rejects.
-    const work = withOwnLogContext(context, () => this.deps.processor.run(row)).finally(() => {
+    const work = withTraceContext(trace, () => withOwnLogContext(context, () => this.deps.processor.run(row))).finally(() => {
       this.running--;
       const next = this.waiting.shift();
-      if (next) this.start(next.row, next.context);
+      if (next) this.start(next.row, next.context, next.trace);
     });
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));

@@ -7,6 +7,7 @@ import type { InboxRow, InboxStore } from './inbox.store.js';
 import type { AuthorizedPush, LiveApplyEventPush, UnauthorizedPush } from '../wechat/wire/push-xml.js';
 import { parseMessage } from './xml/events.js';
 import { withLogContext } from '../lib/log-context.js';
+import { inSpan } from '../lib/tracing.js';
 
 /** What an `authorized` push's AuthorizationCode is exchanged for (api_query_auth). */
 export interface AuthorizationGrant {
@@ -71,7 +72,9 @@ export class PushProcessor {
   /** Runs the attempt the caller has claimed (`row.attempts` counts it) and records its result; never throws. */
   run(row: InboxRow): Promise<ProcessingOutcome> {
     // The tenant on every line of the push's effects, the WeChat calls they make included.
-    return withLogContext({ tenantId: row.tenantId }, () => this.attempt(row));
+    return inSpan('webhook process', { attributes: { 'wxlive.tenant_id': row.tenantId, 'wxlive.inbox_id': row.id, 'wxlive.event_type': row.eventType } }, () =>
+      withLogContext({ tenantId: row.tenantId }, () => this.attempt(row)),
+    );
   }
 
   private async attempt(row: InboxRow): Promise<ProcessingOutcome> {

@@ -1,4 +1,5 @@
 import type { Logger } from '../../lib/logger.js';
+import { inSpan, SpanKind } from '../../lib/tracing.js';
 import { WECHAT_ENDPOINTS, type WechatEndpoint } from '../endpoints.js';
 import { WechatError, type WechatErrorCode } from '../errors.js';
 
@@ -74,7 +75,15 @@ export function createWechatHttp(options: WechatHttpOptions): WechatHttp {
     else logger.warn(entry, 'wechat call failed');
   }
 
-  async function post(
+  // One client span per call; the token in the query string is never an attribute.
+  const post: WechatHttp['post'] = (endpoint, token, body, resultErrcodes) =>
+    inSpan(`wechat ${endpoint}`, { kind: SpanKind.CLIENT, attributes: { 'wechat.endpoint': endpoint } }, async (span) => {
+      const reply = await untracedPost(endpoint, token, body, resultErrcodes);
+      span.setAttribute('wechat.errcode', reply.errcode);
+      return reply;
+    });
+
+  async function untracedPost(
     endpoint: WechatEndpoint,
     token: { param: 'component_access_token' | 'access_token'; value: string } | null,
     body: Record<string, unknown>,
