@@ -69,8 +69,8 @@ export interface App {
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  if (!config.secretKey) throw new ConfigError('SECRET_KEY: required; 32 random bytes in base64 (openssl rand -base64 32)');
-  const box = new SecretBox(config.secretKey);
+  if (!config.secretKeys) throw new ConfigError('SECRET_KEY: required (or SECRET_KEYS); 32 random bytes in base64 (openssl rand -base64 32)');
+  const box = new SecretBox(config.secretKeys);
   const database =
     options.database ??
     (config.databaseUrl ? connectPostgres(config.databaseUrl, { max: config.dbPoolSize, role: config.databaseAppRole }) : await connectPglite(config.dataDir));

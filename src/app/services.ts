@@ -6,6 +6,7 @@ import { AuthorizersService } from '../services/authorizers.service.js';
 import { PgCredentialStore } from '../services/credential-store.pg.js';
 import { LiveApplicationLifecycle, LiveApplicationQueries } from '../services/live-application/index.js';
 import type { ApplicationQueue, ChangePublisher } from '../services/ports.js';
+import { SecretRotationService } from '../services/secret-rotation.service.js';
 import { TenantsService } from '../services/tenants.service.js';
 import { WebhookEndpointsService } from '../services/webhooks/endpoints.service.js';
 import type { Lookup, UrlPolicy } from '../services/webhooks/url-policy.js';
@@ -20,6 +21,8 @@ export interface Services {
   credentials: PgCredentialStore;
   /** Outbound webhook endpoints (admin scope). */
   webhookEndpoints: WebhookEndpointsService;
+  /** Re-encrypts every `*_enc` column under the sealing key (`wxlive secrets rotate`). */
+  secrets: SecretRotationService;
 }
 
 /** The domain services over one database, queue and publisher. */
@@ -49,5 +52,6 @@ export function createServices(deps: {
       urlPolicy: deps.urlPolicy ?? { allowHttp: false, allowPrivateAddresses: false },
       ...(deps.lookup === undefined ? {} : { lookup: deps.lookup }),
     }),
+    secrets: new SecretRotationService(db, box),
   };
 }

@@ -34,8 +34,8 @@ export async function openCliRuntime(env: Record<string, string | undefined>, op
     // The demo's embedded PGlite allows one process at a time; opening it beside a running demo corrupts it.
     throw new ConfigError('DATABASE_URL: required by the CLI (a postgres:// URL; the embedded demo database is not shared)');
   }
-  if (!config.secretKey) {
-    throw new ConfigError("SECRET_KEY: required by the CLI; use the gateway's key (32 random bytes in base64: openssl rand -base64 32)");
+  if (!config.secretKeys) {
+    throw new ConfigError("SECRET_KEY: required by the CLI (or SECRET_KEYS); use the gateway's (32 random bytes in base64: openssl rand -base64 32)");
   }
   // Info lines from the services are noise on a terminal; warnings and errors go to stderr as JSON.
   const level = config.logLevel === 'info' ? 'warn' : config.logLevel;
@@ -61,7 +61,7 @@ export async function openCliRuntime(env: Record<string, string | undefined>, op
     }
     const services = createServices({
       db: database.db,
-      box: new SecretBox(config.secretKey),
+      box: new SecretBox(config.secretKeys),
       clock: systemClock,
       logger,
       queue,

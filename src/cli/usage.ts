@@ -3,7 +3,7 @@ import type { Command } from './command.js';
 const FOOTER = `Every command also takes --json (print one JSON object on stdout) and --help.
 From a clone of the repository, run it as \`npm run cli -- <command> ...\` (or \`npm link\` once, then \`wxlive\`).
 
-Environment: DATABASE_URL (postgres://, required), SECRET_KEY (required, the gateway's key),
+Environment: DATABASE_URL (postgres://, required), SECRET_KEYS or SECRET_KEY (required, the gateway's keys),
 REDIS_URL and REDIS_PREFIX (used by apply), LOG_LEVEL.
 
 Exit status: 0 done; 1 error (message on stderr); 2 bad arguments;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { KEY_ID, LEGACY_KEY_ID, type SecretKey } from '../lib/secret-box.js';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
@@ -21,6 +22,29 @@ const secretKey = z.string().refine((v) => Buffer.from(v, 'base64').length === 3
   message: 'expected 32 random bytes in base64 (generate one with: openssl rand -base64 32)',
 });
 
+/** `k2:<base64>,k1:<base64>`: the first key seals, every one opens. Messages never echo key material. */
+const secretKeys = z.string().transform((value, ctx) => {
+  const keys: SecretKey[] = [];
+  const fail = (message: string) => {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${message}; expected id:<32 random bytes in base64>, comma-separated, the sealing key first (e.g. k2:<new key>,k1:<previous key>)`,
+    });
+    return z.NEVER;
+  };
+  const parts = value.split(',').map((p) => p.trim());
+  for (const [i, part] of parts.entries()) {
+    const colon = part.indexOf(':');
+    const id = colon < 0 ? '' : part.slice(0, colon);
+    if (!KEY_ID.test(id)) return fail(`entry ${i + 1} has no key id (letters, digits, - or _, then a colon)`);
+    const key = Buffer.from(part.slice(colon + 1), 'base64');
+    if (key.length !== 32) return fail(`key ${id} is not 32 bytes`);
+    if (keys.some((k) => k.id === id)) return fail(`key id ${id} appears twice`);
+    keys.push({ id, key });
+  }
+  return keys;
+});
+
 /** Every environment variable the service reads, with its default. `.env.example` mirrors this. */
 export const envSchema = z.object({
   DATABASE_URL: z.string().url({ message: 'expected a postgres:// URL' }).optional(),
@@ -41,6 +65,7 @@ export const envSchema = z.object({
   WECHAT_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
   TOKEN_REFRESH_AHEAD_SECONDS: z.coerce.number().int().min(0).default(300),
   SECRET_KEY: secretKey.optional(),
+  SECRET_KEYS: secretKeys.optional(),
   ROLE: z.enum(['api', 'worker', 'all']).default('all'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WEBHOOK_REPLAY_WINDOW_SECONDS: z.coerce.number().int().min(0).default(300),
@@ -109,8 +134,8 @@ export interface Config {
   wechatApiBase: string;
   wechatTimeoutMs: number;
   tokenRefreshAheadMs: number;
-  /** 32 bytes; undefined only when the demo makes one. */
-  secretKey: Buffer | undefined;
+  /** SECRET_KEYS, or SECRET_KEY as the one key `k0`; the first seals. undefined only when the demo makes one. */
+  secretKeys: SecretKey[] | undefined;
   role: 'api' | 'worker' | 'all';
   logLevel: Env['LOG_LEVEL'];
   webhookReplayWindowMs: number;
@@ -148,6 +173,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`${name}: ${issue?.message ?? 'invalid'}`);
   }
   const e = parsed.data;
+  if (e.SECRET_KEY && e.SECRET_KEYS) {
+    throw new ConfigError(`SECRET_KEYS: set it or SECRET_KEY, not both (SECRET_KEY=<key> is SECRET_KEYS=${LEGACY_KEY_ID}:<key>)`);
+  }
   return {
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,
@@ -161,7 +189,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     wechatApiBase: e.WECHAT_API_BASE.replace(/\/+$/, ''),
     wechatTimeoutMs: e.WECHAT_TIMEOUT_MS,
     tokenRefreshAheadMs: e.TOKEN_REFRESH_AHEAD_SECONDS * 1000,
-    secretKey: e.SECRET_KEY ? Buffer.from(e.SECRET_KEY, 'base64') : undefined,
+    secretKeys: e.SECRET_KEYS ?? (e.SECRET_KEY ? [{ id: LEGACY_KEY_ID, key: Buffer.from(e.SECRET_KEY, 'base64') }] : undefined),
     role: e.ROLE,
     logLevel: e.LOG_LEVEL,
     webhookReplayWindowMs: e.WEBHOOK_REPLAY_WINDOW_SECONDS * 1000,

@@ -26,7 +26,7 @@ function demoSecretKey(dataDir: string): string {
 async function main(): Promise<void> {
   const env = { ...process.env };
   const base = loadConfig(env);
-  if (!env.SECRET_KEY) env.SECRET_KEY = demoSecretKey(base.dataDir);
+  if (!env.SECRET_KEY && !env.SECRET_KEYS) env.SECRET_KEY = demoSecretKey(base.dataDir);
 
   let localRedis: { url: string; stop(): void } | undefined;
   if (!(await redisAnswers(base.redisUrl))) {

@@ -33,9 +33,44 @@ describe('configuration', () => {
     ]);
   });
 
-  it('decodes SECRET_KEY to 32 bytes', () => {
-    const key = Buffer.alloc(32, 7).toString('base64');
-    expect(loadConfig({ SECRET_KEY: key }).secretKey?.length).toBe(32);
+  it('reads SECRET_KEY as the one key k0, the id values sealed before SECRET_KEYS carry', () => {
+    const key = Buffer.alloc(32, 7);
+    expect(loadConfig({ SECRET_KEY: key.toString('base64') }).secretKeys).toEqual([{ id: 'k0', key }]);
+  });
+
+  it('reads SECRET_KEYS as key ids and keys, the sealing key first', () => {
+    const [k2, k1] = [Buffer.alloc(32, 2), Buffer.alloc(32, 1)];
+    expect(loadConfig({ SECRET_KEYS: `k2:${k2.toString('base64')}, k1:${k1.toString('base64')}` }).secretKeys).toEqual([
+      { id: 'k2', key: k2 },
+      { id: 'k1', key: k1 },
+    ]);
+  });
+
+  it.each([
+    ['no key id', Buffer.alloc(32).toString('base64'), /entry 1 has no key id/],
+    ['a short key', `k2:${Buffer.alloc(32).toString('base64')},k1:c2hvcnQ=`, /key k1 is not 32 bytes/],
+    ['a repeated id', `k1:${Buffer.alloc(32).toString('base64')},k1:${Buffer.alloc(32, 1).toString('base64')}`, /key id k1 appears twice/],
+    ['an id with a dot', `k.1:${Buffer.alloc(32).toString('base64')}`, /entry 1 has no key id/],
+  ])('stops on SECRET_KEYS with %s, in one line naming it and never echoing a key', (_case, value, message) => {
+    const error = (() => {
+      try {
+        loadConfig({ SECRET_KEYS: value });
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    const text = (error as Error).message;
+    expect(text).toMatch(/^SECRET_KEYS: /);
+    expect(text).toMatch(message);
+    expect(text).not.toContain('\n');
+    for (const part of value.split(/[,:]/).filter((p) => p.length > 8)) expect(text).not.toContain(part);
+  });
+
+  it('refuses SECRET_KEY and SECRET_KEYS together', () => {
+    const key = Buffer.alloc(32).toString('base64');
+    expect(() => loadConfig({ SECRET_KEY: key, SECRET_KEYS: `k1:${key}` })).toThrow(/^SECRET_KEYS: set it or SECRET_KEY, not both/);
   });
 });
 

@@ -3,6 +3,7 @@ import { apikeyCreate, apikeyList, apikeyRevoke } from './apikey.commands.js';
 import { applicationList } from './application.commands.js';
 import { apply } from './apply.command.js';
 import { authorizerImport } from './authorizer.commands.js';
+import { secretsRotate } from './secrets.commands.js';
 import { tenantCreate, tenantList, tenantUpdate } from './tenant.commands.js';
 import { webhookCreate, webhookList } from './webhook.commands.js';
 
@@ -19,4 +20,5 @@ export const COMMANDS: readonly Command[] = [
   apply,
   webhookCreate,
   webhookList,
+  secretsRotate,
 ];
