@@ -127,10 +127,10 @@ export interface Config {
   redisPrefix: string;
   port: number;
   host: string;
-  /** OpenTelemetry traces go here (OTLP/HTTP) when set; the process entry points start the SDK. */
-  otelEndpoint: string | undefined;
   /** ROLE=worker: the port of its /healthz, /readyz and /metrics (the API roles serve them on `port`). */
   metricsPort: number;
+  /** OpenTelemetry traces go here (OTLP/HTTP) when set; the process entry points start the SDK. */
+  otelEndpoint: string | undefined;
   wechatApiBase: string;
   wechatTimeoutMs: number;
   tokenRefreshAheadMs: number;
@@ -181,11 +181,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: e.DATA_DIR,
     redisUrl: e.REDIS_URL,
     redisClusterNodes: e.REDIS_CLUSTER_NODES,
-    otelEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     redisPrefix: e.REDIS_PREFIX,
     port: e.PORT,
     host: e.HOST,
     metricsPort: e.METRICS_PORT,
+    otelEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     wechatApiBase: e.WECHAT_API_BASE.replace(/\/+$/, ''),
     wechatTimeoutMs: e.WECHAT_TIMEOUT_MS,
     tokenRefreshAheadMs: e.TOKEN_REFRESH_AHEAD_SECONDS * 1000,
