@@ -26,15 +26,21 @@ export class WebhookQueue implements WebhookDeliveryQueue {
     this.queue = new Queue<WebhookJobData, string, 'deliver'>(WEBHOOK_QUEUE_NAME, { connection: options.redis, prefix: bullPrefix(options.redisPrefix) });
   }
 
-  async enqueue(deliveries: readonly DueDelivery[]): Promise<void> {
+  /**
+   * `source: 'sweep'` is the repair path: its job ids differ from the normal path's, so a due
+   * delivery whose job still waits (delayed in real time while the injected clock says due, or
+   * stuck behind a backlog) gets a second job; the claim lets only one of them send.
+   */
+  async enqueue(deliveries: readonly DueDelivery[], source: 'normal' | 'sweep' = 'normal'): Promise<void> {
     if (deliveries.length === 0) return;
+    const suffix = source === 'sweep' ? '-s' : '';
     const now = this.options.clock.now();
     await this.queue.addBulk(
       deliveries.map((d) => ({
         name: 'deliver' as const,
         data: { tenantId: d.tenantId, deliveryId: d.deliveryId, endpointId: d.endpointId },
         opts: {
-          jobId: `${d.deliveryId}-${d.dueAt}`,
+          jobId: `${d.deliveryId}-${d.dueAt}${suffix}`,
           // dueAt is on the injected clock; BullMQ keeps a relative delay in real time.
           delay: Math.max(0, d.dueAt - now),
           // Retries are the delivery's schedule, kept in Postgres, not BullMQ's.

@@ -51,7 +51,7 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
   /** Enqueues PENDING deliveries that are due (a lost enqueue, a lease that ran out); returns how many. */
   const sweep = async (): Promise<number> => {
     const due = await store.due(deps.clock.now(), 500);
-    await queue.enqueue(due);
+    await queue.enqueue(due, 'sweep');
     return due.length;
   };
 

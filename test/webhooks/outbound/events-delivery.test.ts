@@ -87,7 +87,7 @@ describe('EVENTS endpoints: application.updated', () => {
     expect(() => verified(first, b.secret)).toThrow();
 
     // B's own change reaches B; nothing of A's ever did.
-    await app.services.lifecycle.apply(systemContext(b.tenant.id), { appId: b.appIds[0] as string });
+    await app.services.lifecycle.open(systemContext(b.tenant.id), b.appIds[0] as string, new Date(clock.now()));
     await expectEventually(() => expect(receiver.at('/b')).toHaveLength(1));
     expect(verified(receiver.at('/b')[0] as Received, b.secret).data.appId).toBe(b.appIds[0]);
 
@@ -123,18 +123,18 @@ describe('EVENTS endpoints: application.updated', () => {
       { id: a.endpointId },
     );
     const fresh = rotated.rotateWebhookEndpointSecret.secret;
-    await app.services.lifecycle.apply(systemContext(a.tenant.id), { appId: a.appIds[0] as string });
+    await app.services.lifecycle.open(systemContext(a.tenant.id), a.appIds[0] as string, new Date(clock.now()));
     const [r] = await expectEventually(() => {
       expect(receiver.at('/rot')).toHaveLength(1);
       return receiver.at('/rot');
     });
     expect(String(r?.headers['webhook-signature']).split(' ')).toHaveLength(2);
-    expect(verified(r as Received, a.secret).data.status).toBe('QUEUED');
-    expect(verified(r as Received, fresh).data.status).toBe('QUEUED');
+    expect(verified(r as Received, a.secret).data.status).toBe('OPENED');
+    expect(verified(r as Received, fresh).data.status).toBe('OPENED');
 
     // A day later only the new secret signs.
     clock.advance(24 * 3_600_000 + 1_000);
-    await app.services.lifecycle.apply(systemContext(a.tenant.id), { appId: a.appIds[1] as string });
+    await app.services.lifecycle.open(systemContext(a.tenant.id), a.appIds[1] as string, new Date(clock.now()));
     const [, later] = await expectEventually(() => {
       expect(receiver.at('/rot')).toHaveLength(2);
       return receiver.at('/rot');
@@ -150,7 +150,7 @@ describe('EVENTS endpoints: application.updated', () => {
 
   it('sends only the types an endpoint filters for', async () => {
     const a = await tenantWithEndpoint('/filtered', ['authorizer.updated']);
-    await app.services.lifecycle.apply(systemContext(a.tenant.id), { appId: a.appIds[0] as string });
+    await app.services.lifecycle.open(systemContext(a.tenant.id), a.appIds[0] as string, new Date(clock.now()));
     // A second endpoint of the same tenant with no filter is the sentinel: once it has the change, the filtered one would have too.
     const sentinel = await gql<{ createWebhookEndpoint: { secret: string } }>(
       a.admin,
@@ -158,7 +158,7 @@ describe('EVENTS endpoints: application.updated', () => {
       { input: { url: `${receiver.url}/sentinel`, kind: 'EVENTS' } },
     );
     expect(sentinel.createWebhookEndpoint.secret).toMatch(/^whsec_/);
-    await app.services.lifecycle.apply(systemContext(a.tenant.id), { appId: a.appIds[1] as string });
+    await app.services.lifecycle.open(systemContext(a.tenant.id), a.appIds[1] as string, new Date(clock.now()));
     await expectEventually(() => expect(receiver.at('/sentinel')).toHaveLength(1));
     expect(receiver.at('/filtered')).toEqual([]);
   });
