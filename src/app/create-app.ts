@@ -103,7 +103,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const { queue, limiter, gate } = clients;
   // The queue shares the commands connection, whose outages are logged once below.
   queue.queue.on('error', (err) => logger.debug({ err }, 'apply queue redis error'));
-  const services = createServices({ db: database.db, box, clock, logger, queue, publisher, urlPolicy: config.outboundWebhooks });
+  const services = createServices({
+    db: database.db,
+    box,
+    clock,
+    logger,
+    queue,
+    publisher,
+    urlPolicy: config.outboundWebhooks,
+    webhookQueue: outbound.queue,
+  });
   const wechat = createWechatApi({
     baseUrl: config.wechatApiBase,
     timeoutMs: config.wechatTimeoutMs,

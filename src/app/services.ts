@@ -8,6 +8,7 @@ import { LiveApplicationLifecycle, LiveApplicationQueries } from '../services/li
 import type { ApplicationQueue, ChangePublisher } from '../services/ports.js';
 import { SecretRotationService } from '../services/secret-rotation.service.js';
 import { TenantsService } from '../services/tenants.service.js';
+import type { WebhookDeliveryQueue } from '../services/webhooks/deliveries.service.js';
 import { WebhookEndpointsService } from '../services/webhooks/endpoints.service.js';
 import type { Lookup, UrlPolicy } from '../services/webhooks/url-policy.js';
 
@@ -33,12 +34,14 @@ export function createServices(deps: {
   logger: Logger;
   queue: ApplicationQueue;
   publisher: ChangePublisher;
+  /** Where outbound deliveries made by the services (authorizer.updated) are enqueued. */
+  webhookQueue?: WebhookDeliveryQueue;
   /** Which endpoint URLs may be registered; default https to public addresses only. */
   urlPolicy?: UrlPolicy;
   lookup?: Lookup;
 }): Services {
   const { db, box, clock, logger } = deps;
-  const authorizers = new AuthorizersService(db, box, clock);
+  const authorizers = new AuthorizersService(db, box, clock, deps.webhookQueue);
   return {
     tenants: new TenantsService(db, box, clock),
     authorizers,

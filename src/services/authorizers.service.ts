@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { authorizers } from '../db/tables.js';
@@ -8,6 +9,8 @@ import { isAppId } from './app-id.js';
 import type { TenantContext } from './context.js';
 import { clampPageSize, decodeCursor, type Page } from './cursor.js';
 import { DomainError, type UserError, userError } from './errors.js';
+import type { WebhookDeliveryQueue } from './webhooks/deliveries.service.js';
+import { recordEventDeliveries } from './webhooks/event-fan-out.js';
 
 export const LIVE_PERMISSION_SET = 52;
 
@@ -48,12 +51,52 @@ const columns = {
 
 export const MAX_IMPORT = 1000;
 
+/** `authorizer.updated`'s data: the Authorizer as the API shows it (never its refresh token). */
+function authorizerData(a: Authorizer): Record<string, unknown> {
+  return {
+    id: a.id,
+    appId: a.appId,
+    status: a.status,
+    permissionSets: a.permissionSets,
+    liveOpen: a.liveOpen,
+    liveOpenedAt: a.liveOpenedAt?.toISOString() ?? null,
+    createdAt: a.createdAt.toISOString(),
+    updatedAt: a.updatedAt.toISOString(),
+  };
+}
+
 export class AuthorizersService {
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
     private readonly clock: Clock,
+    /** Where `authorizer.updated` deliveries are enqueued after commit; without it they wait for the delivery sweep. */
+    private readonly webhookQueue?: WebhookDeliveryQueue,
   ) {}
+
+  /**
+   * Runs an authorizer write and, in its transaction, makes the `authorizer.updated` deliveries
+   * for the rows it wrote (one indexed lookup of EVENTS endpoints); enqueues them after commit.
+   * A lost enqueue only waits for the delivery sweep: the deliveries are committed with the change.
+   */
+  private async written(ctx: TenantContext, write: (db: Db) => Promise<Authorizer[]>): Promise<Authorizer[]> {
+    const { rows, due } = await inTenant(this.db, ctx.tenantId, async (db) => {
+      const rows = await write(db);
+      const due = await recordEventDeliveries(
+        db,
+        this.clock,
+        rows.map((a) => ({
+          tenantId: ctx.tenantId,
+          type: 'authorizer.updated' as const,
+          source: `authorizer:${a.id}:${randomUUID()}`,
+          data: authorizerData(a),
+        })),
+      );
+      return { rows, due };
+    });
+    if (due.length > 0) await this.webhookQueue?.enqueue(due).catch(() => undefined);
+    return rows;
+  }
 
   /** Providers moving existing merchants in: upserts by app id, one statement for the batch. */
   async import(ctx: TenantContext, items: ImportAuthorizerInput[]): Promise<ImportResult[]> {
@@ -70,7 +113,7 @@ export class AuthorizersService {
     });
     if (valid.size > 0) {
       const now = new Date(this.clock.now());
-      const rows = await inTenant(this.db, ctx.tenantId, (db) =>
+      const rows = await this.written(ctx, (db) =>
         db
           .insert(authorizers)
           .values(
@@ -148,7 +191,7 @@ export class AuthorizersService {
   async upsertAuthorized(ctx: TenantContext, input: Required<ImportAuthorizerInput>): Promise<Authorizer> {
     const { tenantId } = ctx;
     const now = new Date(this.clock.now());
-    const [row] = await inTenant(this.db, tenantId, (db) =>
+    const [row] = await this.written(ctx, (db) =>
       db
         .insert(authorizers)
         .values({
@@ -171,12 +214,12 @@ export class AuthorizersService {
 
   /** From an `unauthorized` push. Returns false when the merchant was unknown. */
   async revoke(ctx: TenantContext, appId: string): Promise<boolean> {
-    const rows = await inTenant(this.db, ctx.tenantId, (db) =>
+    const rows = await this.written(ctx, (db) =>
       db
         .update(authorizers)
         .set({ status: 'REVOKED', updatedAt: new Date(this.clock.now()) })
         .where(and(eq(authorizers.tenantId, ctx.tenantId), eq(authorizers.appId, appId)))
-        .returning({ id: authorizers.id }),
+        .returning(columns),
     );
     return rows.length > 0;
   }

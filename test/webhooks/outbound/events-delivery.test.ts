@@ -56,7 +56,7 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
-describe('EVENTS endpoints: application.updated', () => {
+describe('EVENTS endpoints', () => {
   it("delivers every committed change, signed per Standard Webhooks, with the feed's cursor; never to another tenant", async () => {
     const a = await tenantWithEndpoint('/a');
     const b = await tenantWithEndpoint('/b');
@@ -161,5 +161,28 @@ describe('EVENTS endpoints: application.updated', () => {
     await app.services.lifecycle.open(systemContext(a.tenant.id), a.appIds[1] as string, new Date(clock.now()));
     await expectEventually(() => expect(receiver.at('/sentinel')).toHaveLength(1));
     expect(receiver.at('/filtered')).toEqual([]);
+  });
+
+  it('delivers authorizer.updated for imports, authorizations and revocations, without the refresh token', async () => {
+    // Back to the real time after the rotation test's day: standardwebhooks checks timestamps against it.
+    clock.set(Date.now());
+    const a = await tenantWithEndpoint('/authorizers', ['authorizer.updated']);
+    const appId = 'wx0123456789abcdef';
+    await app.services.authorizers.import(a.ctx, [{ appId, refreshToken: 'refresh-secret-value' }]);
+    await app.services.authorizers.revoke(a.ctx, appId);
+    const events = await expectEventually(() => {
+      expect(receiver.at('/authorizers')).toHaveLength(2);
+      return receiver.at('/authorizers').map((r) => verified(r, a.secret) as unknown as { type: string; data: { appId: string; status: string } });
+    });
+    expect(events.map((e) => [e.type, e.data.appId, e.data.status]).sort()).toEqual([
+      ['authorizer.updated', appId, 'AUTHORIZED'],
+      ['authorizer.updated', appId, 'REVOKED'],
+    ]);
+    expect(
+      receiver
+        .at('/authorizers')
+        .map((r) => r.body.toString())
+        .join(),
+    ).not.toContain('refresh-secret-value');
   });
 });
