@@ -1,6 +1,6 @@
 import { systemContext } from '../../services/context.js';
 import { DomainError } from '../../services/errors.js';
-import { EXIT } from '../cli-errors.js';
+import { CliError, EXIT } from '../cli-errors.js';
 import { type Command, str } from '../command.js';
 import { shortTime } from '../output.js';
 
@@ -25,7 +25,8 @@ export const webhookCreate: Command = {
     await rt.tenant(id);
     const created = await rt.services.webhookEndpoints.create(systemContext(id), { url, kind: kind === 'relay' ? 'RELAY' : 'EVENTS', events: events ?? null });
     const [problem] = created.userErrors;
-    if (problem || !created.endpoint) throw new DomainError(problem?.code ?? 'INVALID_INPUT', problem?.message);
+    // The userError's message already says what to do; DomainError would say it twice.
+    if (problem || !created.endpoint) throw new CliError(problem?.code ?? 'INVALID_INPUT', problem?.message ?? 'The endpoint was not created.');
     const endpoint = created.endpoint;
     out.result({ id: endpoint.id, url: endpoint.url, kind: endpoint.kind, events: endpoint.events, secret: created.secret }, () => {
       out.line(`Created ${endpoint.kind} endpoint ${endpoint.id} for ${endpoint.url} (${endpoint.events?.join(', ') ?? 'all types'}).`);
