@@ -98,6 +98,13 @@ describe('delivery faults', () => {
       first?.headers['webhook-id'],
       first?.headers['webhook-id'],
     ]);
+
+    // Each attempt is counted by outcome, with its latency; PENDING deliveries by endpoint state.
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    expect(metrics).toMatch(/^wxlive_webhook_deliveries_total\{kind="EVENTS",outcome="retry"\} [1-9]/m);
+    expect(metrics).toMatch(/^wxlive_webhook_deliveries_total\{kind="EVENTS",outcome="delivered"\} [2-9]/m);
+    expect(metrics).toMatch(/^wxlive_webhook_delivery_seconds_count\{kind="EVENTS"\} [3-9]/m);
+    expect(metrics).toMatch(/^wxlive_webhook_deliveries_pending\{endpoint_state="enabled"\} \d+/m);
   });
 
   it('waits for Retry-After on 429, and for the schedule after a connection closed mid-answer', async () => {
