@@ -23,7 +23,9 @@ describe('a worker killed with SIGKILL mid-job', () => {
     await opening.client.applyAll(opening.appIds);
     await waiting.client.applyAll(waiting.appIds);
     const byAppId = async () => (await world.admin.counters()).calls.applyliveinfo?.byAppId ?? {};
-    await expectEventually(async () => expect(Object.keys(await byAppId())).toHaveLength(3), { timeoutMs: 10_000 });
+    // The first call probes whether WeChat grants live at all (the live-grants gate); once it is
+    // answered the others start together, so the first wave is three or more merchants.
+    await expectEventually(async () => expect(Object.keys(await byAppId()).length).toBeGreaterThanOrEqual(3), { timeoutMs: 10_000 });
 
     const rescuer = await world.startWorker({ WORKER_CONCURRENCY: '3' });
     // In flight: called, answer not yet recorded. A slow start of the rescuer lets the doomed

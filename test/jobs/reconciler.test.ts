@@ -93,6 +93,8 @@ describe('reconciler', () => {
     const [result] = await hh.lifecycle.applyBatch(t.ctx, t.appIds);
     const id = result?.application?.id as string;
     await expectEventually(async () => expect((await hh.row(id))?.status).toBe('SUBMITTED'));
+    // The row commits before BullMQ records the job's completion (a running job cannot be replaced): wait for that too.
+    await expectEventually(async () => expect(await hh.queue.queue.getJobState(id)).toBe('completed'));
     // A job re-run for it (a re-delivery after a crash) loads the row and stops.
     await hh.queue.replace([{ tenantId: t.tenant.id, applicationId: id, appId: t.appIds[0] as string }]);
     await expectEventually(async () => expect((await hh.queue.queue.getJob(id))?.returnvalue).toBe('SKIPPED_SUBMITTED'));
