@@ -73,6 +73,11 @@ describe('Postgres lost during webhook delivery', () => {
       },
     );
     await push;
+    // The stored push's processing can meet another pooled connection the kill cut (under load);
+    // it is then left to the inbox sweeper, whose retry is due 30 s later: move the clock there.
+    await world.app.webhooks?.drain();
+    clock.advance(31_000);
+    await world.app.webhooks?.sweeper.sweepInbox();
 
     const report = await world.expectLedger({ tenants: [t], expectedStatus: () => ['OPENED'] });
     expect(report.figures.byStatus).toEqual({ OPENED: 1 });
