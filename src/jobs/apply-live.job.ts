@@ -24,7 +24,7 @@ export interface ApplyJobDeps {
   logger: Logger;
   /** How long to wait for a component_verify_ticket (WeChat pushes one every 10 minutes). */
   ticketWaitMs?: number;
-  /** How long a job waits for another job's live-grants probe before asking again (default 1 s). */
+  /** How long a job waits for another job's live-grants probe before asking again (default 250 ms, plus up to 250 ms of jitter). */
   probeWaitMs?: number;
   /** Spreads jobs released at the same instant; tests may pass () => 0. */
   random?: () => number;
@@ -62,7 +62,8 @@ export async function runApplyJob(job: Job<ApplyJobData>, token: string | undefi
     await lifecycle.hold(ctx, applicationId);
     return delay(job, token, admission.untilMs - now, deps, 'LIVE_GRANTS_PAUSED', 'live grants paused');
   }
-  if (admission.kind === 'probing') return delay(job, token, deps.probeWaitMs ?? 1_000, deps, 'LIVE_GRANTS_PROBING', 'live grants probe in flight');
+  // A probe is one WeChat call: ask again soon, with little jitter, so the batch follows it closely.
+  if (admission.kind === 'probing') return delay(job, token, deps.probeWaitMs ?? 250, deps, 'LIVE_GRANTS_PROBING', 'live grants probe in flight', 250);
   const probe = admission.probe;
 
   const reserved = await limiter.reserve(limits, appId, now);
@@ -191,9 +192,17 @@ async function unexpected(job: Job<ApplyJobData>, ctx: TenantContext, error: unk
  * real-time delay: equal in production; a test that jumps its clock promotes delayed jobs, and a
  * job woken early simply asks the limiter again.
  */
-async function delay(job: Job, token: string | undefined, waitMs: number, deps: ApplyJobDeps, reason: ApplyWaitReason, detail: string): Promise<never> {
+async function delay(
+  job: Job,
+  token: string | undefined,
+  waitMs: number,
+  deps: ApplyJobDeps,
+  reason: ApplyWaitReason,
+  detail: string,
+  maxJitterMs = 1000,
+): Promise<never> {
   // Up to a second of jitter, so jobs released at one instant (midnight, a freed rate slot) spread out.
-  const jitter = Math.floor((deps.random ?? Math.random)() * 1000);
+  const jitter = Math.floor((deps.random ?? Math.random)() * maxJitterMs);
   await job.moveToDelayed(Date.now() + Math.max(0, waitMs) + jitter, token);
   deps.onWait?.(reason);
   throw new DelayedError(detail);
