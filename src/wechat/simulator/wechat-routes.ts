@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WECHAT_ENDPOINTS, type WechatEndpoint } from '../endpoints.js';
+import { type LiveEndpoint, WECHAT_ENDPOINTS, type WechatEndpoint } from '../endpoints.js';
 import type { SimPusher } from './pusher.js';
 import { randomId, type SimState, type TokenCheck } from './state.js';
 import type { SimScenario } from './types.js';
@@ -63,7 +63,8 @@ export function createWechatRoutes(state: SimState, pusher: SimPusher): Map<stri
       return run(request, check.token.componentAppId);
     };
 
-  const handlers: Record<WechatEndpoint, Handler> = {
+  // The live management endpoints (LIVE_ENDPOINTS) are answered by live-routes.ts.
+  const handlers: Record<Exclude<WechatEndpoint, LiveEndpoint>, Handler> = {
     api_component_token({ body }) {
       const componentAppId = str(body, 'component_appid');
       count('api_component_token', componentAppId);
@@ -176,8 +177,8 @@ export function createWechatRoutes(state: SimState, pusher: SimPusher): Map<stri
   };
 
   const routes = new Map<string, { endpoint: WechatEndpoint; handle: Handler }>();
-  for (const [endpoint, path] of Object.entries(WECHAT_ENDPOINTS) as [WechatEndpoint, string][]) {
-    routes.set(path, { endpoint, handle: handlers[endpoint] });
+  for (const [endpoint, handle] of Object.entries(handlers) as [WechatEndpoint, Handler][]) {
+    routes.set(WECHAT_ENDPOINTS[endpoint], { endpoint, handle });
   }
   return routes;
 }
