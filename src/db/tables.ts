@@ -317,3 +317,149 @@ export const webhookDeliveries = pgTable(
     tenantIsolation('webhook_deliveries', t.tenantId),
   ],
 );
+
+// ---- Live management after OPENED (rooms, goods, roles): the audit trail, the mirror, the feed.
+
+export const LIVE_ROOM_STATUSES = ['LIVE', 'NOT_STARTED', 'ENDED', 'BANNED', 'PAUSED', 'ERROR', 'EXPIRED'] as const;
+export type LiveRoomStatus = (typeof LIVE_ROOM_STATUSES)[number];
+
+export const LIVE_GOODS_AUDIT_STATUSES = ['NOT_SUBMITTED', 'AUDITING', 'APPROVED', 'REJECTED'] as const;
+export type LiveGoodsAuditStatus = (typeof LIVE_GOODS_AUDIT_STATUSES)[number];
+
+export const LIVE_API_CALL_OUTCOMES = ['OK', 'ERRCODE', 'FAILED', 'QUOTA_REFUSED'] as const;
+
+/** Every live management call made for a merchant (and every one refused before WeChat for quota): who, what, WeChat's answer. */
+export const liveApiCalls = pgTable(
+  'live_api_calls',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    appId: text('app_id').notNull(),
+    /** The WeChat endpoint's short name (WECHAT_ENDPOINTS). */
+    endpoint: text('endpoint').notNull(),
+    quotaGroup: text('quota_group').notNull(),
+    /** The GraphQL operation or job that made it, e.g. createLiveRoom, room-sync. */
+    operation: text('operation').notNull(),
+    /** The API key that asked; null for the gateway's own calls (the sync loop). */
+    apiKeyId: uuid('api_key_id'),
+    requestId: text('request_id'),
+    /** What was asked, without media bytes or tokens. */
+    request: json('request').$type<Record<string, unknown>>().notNull(),
+    outcome: text('outcome', { enum: LIVE_API_CALL_OUTCOMES }).notNull(),
+    errcode: integer('errcode'),
+    errmsg: text('errmsg'),
+    latencyMs: integer('latency_ms'),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [
+    index('live_api_calls_tenant_app_created_idx').on(t.tenantId, t.appId, t.createdAt.desc(), t.id.desc()),
+    index('live_api_calls_quota_idx').on(t.tenantId, t.appId, t.quotaGroup, t.createdAt),
+    tenantIsolation('live_api_calls', t.tenantId),
+  ],
+);
+
+/** The mirror of each open merchant's rooms, as the sync loop last read them from getliveinfo. */
+export const liveRooms = pgTable(
+  'live_rooms',
+  {
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    appId: text('app_id').notNull(),
+    roomId: integer('room_id').notNull(),
+    name: text('name').notNull(),
+    status: text('status', { enum: LIVE_ROOM_STATUSES }).notNull(),
+    /** WeChat's live_status code (101..107), kept beside the name for support. */
+    liveStatus: integer('live_status').notNull(),
+    startTime: ts('start_time').notNull(),
+    endTime: ts('end_time').notNull(),
+    anchorName: text('anchor_name').notNull(),
+    coverImg: text('cover_img').notNull().default(''),
+    shareImg: text('share_img').notNull().default(''),
+    feedsImg: text('feeds_img').notNull().default(''),
+    /** WeChat's switches and type as it lists them (live_type, close_*, is_feeds_public). */
+    settings: json('settings').$type<Record<string, number>>().notNull(),
+    goods: json('goods').$type<Record<string, unknown>[]>().notNull(),
+    /** Set when the room left WeChat's list (deleted); the row stays for the history. */
+    goneAt: ts('gone_at'),
+    syncedAt: ts('synced_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('live_rooms_pk').on(t.tenantId, t.appId, t.roomId),
+    index('live_rooms_tenant_app_start_idx').on(t.tenantId, t.appId, t.startTime.desc(), t.roomId.desc()),
+    tenantIsolation('live_rooms', t.tenantId),
+  ],
+);
+
+/** The merchant's goods as the gateway added or last read them, with their audit status. */
+export const liveGoods = pgTable(
+  'live_goods',
+  {
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    appId: text('app_id').notNull(),
+    goodsId: integer('goods_id').notNull(),
+    auditId: integer('audit_id'),
+    name: text('name').notNull(),
+    coverImgUrl: text('cover_img_url').notNull().default(''),
+    url: text('url').notNull(),
+    priceType: integer('price_type').notNull(),
+    /** Yuan, as WeChat takes them (two decimals). */
+    price: text('price').notNull(),
+    price2: text('price2'),
+    auditStatus: text('audit_status', { enum: LIVE_GOODS_AUDIT_STATUSES }).notNull(),
+    goneAt: ts('gone_at'),
+    syncedAt: ts('synced_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('live_goods_pk').on(t.tenantId, t.appId, t.goodsId),
+    index('live_goods_auditing_idx').on(t.tenantId, t.appId).where(sql`${t.auditStatus} = 'AUDITING' and ${t.goneAt} is null`),
+    tenantIsolation('live_goods', t.tenantId),
+  ],
+);
+
+/** Changes of rooms and goods as the mirror saw them: the `liveRoomUpdated` feed (cursor = id) and the source of their webhooks. */
+export const liveEvents = pgTable(
+  'live_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    appId: text('app_id').notNull(),
+    /** live_room.updated or live_goods.updated. */
+    type: text('type').notNull(),
+    subjectId: integer('subject_id').notNull(),
+    data: json('data').$type<Record<string, unknown>>().notNull(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [index('live_events_tenant_id_idx').on(t.tenantId, t.id), tenantIsolation('live_events', t.tenantId)],
+);
+
+/** When each open merchant's rooms are read next; claimed with a lease so each is synced by one worker at a time. */
+export const liveSyncState = pgTable(
+  'live_sync_state',
+  {
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    appId: text('app_id').notNull(),
+    nextSyncAt: ts('next_sync_at').notNull(),
+    /** A worker holds it until then; past it, the claim was lost with its worker. */
+    leaseUntil: ts('lease_until'),
+    lastSyncedAt: ts('last_synced_at'),
+    lastError: text('last_error'),
+    /** WeChat calls the last sync spent. */
+    lastCalls: integer('last_calls').notNull().default(0),
+  },
+  (t) => [
+    uniqueIndex('live_sync_state_pk').on(t.tenantId, t.appId),
+    index('live_sync_state_due_idx').on(t.nextSyncAt),
+    tenantIsolation('live_sync_state', t.tenantId),
+  ],
+);

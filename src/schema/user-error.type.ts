@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Field, ObjectType } from 'type-graphql';
+import { Field, Int, ObjectType } from 'type-graphql';
 import type { ErrorCode as ErrorCodeName } from '../services/errors.js';
 import { ErrorCode } from './error-code.enum.js';
 
@@ -13,4 +13,16 @@ export class UserError {
 
   @Field(() => [String], { nullable: true, description: 'Path to the input field at fault, e.g. ["input", "appId"].' })
   field?: string[] | null;
+
+  @Field(() => Int, { nullable: true, description: "WeChat's errcode, verbatim, when the failure is WeChat's answer." })
+  errcode?: number | null;
+
+  @Field(() => String, { nullable: true, description: "WeChat's errmsg, verbatim, when the failure is WeChat's answer." })
+  errmsg?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'ANCHOR_NOT_VERIFIED: the code the anchor scans in WeChat to verify their real name (WeChat returns it with errcode 300036).',
+  })
+  qrcodeUrl?: string | null;
 }

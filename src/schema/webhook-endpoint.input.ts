@@ -3,7 +3,7 @@ import { Field, ID, InputType } from 'type-graphql';
 import { WebhookEndpointKind } from './webhook-endpoint-kind.enum.js';
 
 const EVENTS =
-  'RELAY: InfoType, MsgType or Event names (component_verify_ticket, text, weapp_audit_success); EVENTS: application.updated, authorizer.updated. `*` or omitted: all.';
+  'RELAY: InfoType, MsgType or Event names (component_verify_ticket, text, weapp_audit_success); EVENTS: application.updated, authorizer.updated, live_room.updated, live_goods.updated. `*` or omitted: all.';
 
 @InputType()
 export class CreateWebhookEndpointInput {

@@ -30,6 +30,27 @@ export const ERROR_CODES = {
   WEBHOOK_URL_NOT_ALLOWED:
     'Give an https URL whose host resolves to public addresses only; for local development an operator sets WEBHOOK_ALLOW_HTTP or WEBHOOK_ALLOW_PRIVATE_ADDRESSES.',
   WEBHOOK_ENDPOINT_DISABLED: 'The endpoint is disabled (see its disabledReason); enable it with updateWebhookEndpoint(input: { id, enabled: true }) first.',
+  LIVE_NOT_OPEN: 'Live broadcasting is not open for this Mini Program yet; apply for it (applyLive) and wait for OPENED.',
+  ROOM_NOT_FOUND: 'WeChat has no such room for this Mini Program (errcode 300022); list the rooms with liveRooms(refresh: true).',
+  ROOM_STATUS_FORBIDS: "The room's status does not allow this (errcode 300023): a room can be edited only before it starts, and not deleted while live.",
+  ANCHOR_NOT_VERIFIED:
+    'The anchor has not verified their real name in the "小程序直播" Mini Program (errcode 300036/400002); have them scan qrcodeUrl, then try again.',
+  ANCHOR_WECHAT_INVALID: 'WeChat does not know this WeChat id (errcode 300030/300035/400001); use the WeChat id (微信号) itself, not a nickname.',
+  LIVE_CONTENT_REJECTED: "WeChat's content check refused a name or an image; change it and try again (errmsg names it).",
+  LIVE_MEDIA_INVALID:
+    'The image was refused or its media id is unknown or older than 3 days; upload it again (uploadLiveImage): at most 2 MiB, JPEG, PNG, GIF or BMP.',
+  LIVE_GOODS_NOT_FOUND: 'WeChat has no such good for this Mini Program (errcode 300024).',
+  LIVE_GOODS_NOT_APPROVED: 'Only goods that passed audit can be added to a room (errcode 300025); wait for APPROVED (liveGoods).',
+  LIVE_GOODS_AUDIT_STATE:
+    "The good's audit status does not allow this: an auditing good cannot be deleted or edited, an approved one may change only its price, and only a good not submitted or rejected can be submitted.",
+  ROOM_GOODS_FULL: 'The room holds the most goods WeChat allows (500); remove some in the console of the Mini Program first.',
+  LIVE_ROLE_LIMIT_REACHED: 'WeChat allows 10 admins, 500 anchors and 500 operators per Mini Program (errcode 400003); delete one first.',
+  LIVE_ROLE_EXISTS: 'This WeChat id has this role already (errcode 400004).',
+  ANCHOR_HAS_ROOMS: 'This anchor has rooms that have not started (errcode 400005); delete or edit those rooms first.',
+  KF_NOT_CONFIGURED: 'Customer service is not configured for this Mini Program (errcode 300038); set closeKf or configure it in the Mini Program admin.',
+  API_QUOTA_REACHED: "Today's WeChat quota of this API for this merchant is spent; it resets at 00:00 UTC+8 (see liveApiQuota).",
+  WECHAT_UNAVAILABLE:
+    'WeChat did not answer in time or failed (network, timeout, HTTP 5xx); try again. A create that timed out may still have happened: check the list with refresh: true first.',
   INTERNAL_SERVER_ERROR: 'Something went wrong on our side; the request id is in the logs.',
 } as const;
 
@@ -39,6 +60,11 @@ export interface UserError {
   code: ErrorCode;
   message: string;
   field?: string[];
+  /** WeChat's errcode and errmsg, verbatim, when the failure is WeChat's answer. */
+  errcode?: number;
+  errmsg?: string;
+  /** 300036 / 400002: the code the anchor scans to verify their real name. */
+  qrcodeUrl?: string;
 }
 
 export function userError(code: ErrorCode, detail?: string, field?: string[]): UserError {

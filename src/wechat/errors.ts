@@ -69,6 +69,72 @@ export const ERRCODE_RULES: ReadonlyMap<number, ErrcodeRule> = new Map<number, E
 
 const UNKNOWN_ERRCODE = rule('PERMANENT', 'WECHAT_ERROR');
 
+/**
+ * The stable code a refusal of the live management API (rooms, goods, roles, media) is returned
+ * under; the names are the closed vocabulary's (src/services/errors.ts). WeChat's errcode and
+ * errmsg travel beside it verbatim.
+ */
+export type LiveRefusal =
+  | 'INVALID_INPUT'
+  | 'ROOM_NOT_FOUND'
+  | 'ROOM_STATUS_FORBIDS'
+  | 'ANCHOR_NOT_VERIFIED'
+  | 'ANCHOR_WECHAT_INVALID'
+  | 'LIVE_CONTENT_REJECTED'
+  | 'LIVE_MEDIA_INVALID'
+  | 'LIVE_GOODS_NOT_FOUND'
+  | 'LIVE_GOODS_NOT_APPROVED'
+  | 'LIVE_GOODS_AUDIT_STATE'
+  | 'ROOM_GOODS_FULL'
+  | 'LIVE_ROLE_LIMIT_REACHED'
+  | 'LIVE_ROLE_EXISTS'
+  | 'ANCHOR_HAS_ROOMS'
+  | 'KF_NOT_CONFIGURED'
+  | 'API_QUOTA_REACHED';
+
+/** Live management errcodes (WeChat's live server API pages), by what the console should do. */
+export const LIVE_ERRCODES: ReadonlyMap<number, LiveRefusal> = new Map<number, LiveRefusal>([
+  [200002, 'INVALID_INPUT'], // a parameter is missing or invalid (errmsg names it)
+  [300002, 'INVALID_INPUT'], // name length
+  [300003, 'INVALID_INPUT'], // price
+  [300034, 'INVALID_INPUT'], // anchor nickname length
+  [300022, 'ROOM_NOT_FOUND'],
+  [300023, 'ROOM_STATUS_FORBIDS'], // the room's status does not allow it (live, ended...)
+  [300001, 'ROOM_STATUS_FORBIDS'], // creating or editing is forbidden for now
+  [300036, 'ANCHOR_NOT_VERIFIED'], // comes with qrcode_url: the anchor scans it to verify their real name
+  [400002, 'ANCHOR_NOT_VERIFIED'], // role: the WeChat id is not real-name verified (codeurl)
+  [300030, 'ANCHOR_WECHAT_INVALID'],
+  [300035, 'ANCHOR_WECHAT_INVALID'], // the WeChat id does not exist
+  [400001, 'ANCHOR_WECHAT_INVALID'], // role: the WeChat id is not valid
+  [300004, 'LIVE_CONTENT_REJECTED'], // goods name
+  [300005, 'LIVE_CONTENT_REJECTED'], // goods image
+  [300028, 'LIVE_CONTENT_REJECTED'], // room name
+  [300029, 'LIVE_CONTENT_REJECTED'], // anchor nickname
+  [300031, 'LIVE_CONTENT_REJECTED'], // cover image
+  [300032, 'LIVE_CONTENT_REJECTED'], // share image
+  [300037, 'LIVE_CONTENT_REJECTED'], // feeds image
+  [40004, 'LIVE_MEDIA_INVALID'], // media type
+  [40007, 'LIVE_MEDIA_INVALID'], // media id unknown or expired (3 days)
+  [40009, 'LIVE_MEDIA_INVALID'], // image size
+  [300006, 'LIVE_MEDIA_INVALID'], // image upload failed
+  [300018, 'LIVE_MEDIA_INVALID'], // goods image too large
+  [300024, 'LIVE_GOODS_NOT_FOUND'],
+  [300025, 'LIVE_GOODS_NOT_APPROVED'],
+  [300009, 'LIVE_GOODS_AUDIT_STATE'], // audit could not be withdrawn
+  [300010, 'LIVE_GOODS_AUDIT_STATE'], // audit status wrong for this
+  [300011, 'LIVE_GOODS_AUDIT_STATE'], // an approved good may only change its price
+  [300014, 'LIVE_GOODS_AUDIT_STATE'], // auditing goods cannot be deleted
+  [300017, 'LIVE_GOODS_AUDIT_STATE'], // not submitted for audit
+  [300026, 'ROOM_GOODS_FULL'],
+  [300033, 'ROOM_GOODS_FULL'],
+  [400003, 'LIVE_ROLE_LIMIT_REACHED'], // 10 admins, 500 anchors, 500 operators
+  [400004, 'LIVE_ROLE_EXISTS'],
+  [400005, 'ANCHOR_HAS_ROOMS'], // the anchor still has rooms not started
+  [300038, 'KF_NOT_CONFIGURED'], // customer service not configured in the Mini Program admin
+  [300012, 'API_QUOTA_REACHED'], // no audit quota left today (500)
+  [45009, 'API_QUOTA_REACHED'],
+]);
+
 /** The rule of a non-zero errcode; errcodes not in the table are PERMANENT (never retried blindly). */
 export function ruleOfErrcode(errcode: number): ErrcodeRule {
   return ERRCODE_RULES.get(errcode) ?? UNKNOWN_ERRCODE;
@@ -118,6 +184,8 @@ export interface WechatErrorInit {
   httpStatus?: number | null;
   latencyMs?: number | null;
   cause?: unknown;
+  /** WeChat's whole reply to an errcode (some carry more than errcode and errmsg, e.g. 300036's qrcode_url). */
+  reply?: Record<string, unknown>;
 }
 
 /** Every failure of the WeChat layer. `errorClass` tells a caller what to do; `code` is stable. */
@@ -133,6 +201,8 @@ export class WechatError extends Error {
   readonly httpStatus: number | null;
   /** Duration of the failed HTTP call, when one was made. */
   readonly latencyMs: number | null;
+  /** WeChat's whole reply when it answered an errcode (null otherwise). */
+  readonly reply: Record<string, unknown> | null;
 
   constructor(init: WechatErrorInit) {
     const errcode = init.errcode ?? null;
@@ -147,6 +217,7 @@ export class WechatError extends Error {
     this.errmsg = errmsg;
     this.httpStatus = init.httpStatus ?? null;
     this.latencyMs = init.latencyMs ?? null;
+    this.reply = init.reply ?? null;
     const rule = ruleOf(init.code, errcode, this.httpStatus);
     this.errorClass = rule.errorClass;
     this.reason = rule.reason;

@@ -25,7 +25,7 @@ export const endpointView = {
 };
 
 /** The gateway's own event types (EVENTS endpoints); `*` means all of them. */
-export const OUTBOUND_EVENT_TYPES = ['application.updated', 'authorizer.updated'] as const;
+export const OUTBOUND_EVENT_TYPES = ['application.updated', 'authorizer.updated', 'live_room.updated', 'live_goods.updated'] as const;
 export type OutboundEventType = (typeof OUTBOUND_EVENT_TYPES)[number];
 
 /** Whether an endpoint's filter lets a type through: null, empty or `*` is everything. */

@@ -42,10 +42,29 @@ export interface WechatHttp {
     body: Record<string, unknown>,
     resultErrcodes?: readonly number[],
   ): Promise<WechatReply>;
+  /** GET with parameters in the query string (a few live endpoints take no body). */
+  get(endpoint: WechatEndpoint, token: { param: 'access_token'; value: string }, params: Record<string, string | number>): Promise<WechatReply>;
+  /** POST one file as multipart/form-data (temporary media upload); `query` adds parameters such as `type`. */
+  upload(
+    endpoint: WechatEndpoint,
+    token: { param: 'access_token'; value: string },
+    query: Record<string, string>,
+    file: { field: string; filename: string; contentType: string; bytes: Uint8Array },
+  ): Promise<WechatReply>;
+}
+
+/** How a request goes out: its method, query string beyond the token, and body. */
+interface Outgoing {
+  method: 'GET' | 'POST';
+  query: string;
+  body: string | FormData | undefined;
+  contentType: string | undefined;
+  /** What the log line may show of the request. */
+  logged: Record<string, unknown>;
 }
 
 /** Request fields safe to log; every other field (secrets, tickets, refresh tokens, codes) is dropped. */
-const LOGGABLE_FIELDS = ['component_appid', 'authorizer_appid', 'action', 'cgi_path'];
+const LOGGABLE_FIELDS = ['component_appid', 'authorizer_appid', 'action', 'cgi_path', 'roomId', 'id', 'goodsId', 'role', 'start', 'limit'];
 
 /** The error codes an HTTP call itself can end with (the others come from the token manager). */
 type CallErrorCode = Exclude<WechatErrorCode, 'COMPONENT_TICKET_MISSING' | 'AUTHORIZER_UNKNOWN' | 'TOKEN_REFRESH_TIMEOUT'>;
@@ -76,22 +95,48 @@ export function createWechatHttp(options: WechatHttpOptions): WechatHttp {
   }
 
   // One client span per call; the token in the query string is never an attribute.
-  const post: WechatHttp['post'] = (endpoint, token, body, resultErrcodes) =>
+  const send = (endpoint: WechatEndpoint, token: { param: string; value: string } | null, out: Outgoing, resultErrcodes: readonly number[] = []) =>
     inSpan(`wechat ${endpoint}`, { kind: SpanKind.CLIENT, attributes: { 'wechat.endpoint': endpoint } }, async (span) => {
-      const reply = await untracedPost(endpoint, token, body, resultErrcodes);
+      const reply = await untracedSend(endpoint, token, out, resultErrcodes);
       span.setAttribute('wechat.errcode', reply.errcode);
       return reply;
     });
 
-  async function untracedPost(
+  const post: WechatHttp['post'] = (endpoint, token, body, resultErrcodes) =>
+    send(endpoint, token, { method: 'POST', query: '', body: JSON.stringify(body), contentType: 'application/json', logged: body }, resultErrcodes);
+
+  const get: WechatHttp['get'] = (endpoint, token, params) => {
+    const query = Object.entries(params)
+      .map(([k, v]) => `&${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+      .join('');
+    return send(endpoint, token, { method: 'GET', query, body: undefined, contentType: undefined, logged: params });
+  };
+
+  const upload: WechatHttp['upload'] = (endpoint, token, query, file) => {
+    const form = new FormData();
+    form.append(file.field, new Blob([file.bytes], { type: file.contentType }), file.filename);
+    const extra = Object.entries(query)
+      .map(([k, v]) => `&${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+      .join('');
+    // fetch sets the multipart content type with its boundary.
+    return send(endpoint, token, { method: 'POST', query: extra, body: form, contentType: undefined, logged: { ...query, bytes: file.bytes.byteLength } });
+  };
+
+  async function untracedSend(
     endpoint: WechatEndpoint,
-    token: { param: 'component_access_token' | 'access_token'; value: string } | null,
-    body: Record<string, unknown>,
-    resultErrcodes: readonly number[] = [],
+    token: { param: string; value: string } | null,
+    out: Outgoing,
+    resultErrcodes: readonly number[],
   ): Promise<WechatReply> {
-    const query = token === null ? '' : `?${token.param}=${encodeURIComponent(token.value)}`;
+    const body = out.logged;
+    const tokenQuery = token === null ? '' : `${token.param}=${encodeURIComponent(token.value)}`;
+    const rest = token === null ? out.query.replace(/^&/, '') : out.query;
+    const query = tokenQuery === '' && rest === '' ? '' : `?${tokenQuery}${rest}`;
     const started = performance.now();
-    const fail = (code: CallErrorCode, extra: { errcode?: number; errmsg?: string; httpStatus?: number; cause?: unknown }): never => {
+    const fail = (
+      code: CallErrorCode,
+      extra: { errcode?: number; errmsg?: string; httpStatus?: number; cause?: unknown; reply?: Record<string, unknown> },
+    ): never => {
       const latencyMs = performance.now() - started;
       const error = new WechatError({ code, endpoint, latencyMs, ...extra });
       report(endpoint, body, { endpoint, errcode: error.errcode, latencyMs, outcome: OUTCOME_OF[code] }, error.errmsg);
@@ -103,9 +148,9 @@ export function createWechatHttp(options: WechatHttpOptions): WechatHttp {
     try {
       // Node's fetch (undici) keeps connections alive and pools them per origin by default.
       response = await fetch(`${base}${WECHAT_ENDPOINTS[endpoint]}${query}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
+        method: out.method,
+        ...(out.contentType === undefined ? {} : { headers: { 'content-type': out.contentType } }),
+        ...(out.body === undefined ? {} : { body: out.body }),
         signal: AbortSignal.timeout(timeoutMs),
       });
       text = await response.text();
@@ -132,14 +177,14 @@ export function createWechatHttp(options: WechatHttpOptions): WechatHttp {
     // Success replies of several endpoints omit errcode entirely.
     const errcode = typeof reply.errcode === 'number' ? reply.errcode : 0;
     const errmsg = typeof reply.errmsg === 'string' ? reply.errmsg : errcode === 0 ? 'ok' : '';
-    if (errcode !== 0 && !resultErrcodes.includes(errcode)) return fail('WECHAT_ERRCODE', { errcode, errmsg });
+    if (errcode !== 0 && !resultErrcodes.includes(errcode)) return fail('WECHAT_ERRCODE', { errcode, errmsg, reply });
 
     const latencyMs = performance.now() - started;
     report(endpoint, body, { endpoint, errcode, latencyMs, outcome: 'ok' }, errmsg);
     return { body: reply, errcode, errmsg, latencyMs };
   }
 
-  return { post };
+  return { post, get, upload };
 }
 
 function errorMessage(error: unknown): string {
