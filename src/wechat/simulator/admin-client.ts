@@ -7,8 +7,12 @@ import type {
   CountersSnapshot,
   LiveGrants,
   PushRecord,
+  ScenarioEndpoint,
+  SimLiveGoodsSnapshot,
+  SimLiveRoomSnapshot,
   SimScenario,
   SimSettings,
+  SimSettingsUpdate,
 } from './types.js';
 
 export class SimulatorAdminError extends Error {
@@ -52,8 +56,11 @@ export class SimulatorAdmin {
     return this.call('POST', '/__sim/auth-codes', input);
   }
 
-  /** applyliveinfo's behaviour for one app id ('*' for the default) and when the admin "accepts". */
-  setBehaviour(input: AppBehaviourInput): Promise<{ appId: string; scenario: SimScenario; openAfterMs: number | null }> {
+  /**
+   * applyliveinfo's behaviour for one app id ('*' for the default) and when the admin "accepts";
+   * with `endpoints`, the scenario of those endpoints instead (live ones share one `times` count).
+   */
+  setBehaviour(input: AppBehaviourInput): Promise<{ appId: string; scenario: SimScenario; openAfterMs: number | null; endpoints: ScenarioEndpoint[] }> {
     return this.call('POST', '/__sim/scenarios', input);
   }
 
@@ -61,7 +68,27 @@ export class SimulatorAdmin {
     return this.setBehaviour({ appId, scenario });
   }
 
-  updateSettings(input: Partial<SimSettings>): Promise<SimSettings> {
+  /** Answer `scenario` for these live endpoints of `appId` (not applyliveinfo); `{kind:'accept'}` clears it. */
+  async setLiveScenario(appId: string, endpoints: ScenarioEndpoint[], scenario: SimScenario): Promise<void> {
+    await this.setBehaviour({ appId, endpoints, scenario });
+  }
+
+  /** Rooms of one authorizer with the status WeChat answers now. */
+  async liveRooms(appId: string): Promise<SimLiveRoomSnapshot[]> {
+    return (await this.call<{ rooms: SimLiveRoomSnapshot[] }>('GET', `/__sim/live/rooms?appId=${encodeURIComponent(appId)}`)).rooms;
+  }
+
+  /** Force a room's live_status (104 banned, 105 paused, 106 error, 107 expired...); null gives it back to the clock. */
+  setLiveRoomStatus(appId: string, roomId: number, liveStatus: number | null): Promise<SimLiveRoomSnapshot> {
+    return this.call('POST', '/__sim/live/rooms/status', { appId, roomId, liveStatus });
+  }
+
+  /** Goods of one authorizer with their audit status now. */
+  async liveGoods(appId: string): Promise<SimLiveGoodsSnapshot[]> {
+    return (await this.call<{ goods: SimLiveGoodsSnapshot[] }>('GET', `/__sim/live/goods?appId=${encodeURIComponent(appId)}`)).goods;
+  }
+
+  updateSettings(input: SimSettingsUpdate): Promise<SimSettings> {
     return this.call('POST', '/__sim/settings', input);
   }
 

@@ -1,8 +1,16 @@
 import { z } from 'zod';
-import { WECHAT_ENDPOINT_NAMES } from '../endpoints.js';
+import { LIVE_ENDPOINTS, LIVE_QUOTA_GROUP_NAMES, type LiveEndpoint, WECHAT_ENDPOINT_NAMES } from '../endpoints.js';
 import { SimAdminError, type SimPusher } from './pusher.js';
 import { LIVE_GRANTS_PAUSED_ERRMSG, randomId, type SimState } from './state.js';
-import type { SimScenario } from './types.js';
+import type { ScenarioEndpoint, SimScenario } from './types.js';
+
+const LIVE_ENDPOINT_NAMES = Object.keys(LIVE_ENDPOINTS) as LiveEndpoint[];
+const SCENARIO_ENDPOINTS = ['applyliveinfo', ...LIVE_ENDPOINT_NAMES] as [ScenarioEndpoint, ...ScenarioEndpoint[]];
+
+/** Whether a scenario (or the one it wraps) is `not_paid`, which only applyliveinfo answers. */
+function isNotPaid(scenario: SimScenario): boolean {
+  return scenario.kind === 'not_paid' || (scenario.kind === 'slow' && isNotPaid(scenario.inner));
+}
 
 const times = z.union([z.number().int().min(0), z.literal('forever')]);
 
@@ -43,11 +51,19 @@ const schemas = {
     funcInfo: z.array(z.number().int()).optional(),
     push: z.boolean().optional(),
   }),
-  behaviour: z.object({ appId: z.string().min(1), scenario: scenario.optional(), openAfterMs: z.number().int().min(0).nullable().optional() }),
+  behaviour: z.object({
+    appId: z.string().min(1),
+    scenario: scenario.optional(),
+    openAfterMs: z.number().int().min(0).nullable().optional(),
+    endpoints: z.array(z.enum(SCENARIO_ENDPOINTS)).min(1).optional(),
+  }),
+  liveRoomStatus: z.object({ appId: z.string().min(1), roomId: z.number().int(), liveStatus: z.number().int().min(101).max(107).nullable() }),
   settings: z.object({
     applyLiveDailyLimit: z.number().int().min(0).optional(),
     tokenTtlSeconds: z.number().int().min(1).optional(),
     delaysMs: z.partialRecord(z.enum(WECHAT_ENDPOINT_NAMES as [string, ...string[]]), z.number().int().min(0)).optional(),
+    liveQuotas: z.partialRecord(z.enum(LIVE_QUOTA_GROUP_NAMES as [string, ...string[]]), z.number().int().min(0)).optional(),
+    goodsAuditDelayMs: z.number().int().min(0).optional(),
   }),
   invalidate: z.object({
     kind: z.enum(['component', 'authorizer']).optional(),
@@ -68,7 +84,13 @@ function parse<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   return result.data;
 }
 
-type AdminHandler = (body: unknown) => unknown;
+function appIdOf(query: URLSearchParams): string {
+  const appId = query.get('appId');
+  if (!appId) throw new SimAdminError(400, 'appId: required in the query string');
+  return appId;
+}
+
+type AdminHandler = (body: unknown, query: URLSearchParams) => unknown;
 
 /** The admin API under /__sim (see README.md); keys are `METHOD path`. */
 export function createAdminRoutes(state: SimState, pusher: SimPusher): Map<string, AdminHandler> {
@@ -109,8 +131,21 @@ export function createAdminRoutes(state: SimState, pusher: SimPusher): Map<strin
 
     'POST /__sim/scenarios': (body) => {
       const input = parse(schemas.behaviour, body);
-      state.setBehaviour(input);
-      return { appId: input.appId, ...state.behaviour(input.appId) };
+      const endpoints = input.endpoints ?? ['applyliveinfo'];
+      const live = endpoints.filter((e): e is LiveEndpoint => e !== 'applyliveinfo');
+      if (live.length > 0) {
+        if (!input.scenario) throw new SimAdminError(400, 'scenario: required for live endpoints');
+        if (isNotPaid(input.scenario)) throw new SimAdminError(400, 'scenario: not_paid is answered by applyliveinfo only');
+        if (input.openAfterMs !== undefined && !endpoints.includes('applyliveinfo')) {
+          throw new SimAdminError(400, 'openAfterMs: only with applyliveinfo among the endpoints');
+        }
+        state.setLiveScenario(input.appId, live, input.scenario);
+      }
+      if (endpoints.includes('applyliveinfo')) {
+        const { endpoints: _endpoints, ...behaviour } = input;
+        state.setBehaviour(behaviour);
+      }
+      return { appId: input.appId, ...state.behaviour(input.appId), endpoints };
     },
 
     'POST /__sim/settings': (body) => {
@@ -119,6 +154,8 @@ export function createAdminRoutes(state: SimState, pusher: SimPusher): Map<strin
         applyLiveDailyLimit: input.applyLiveDailyLimit ?? state.settings.applyLiveDailyLimit,
         tokenTtlSeconds: input.tokenTtlSeconds ?? state.settings.tokenTtlSeconds,
         delaysMs: input.delaysMs ?? state.settings.delaysMs,
+        liveQuotas: { ...state.settings.liveQuotas, ...input.liveQuotas },
+        goodsAuditDelayMs: input.goodsAuditDelayMs ?? state.settings.goodsAuditDelayMs,
       };
       return state.settings;
     },
@@ -132,6 +169,16 @@ export function createAdminRoutes(state: SimState, pusher: SimPusher): Map<strin
       return state.liveGrants;
     },
     'GET /__sim/live-grants': () => state.liveGrants,
+
+    'GET /__sim/live/rooms': (_body, query) => ({ rooms: state.live.roomSnapshots(appIdOf(query)) }),
+    'POST /__sim/live/rooms/status': (body) => {
+      const input = parse(schemas.liveRoomStatus, body);
+      const room = state.live.app(input.appId).rooms.get(input.roomId);
+      if (!room) throw new SimAdminError(404, `unknown room ${input.roomId} of ${input.appId}`);
+      room.forcedStatus = input.liveStatus;
+      return state.live.roomSnapshots(input.appId).find((r) => r.roomId === input.roomId);
+    },
+    'GET /__sim/live/goods': (_body, query) => ({ goods: state.live.goodsSnapshots(appIdOf(query)) }),
 
     'GET /__sim/clock': () => state.clockSnapshot(),
     'POST /__sim/clock': (body) => state.setClock(parse(schemas.clock, body)),

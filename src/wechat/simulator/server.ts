@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Clock, systemClock } from '../../lib/clock.js';
+import type { LiveQuotaGroup } from '../endpoints.js';
 import { createAdminRoutes } from './admin-routes.js';
 import { SimAdminError, SimPusher } from './pusher.js';
 import { SimState } from './state.js';
@@ -18,6 +19,10 @@ export interface SimulatorOptions {
   tokenTtlSeconds?: number;
   /** Default 100, as WeChat. */
   applyLiveDailyLimit?: number;
+  /** Daily calls per live quota group; default LIVE_QUOTA_GROUPS (WeChat's). */
+  liveQuotas?: Partial<Record<LiveQuotaGroup, number>>;
+  /** Simulator-clock ms a goods audit takes; default 60000. */
+  goodsAuditDelayMs?: number;
   /** Timeout of each push to a receiver; default 5000 ms (WeChat's). */
   pushTimeoutMs?: number;
 }
@@ -37,6 +42,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     applyLiveDailyLimit: options.applyLiveDailyLimit ?? 100,
     tokenTtlSeconds: options.tokenTtlSeconds ?? 7200,
     delaysMs: {},
+    ...(options.liveQuotas ? { liveQuotas: options.liveQuotas } : {}),
+    ...(options.goodsAuditDelayMs !== undefined ? { goodsAuditDelayMs: options.goodsAuditDelayMs } : {}),
   });
   const pusher = new SimPusher(state, options.pushTimeoutMs);
   const wechat = createWechatRoutes(state, pusher);
@@ -46,22 +53,30 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     const url = req.url ?? '/';
     const mark = url.indexOf('?');
     const path = mark === -1 ? url : url.slice(0, mark);
-    const text = await readBody(req);
+    const bytes = await readBody(req);
+    const query = new URLSearchParams(mark === -1 ? '' : url.slice(mark + 1));
+    const method = req.method ?? 'GET';
 
     const route = wechat.get(path);
     if (route) {
       const delayMs = state.settings.delaysMs[route.endpoint];
       if (delayMs) await sleep(delayMs);
-      const body = parseObject(text);
+      // Media upload is multipart: its handler reads the raw bytes, not a JSON body.
+      if (route.endpoint === 'media_upload') {
+        const raw = { bytes, contentType: req.headers['content-type'] ?? '' };
+        return send(res, await route.handle({ method, query, body: {}, raw }));
+      }
+      const body = parseObject(bytes.toString('utf8'));
       if (body === null) return send(res, { status: 200, json: { errcode: 47001, errmsg: 'data format error' } });
-      return send(res, await route.handle({ query: new URLSearchParams(mark === -1 ? '' : url.slice(mark + 1)), body }));
+      return send(res, await route.handle({ method, query, body }));
     }
 
-    const adminRoute = admin.get(`${req.method ?? 'GET'} ${path}`);
+    const adminRoute = admin.get(`${method} ${path}`);
     if (!adminRoute) return send(res, { status: 404, json: { error: `no route ${req.method} ${path}` } });
     try {
+      const text = bytes.toString('utf8');
       const body = text === '' ? {} : JSON.parse(text);
-      send(res, { status: 200, json: await adminRoute(body) });
+      send(res, { status: 200, json: await adminRoute(body, query) });
     } catch (error) {
       if (error instanceof SimAdminError) return send(res, { status: error.status, json: { error: error.message } });
       if (error instanceof SyntaxError) return send(res, { status: 400, json: { error: 'body is not JSON' } });
@@ -97,11 +112,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../lib/clock.js';
 import { quotaDay } from '../../lib/quota-day.js';
+import { LIVE_QUOTA_GROUPS, type LiveEndpoint } from '../endpoints.js';
 import { MsgCrypt } from '../wire/msg-crypt.js';
 import { SimCounters } from './counters.js';
+import { LiveState } from './live-state.js';
 import type {
   AppBehaviourInput,
   AuthorizerRegistration,
@@ -12,6 +14,7 @@ import type {
   LiveGrants,
   SimScenario,
   SimSettings,
+  SimSettingsInput,
 } from './types.js';
 
 export interface SimComponent {
@@ -55,6 +58,13 @@ interface Behaviour {
   openAfterMs: number | null;
 }
 
+/** A scenario set for live endpoints; every endpoint it was set for shares one `times` count. */
+export interface LiveScenarioEntry {
+  endpoints: LiveEndpoint[];
+  scenario: SimScenario;
+  fired: number;
+}
+
 export type TokenCheck = { ok: true; token: SimToken } | { ok: false; errcode: number; errmsg: string };
 
 const DEFAULT_BEHAVIOUR: Behaviour = { scenario: { kind: 'accept' }, openAfterMs: null };
@@ -83,14 +93,25 @@ export class SimState {
   /** How often the counted scenario (busy, errcode) of each app id has fired since it was set. */
   private fired = new Map<string, number>();
   private applyCalls = new Map<string, { day: string; count: number }>();
+  /** By `${appId} ${endpoint}` ('*' for the default); several keys may share one entry. */
+  private liveScenarios = new Map<string, LiveScenarioEntry>();
   private offsetMs = 0;
+  private readonly initialSettings: SimSettings;
+  /** Rooms, goods, roles and media of the live management endpoints, per authorizer app id. */
+  readonly live: LiveState;
 
   constructor(
     private readonly baseClock: Clock,
-    private readonly initialSettings: SimSettings,
+    initialSettings: SimSettingsInput,
   ) {
-    this.settings = structuredClone(initialSettings);
+    this.initialSettings = {
+      ...initialSettings,
+      liveQuotas: { ...LIVE_QUOTA_GROUPS, ...initialSettings.liveQuotas },
+      goodsAuditDelayMs: initialSettings.goodsAuditDelayMs ?? 60_000,
+    };
+    this.settings = structuredClone(this.initialSettings);
     this.clock = { now: () => this.baseClock.now() + this.offsetMs };
+    this.live = new LiveState(this.clock, () => this.settings);
   }
 
   registerComponent(input: ComponentRegistration): SimComponent {
@@ -178,6 +199,25 @@ export class SimState {
     else this.fired.delete(input.appId);
   }
 
+  /** Answer `scenario` for these live endpoints of `appId` ('*': every app id without its own). */
+  setLiveScenario(appId: string, endpoints: LiveEndpoint[], scenario: SimScenario): LiveScenarioEntry {
+    const entry: LiveScenarioEntry = { endpoints, scenario, fired: 0 };
+    for (const endpoint of endpoints) this.liveScenarios.set(`${appId} ${endpoint}`, entry);
+    return entry;
+  }
+
+  liveScenario(appId: string, endpoint: LiveEndpoint): LiveScenarioEntry | undefined {
+    return this.liveScenarios.get(`${appId} ${endpoint}`) ?? this.liveScenarios.get(`* ${endpoint}`);
+  }
+
+  /** Like `consume`, for a live scenario's own count. */
+  consumeLive(entry: LiveScenarioEntry, times: number | 'forever'): boolean {
+    if (times === 'forever') return true;
+    if (entry.fired >= times) return false;
+    entry.fired++;
+    return true;
+  }
+
   behaviour(appId: string): Behaviour {
     return this.behaviours.get(appId) ?? this.behaviours.get('*') ?? DEFAULT_BEHAVIOUR;
   }
@@ -229,6 +269,8 @@ export class SimState {
     this.behaviours.clear();
     this.fired.clear();
     this.applyCalls.clear();
+    this.liveScenarios.clear();
+    this.live.clear();
     this.offsetMs = 0;
     this.counters.reset();
   }

@@ -1,4 +1,4 @@
-import type { WechatEndpoint } from '../endpoints.js';
+import type { LiveEndpoint, LiveQuotaGroup, WechatEndpoint } from '../endpoints.js';
 
 /** What applyliveinfo answers for one app id (after the token, permission and quota checks). */
 export type SimScenario =
@@ -45,10 +45,18 @@ export interface AuthorizerRegistration {
   nickName?: string;
 }
 
+/** The endpoints a scenario can target: applyliveinfo and the live management endpoints. */
+export type ScenarioEndpoint = 'applyliveinfo' | LiveEndpoint;
+
 export interface AppBehaviourInput {
   /** An authorizer app id, or '*' for every app id without its own behaviour. */
   appId: string;
   scenario?: SimScenario;
+  /**
+   * Which endpoints the scenario answers for (default ['applyliveinfo']). Live endpoints take
+   * every kind but `not_paid`; the listed live endpoints share one `times` count.
+   */
+  endpoints?: ScenarioEndpoint[];
   /** After an accepted apply, push wxa_live_apply_event after this many ms; null = never. */
   openAfterMs?: number | null;
 }
@@ -60,6 +68,46 @@ export interface SimSettings {
   tokenTtlSeconds: number;
   /** Extra latency per endpoint, in real ms. */
   delaysMs: Partial<Record<WechatEndpoint, number>>;
+  /** Daily calls per app id per live quota group (default LIVE_QUOTA_GROUPS, WeChat's). */
+  liveQuotas: Record<LiveQuotaGroup, number>;
+  /** Simulator-clock ms a goods audit takes before it passes (or fails for names with "reject"); default 60000. */
+  goodsAuditDelayMs: number;
+}
+
+/** What `startSimulator` and `new SimState` take: the live settings default to WeChat's. */
+export type SimSettingsInput = Omit<SimSettings, 'liveQuotas' | 'goodsAuditDelayMs'> & {
+  liveQuotas?: Partial<Record<LiveQuotaGroup, number>>;
+  goodsAuditDelayMs?: number;
+};
+
+/** What `POST /__sim/settings` takes; `liveQuotas` is merged group by group. */
+export type SimSettingsUpdate = Partial<Omit<SimSettings, 'liveQuotas'>> & { liveQuotas?: Partial<Record<LiveQuotaGroup, number>> };
+
+/** A live room as the admin API shows it (`GET /__sim/live/rooms?appId=`). */
+export interface SimLiveRoomSnapshot {
+  roomId: number;
+  name: string;
+  /** The status WeChat answers now: the admin override, else from the clock (102, 101, 103). */
+  liveStatus: number;
+  /** The admin override (104..107 or any code), null when the clock decides. */
+  forcedStatus: number | null;
+  startTime: number;
+  endTime: number;
+  anchorWechat: string;
+  goodsIds: number[];
+  assistants: string[];
+  closeReplay: number;
+}
+
+/** A good as the admin API shows it (`GET /__sim/live/goods?appId=`). */
+export interface SimLiveGoodsSnapshot {
+  goodsId: number;
+  auditId: number;
+  name: string;
+  auditStatus: number;
+  priceType: number;
+  price: number;
+  price2: number;
 }
 
 /**

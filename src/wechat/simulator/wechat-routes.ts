@@ -1,52 +1,23 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type LiveEndpoint, WECHAT_ENDPOINTS, type WechatEndpoint } from '../endpoints.js';
+import { LIVE_ENDPOINTS, type LiveEndpoint, WECHAT_ENDPOINTS, type WechatEndpoint } from '../endpoints.js';
 import type { SimPusher } from './pusher.js';
+import { createLiveRoutes } from './live-routes.js';
+import { fail, HTTP_500, type Handler, LIVE_PERMISSION_SET, ok, type SimReply, type SimRequest, str, unwrap } from './replies.js';
 import { randomId, type SimState, type TokenCheck } from './state.js';
-import type { SimScenario } from './types.js';
 
-export interface SimRequest {
-  query: URLSearchParams;
-  body: Record<string, unknown>;
-}
-
-export type SimReply = { status: number; json: unknown } | { status: number; text: string };
-
-type Handler = (request: SimRequest) => SimReply | Promise<SimReply>;
-
-const LIVE_PERMISSION_SET = 52;
-
-// WeChat answers errors with HTTP 200 and {errcode, errmsg}.
-function fail(errcode: number, errmsg: string): SimReply {
-  return { status: 200, json: { errcode, errmsg } };
-}
-
-function ok(fields: Record<string, unknown>): SimReply {
-  return { status: 200, json: { errcode: 0, errmsg: 'ok', ...fields } };
-}
+export type { SimReply, SimRequest } from './replies.js';
 
 function rejected(check: TokenCheck & { ok: false }): SimReply {
   return fail(check.errcode, check.errmsg);
-}
-
-function str(body: Record<string, unknown>, field: string): string {
-  const value = body[field];
-  return typeof value === 'string' ? value : '';
 }
 
 function funcInfo(permissionSets: number[]) {
   return permissionSets.map((id) => ({ funcscope_category: { id } }));
 }
 
-/** Peel `slow` wrappers: the total delay and the scenario that answers. */
-function unwrap(scenario: SimScenario): { delayMs: number; terminal: Exclude<SimScenario, { kind: 'slow' }> } {
-  let delayMs = 0;
-  let current = scenario;
-  while (current.kind === 'slow') {
-    delayMs += current.delayMs;
-    current = current.inner;
-  }
-  return { delayMs, terminal: current };
-}
+const LIVE_ENDPOINT_BY_PATH = new Map<string, LiveEndpoint>(
+  Object.keys(LIVE_ENDPOINTS).map((endpoint) => [WECHAT_ENDPOINTS[endpoint as LiveEndpoint], endpoint as LiveEndpoint]),
+);
 
 /** WeChat's endpoints, keyed by path, answering with WeChat's request and reply shapes. */
 export function createWechatRoutes(state: SimState, pusher: SimPusher): Map<string, { endpoint: WechatEndpoint; handle: Handler }> {
@@ -142,7 +113,7 @@ export function createWechatRoutes(state: SimState, pusher: SimPusher): Map<stri
       const behaviour = state.behaviour(appId);
       const { delayMs, terminal } = unwrap(behaviour.scenario);
       if (delayMs > 0) await sleep(delayMs);
-      if (terminal.kind === 'http500') return { status: 500, text: '<html><body>500 Internal Server Error</body></html>' };
+      if (terminal.kind === 'http500') return HTTP_500;
       if (terminal.kind === 'errcode' && state.consume(appId, terminal.times ?? 'forever')) {
         return fail(terminal.errcode, terminal.errmsg ?? `simulated errcode ${terminal.errcode}`);
       }
@@ -169,7 +140,15 @@ export function createWechatRoutes(state: SimState, pusher: SimPusher): Map<stri
       const appId = check.ok ? (check.token.appId ?? '') : '';
       count('quota_get', appId);
       if (!check.ok) return rejected(check);
-      if (str(body, 'cgi_path') !== WECHAT_ENDPOINTS.applyliveinfo) return fail(76021, 'cgi_path not found');
+      const cgiPath = str(body, 'cgi_path');
+      const liveEndpoint = LIVE_ENDPOINT_BY_PATH.get(cgiPath);
+      if (liveEndpoint) {
+        const group = LIVE_ENDPOINTS[liveEndpoint].group;
+        const limit = state.settings.liveQuotas[group];
+        const used = Math.min(state.live.quotaUsed(appId, group), limit);
+        return ok({ quota: { daily_limit: limit, used, remain: limit - used } });
+      }
+      if (cgiPath !== WECHAT_ENDPOINTS.applyliveinfo) return fail(76021, 'cgi_path not found');
       const limit = state.settings.applyLiveDailyLimit;
       const used = Math.min(state.applyLiveUsed(appId), limit);
       return ok({ quota: { daily_limit: limit, used, remain: limit - used } });
@@ -177,7 +156,8 @@ export function createWechatRoutes(state: SimState, pusher: SimPusher): Map<stri
   };
 
   const routes = new Map<string, { endpoint: WechatEndpoint; handle: Handler }>();
-  for (const [endpoint, handle] of Object.entries(handlers) as [WechatEndpoint, Handler][]) {
+  const all: Record<WechatEndpoint, Handler> = { ...handlers, ...createLiveRoutes(state) };
+  for (const [endpoint, handle] of Object.entries(all) as [WechatEndpoint, Handler][]) {
     routes.set(WECHAT_ENDPOINTS[endpoint], { endpoint, handle });
   }
   return routes;
