@@ -50,7 +50,7 @@ export function jitGateway(schema: GraphQLSchema, precomputed?: PrecomputedResul
     const ready = precomputed?.get(context);
     if (ready) precomputed?.delete(context);
     const run = () => execute(document, operationName, context, request.variables ?? {});
-    const result = ready ?? (await (queryUnit && operation.operation === 'query' ? queryUnit(context, run) : run()));
+    const result = ready ?? (await (queryUnit && operation?.operation === 'query' ? queryUnit(context, run) : run()));
     if (!result.errors) return result;
     // Without `data`, execution never started: the variables were refused.
     const badInput = !('data' in result);
