@@ -1,10 +1,17 @@
 /**
  * Figure 1: `liveApplications(first: 20)` with `history` (20 applications, 60 history rows)
  * against Postgres (10,000 applications over 3 tenants, 3 events each), authenticated with an
- * API key, through a postgres-js pool of 10. The gateway (`createApp`, ROLE=api) beside
- * (a) plain node:http running the same SQL and JSON.stringify, and (b) stock Apollo Server 5.
+ * API key, through a postgres-js pool of 10. The gateway (`createApp`, ROLE=api, row-level
+ * security on) beside
+ * - `bare`: plain node:http running the same SQL bare (the same service methods over a handle
+ *   without scopes, as the superuser: no row-level security, no transactions) and
+ *   JSON.stringify: the limit;
+ * - `stock`: stock Apollo Server 5 with per-field resolvers and a DataLoader over the same bare
+ *   SQL: the peer;
+ * - `gatewayBare`: the same gateway with scopes off (BENCH_SCOPES=off): what row-level security costs;
+ * - `plain`: the plain node:http server with the gateway's scopes (an extra row).
  * Each server is a child process pinned to core 0; the load (autocannon) runs here, meant to be
- * pinned to core 1. Runs alternate gateway, plain, stock so a noisy neighbour hits all alike.
+ * pinned to core 1. Runs alternate between the servers so a noisy neighbour hits all alike.
  */
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
@@ -34,13 +41,20 @@ export const PAGE_QUERY = `query Page($first: Int) {
   }
 }`;
 
-export type QueryServer = 'gateway' | 'plain' | 'stock';
+export type QueryServer = 'gateway' | 'gatewayBare' | 'bare' | 'stock' | 'plain';
 
 const SCRIPTS: Record<QueryServer, string> = {
   gateway: 'bench/servers/gateway.server.ts',
-  plain: 'bench/servers/plain-query.server.ts',
+  gatewayBare: 'bench/servers/gateway.server.ts',
+  bare: 'bench/servers/plain-query.server.ts',
   stock: 'bench/servers/stock-apollo.server.ts',
+  plain: 'bench/servers/plain-query.server.ts',
 };
+
+/** Which servers run without scopes (bench/support/bare-database.ts). */
+const BARE: Record<QueryServer, boolean> = { gateway: false, gatewayBare: true, bare: true, stock: true, plain: false };
+
+export const ALL_QUERY_SERVERS: QueryServer[] = ['gateway', 'gatewayBare', 'bare', 'stock', 'plain'];
 
 export interface QueryRun extends LoadResult {
   /** Server CPU per answered request, microseconds. */
@@ -88,7 +102,7 @@ export async function runGraphqlQueryBench(options: GraphqlQueryBenchOptions = {
   const rounds = options.rounds ?? 3;
   const seconds = options.secondsPerRun ?? 8;
   const connections = options.connections ?? 20;
-  const servers = options.servers ?? ['gateway', 'plain', 'stock'];
+  const servers = options.servers ?? ALL_QUERY_SERVERS;
   const own = options.db ? undefined : await seedQueryDatabase(options.applications);
   const { bench, tenants } = options.db ?? (own as NonNullable<typeof own>);
   const tenant = tenants[0] as BenchTenant;
@@ -108,7 +122,11 @@ export async function runGraphqlQueryBench(options: GraphqlQueryBenchOptions = {
     };
     const processes = {} as Record<QueryServer, BenchProcess>;
     for (const s of servers) {
-      const p = await spawnBenchProcess(SCRIPTS[s], { env, cores: options.serverCores ?? '0', nodeArgs: options.nodeArgs?.[s] ?? [] });
+      const p = await spawnBenchProcess(SCRIPTS[s], {
+        env: { ...env, BENCH_SCOPES: BARE[s] ? 'off' : 'on' },
+        cores: options.serverCores ?? '0',
+        nodeArgs: options.nodeArgs?.[s] ?? [],
+      });
       running.push(p);
       processes[s] = p;
     }

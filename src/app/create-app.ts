@@ -172,6 +172,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logRedisOutages(subscriberConnection, 'subscriber', logger);
     subscriber = new ChangeSubscriber(subscriberConnection, config.redisPrefix, logger);
     graphql = createGraphqlServer({
+      db: database.db,
       services: {
         tenants: services.tenants,
         authorizers: services.authorizers,

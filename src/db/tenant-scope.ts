@@ -15,6 +15,13 @@ import type { Db } from './client.js';
  * through an AsyncLocalStorage of the scope. A `db.transaction(...)` inside a scope becomes a
  * savepoint of the scope's transaction. A scope inside a scope of the same tenant joins it; one
  * for another tenant is a bug and throws.
+ *
+ * A shared scope (`sharedTenantScope`) is for a unit of work made of several service calls for one
+ * tenant, e.g. a GraphQL query: every `inTenant` for that tenant inside it joins one transaction,
+ * opened by the first of them and committed when the unit ends, so the unit pays one
+ * `begin; set_config` and one COMMIT instead of one pair per call. Scopes for the system or
+ * another tenant inside it are not nested in it: they run as scopes of their own. The backstop is
+ * the same (every statement runs in a transaction that sees only that tenant).
  */
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -24,6 +31,8 @@ const SYSTEM = null;
 export interface ScopeRunner {
   /** `tenantId` null: the system scope (every tenant). */
   run<T>(tenantId: string | null, fn: () => Promise<T>): Promise<T>;
+  /** Runs `fn` so that `tenantId`'s scopes in it share one transaction (see sharedTenantScope); absent: `fn()`. */
+  shared?<T>(tenantId: string, fn: () => Promise<T>): Promise<T>;
 }
 
 const runners = new WeakMap<object, ScopeRunner>();
@@ -42,6 +51,21 @@ function runnerOf(db: Db): ScopeRunner {
 export function inTenant<T>(db: Db, tenantId: string, fn: (db: Db) => PromiseLike<T>): Promise<T> {
   if (!UUID.test(tenantId)) return Promise.reject(new Error(`inTenant: "${tenantId}" is not a tenant id`));
   return inSpan('db inTenant', { attributes: { 'wxlive.tenant_id': tenantId } }, () => runnerOf(db).run(tenantId, () => started(fn(db))));
+}
+
+/**
+ * Runs `fn` (a unit of work for one tenant: a GraphQL query) so that every `inTenant(db, tenantId, …)`
+ * in it joins one transaction, opened lazily by the first and committed when `fn` has settled
+ * (a unit that never touches the database opens nothing). `asSystem` and other tenants' scopes
+ * inside it run as scopes of their own. Once a joined call fails, the shared transaction is rolled
+ * back at the end and later calls run in scopes of their own, so one failure does not turn the
+ * unit's other calls into "transaction aborted": use it where calls succeed or fail together
+ * (reads), not around writes that must survive a later failure.
+ */
+export function sharedTenantScope<T>(db: Db, tenantId: string, fn: () => Promise<T>): Promise<T> {
+  if (!UUID.test(tenantId)) return Promise.reject(new Error(`sharedTenantScope: "${tenantId}" is not a tenant id`));
+  const runner = runnerOf(db);
+  return runner.shared ? runner.shared(tenantId, fn) : fn();
 }
 
 /** Runs `fn` in a transaction that sees every tenant: only for the cross-tenant paths (key lookup, scans, gauges). */
@@ -78,7 +102,11 @@ function settingOf(tenantId: string | null): [string, string] {
 }
 
 function current<S extends Scope<unknown>>(storage: AsyncLocalStorage<S>): S | undefined {
-  const scope = storage.getStore();
+  return checked(storage.getStore());
+}
+
+/** The scope, if it is still open; a query made after its scope ended is a bug. */
+function checked<S extends Scope<unknown>>(scope: S | undefined): S | undefined {
   if (scope && !scope.open) throw new Error('A query ran after its tenant scope ended; keep database work inside inTenant/asSystem.');
   return scope;
 }
@@ -99,8 +127,13 @@ function current<S extends Scope<unknown>>(storage: AsyncLocalStorage<S>): S | u
  * ones.
  */
 export function postgresScopes(pool: postgres.Sql): { client: postgres.Sql; runner: ScopeRunner } {
-  const storage = new AsyncLocalStorage<Scope<postgres.ReservedSql> & { savepoints: number }>();
-  const savepoint = async <T>(scope: Scope<postgres.ReservedSql> & { savepoints: number }, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> => {
+  const storage = new AsyncLocalStorage<PgScope | SharedScope>();
+  /** The running scope, if any: a shared scope outside the scopes that joined it is none. */
+  const scopeNow = (): PgScope | undefined => {
+    const store = storage.getStore();
+    return store && 'tx' in store ? checked(store) : undefined;
+  };
+  const savepoint = async <T>(scope: PgScope, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> => {
     const name = `wxlive_s${scope.savepoints++}`;
     await scope.tx.unsafe(`savepoint ${name}`);
     try {
@@ -116,12 +149,12 @@ export function postgresScopes(pool: postgres.Sql): { client: postgres.Sql; runn
     get(target, prop) {
       if (prop === 'unsafe') {
         return (query: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
-          (current(storage)?.tx ?? target).unsafe(query, params, options);
+          (scopeNow()?.tx ?? target).unsafe(query, params, options);
       }
       if (prop === 'begin' || prop === 'savepoint') {
         // drizzle's transaction (begin) and nested transaction (savepoint on the client it was given, this one).
         return <T>(fn: (sql: postgres.Sql) => Promise<T>) => {
-          const scope = current(storage);
+          const scope = scopeNow();
           if (scope) return savepoint(scope, fn);
           if (prop === 'savepoint') throw new Error('savepoint outside a transaction');
           return target.begin(fn as unknown as (sql: postgres.TransactionSql) => Promise<T>);
@@ -130,48 +163,149 @@ export function postgresScopes(pool: postgres.Sql): { client: postgres.Sql; runn
       return Reflect.get(target, prop, target);
     },
   });
-  const runner: ScopeRunner = {
-    async run<T>(tenantId: string | null, fn: () => Promise<T>): Promise<T> {
-      if (joinable(storage.getStore(), tenantId)) return fn();
-      const [name, value] = settingOf(tenantId);
-      if (value !== 'on' && !UUID.test(value)) throw new Error(`"${value}" is not a tenant id`);
-      const reserved = await pool.reserve();
-      let connectionLost = false;
-      const noteLoss = (err: unknown) => {
-        if (isConnectionLoss(err)) connectionLost = true;
-      };
+
+  /**
+   * Reserves a pooled connection and sends `begin; select set_config(...)` as one simple query, not
+   * awaited: the scope's first statement follows it in the same round trip.
+   */
+  const open = async (tenantId: string | null): Promise<OpenTransaction> => {
+    const [name, value] = settingOf(tenantId);
+    if (value !== 'on' && !UUID.test(value)) throw new Error(`"${value}" is not a tenant id`);
+    const reserved = await pool.reserve();
+    const opening = reserved.unsafe(`begin; select set_config('${name}', '${value}', true)`).execute();
+    const openingFailed = opening.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    return { reserved, opening, openingFailed, connectionLost: false, scope: { tx: reserved, tenantId, open: true, savepoints: 0 } };
+  };
+  const noteLoss = (t: OpenTransaction, err: unknown) => {
+    if (isConnectionLoss(err)) t.connectionLost = true;
+  };
+  /** Rolls back after `err` and returns the error to report: a failed BEGIN or set_config explains every later error. */
+  const rollback = async (t: OpenTransaction, err: unknown): Promise<unknown> => {
+    t.scope.open = false;
+    const cause = (await t.openingFailed) ?? err;
+    noteLoss(t, cause);
+    noteLoss(t, err);
+    if (!t.connectionLost) await t.reserved.unsafe('rollback').catch((e: unknown) => noteLoss(t, e));
+    return cause;
+  };
+  const commit = async (t: OpenTransaction): Promise<void> => {
+    t.scope.open = false;
+    await t.opening;
+    await t.reserved.unsafe('commit').catch((err: unknown) => {
+      noteLoss(t, err);
+      throw err;
+    });
+  };
+  /**
+   * A connection that died in a scope is not released: postgres-js has already moved it to its
+   * closed queue, from which it reconnects it, and releasing it would put it back among the open ones.
+   */
+  const release = (t: OpenTransaction) => {
+    if (!t.connectionLost) t.reserved.release();
+  };
+
+  /** A scope of its own: one transaction around `fn`. */
+  const own = async <T>(tenantId: string | null, fn: () => Promise<T>): Promise<T> => {
+    const t = await open(tenantId);
+    try {
+      let result: T;
       try {
-        const opening = reserved.unsafe(`begin; select set_config('${name}', '${value}', true)`).execute();
-        const openingFailed = opening.then(
-          () => undefined,
-          (err: unknown) => err,
-        );
-        const scope = { tx: reserved, tenantId, open: true, savepoints: 0 };
-        let result: T;
-        try {
-          result = await storage.run(scope, fn);
-          await opening;
-        } catch (err) {
-          // A failed BEGIN or set_config explains every later error of the scope: report it first.
-          const cause = (await openingFailed) ?? err;
-          noteLoss(cause);
-          noteLoss(err);
-          if (!connectionLost) await reserved.unsafe('rollback').catch(noteLoss);
-          throw cause;
-        } finally {
-          scope.open = false;
-        }
-        await reserved.unsafe('commit').catch((err: unknown) => {
-          noteLoss(err);
-          throw err;
-        });
-        return result;
-      } finally {
-        if (!connectionLost) reserved.release();
+        result = await storage.run(t.scope, fn);
+        await t.opening;
+      } catch (err) {
+        throw await rollback(t, err);
       }
+      await commit(t);
+      return result;
+    } finally {
+      t.scope.open = false;
+      release(t);
+    }
+  };
+
+  /** A scope joining the unit's shared transaction, which the first one opens. */
+  const join = async <T>(shared: SharedScope, fn: () => Promise<T>): Promise<T> => {
+    shared.transaction ??= open(shared.tenantId);
+    const t = await shared.transaction;
+    try {
+      return await storage.run(t.scope, fn);
+    } catch (err) {
+      // Later calls of the unit run in scopes of their own; the shared transaction is rolled back at the end.
+      shared.failed = true;
+      throw (await t.openingFailed) ?? err;
+    }
+  };
+
+  const runner: ScopeRunner = {
+    run<T>(tenantId: string | null, fn: () => Promise<T>): Promise<T> {
+      const store = storage.getStore();
+      if (store && !('tx' in store)) {
+        if (store.tenantId === tenantId && !store.ended && !store.failed) return join(store, fn);
+        // Not nested in the unit's transaction: a scope of its own, outside the shared one.
+        return storage.exit(() => own(tenantId, fn));
+      }
+      if (joinable(store, tenantId)) return fn();
+      return own(tenantId, fn);
+    },
+    async shared<T>(tenantId: string, fn: () => Promise<T>): Promise<T> {
+      const store = storage.getStore();
+      // Inside a scope already (or another unit): nothing to share beyond what is there.
+      if (store) return fn();
+      const shared: SharedScope = { tenantId, transaction: undefined, ended: false, failed: false };
+      let result: T;
+      try {
+        result = await storage.run(shared, fn);
+      } catch (err) {
+        shared.failed = true;
+        throw err;
+      } finally {
+        shared.ended = true;
+        if (shared.transaction) await finishShared(shared);
+      }
+      return result;
     },
   };
+  const finishShared = async (shared: SharedScope): Promise<void> => {
+    let t: OpenTransaction;
+    try {
+      t = await (shared.transaction as Promise<OpenTransaction>);
+    } catch {
+      return; // reserving failed: the joined call reported it
+    }
+    try {
+      if (shared.failed) await rollback(t, undefined);
+      else await commit(t);
+    } finally {
+      t.scope.open = false;
+      release(t);
+    }
+  };
   return { client, runner };
+}
+
+type PgScope = Scope<postgres.ReservedSql> & { savepoints: number };
+
+/** A unit of work's shared scope (sharedTenantScope), before and after its transaction opens. */
+interface SharedScope {
+  tenantId: string;
+  transaction: Promise<OpenTransaction> | undefined;
+  /** The unit has settled: later scopes run on their own. */
+  ended: boolean;
+  /** A joined call (or the unit) failed: the transaction is rolled back at the end. */
+  failed: boolean;
+}
+
+interface OpenTransaction {
+  reserved: postgres.ReservedSql;
+  /** `begin; set_config`, sent with the first statement. */
+  opening: Promise<unknown>;
+  /** Its error, or undefined once it succeeded. */
+  openingFailed: Promise<unknown>;
+  connectionLost: boolean;
+  scope: PgScope;
 }
 
 const LOST_CONNECTION_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_DESTROYED', 'CONNECTION_ENDED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);

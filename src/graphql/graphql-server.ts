@@ -8,7 +8,9 @@ import {
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { type GraphQLSchema, getOperationAST, NoSchemaIntrospectionCustomRule, specifiedRules } from 'graphql';
+import type { Db } from '../db/client.js';
+import { sharedTenantScope } from '../db/tenant-scope.js';
+import { type ExecutionResult, type GraphQLSchema, getOperationAST, NoSchemaIntrospectionCustomRule, specifiedRules } from 'graphql';
 import type { ChangeSubscriber } from '../events/change-subscriber.js';
 import type { Route } from '../http/router.js';
 import { addToLogContext } from '../lib/log-context.js';
@@ -30,6 +32,12 @@ import { attachWebSocket } from './ws-server.js';
 
 export interface GraphqlServerDeps {
   services: Omit<GraphqlServices, 'feed'>;
+  /**
+   * The services' database: with it, each query operation runs as one unit of work, its
+   * resolvers' tenant scopes sharing one transaction (sharedTenantScope) instead of one each.
+   * Mutations and subscriptions keep a scope per service call.
+   */
+  db?: Db;
   /** Live changes (this instance's one psubscribe) and the kept stream for `after:` replays. */
   changes: { subscriber: ChangeSubscriber; redis: RedisClient; prefix: string };
   /** `config.graphql`. */
@@ -81,6 +89,11 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
   const rules = protectionRules(deps.config);
   const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
   const precomputed: PrecomputedResults = new WeakMap();
+  const db = deps.db;
+  const queryUnit = db
+    ? (context: object, execute: () => Promise<ExecutionResult>) =>
+        context instanceof GraphqlContext ? sharedTenantScope(db, context.tenant.tenantId, execute) : execute()
+    : undefined;
   // The same rules Apollo validates with (its own introspection rule is equivalent to graphql's).
   const allRules = [...specifiedRules, ...rules, ...(deps.config.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
   const fast: FastPath<GraphqlContext> | undefined =
@@ -89,6 +102,7 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
       : {
           operations: new CompiledOperations(schema, { rules: allRules, parseOptions: PARSE_OPTIONS }),
           precomputed,
+          ...(queryUnit ? { unit: queryUnit } : {}),
           allows: (context, operation) => missingScope(context.tenant, operation.scopes) === undefined,
           // Only results without errors are answered here: queries, their codes empty.
           served: (context, operation, seconds) => {
@@ -129,7 +143,7 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
         ...(deps.keepAliveMs === undefined ? {} : { keepAliveMs: deps.keepAliveMs }),
       });
       const server = new ApolloServer<GraphqlContext>({
-        ...(deps.jit === false ? { schema } : { gateway: jitGateway(schema, precomputed) }),
+        ...(deps.jit === false ? { schema } : { gateway: jitGateway(schema, precomputed, queryUnit) }),
         csrfPrevention: true,
         // The process entry points own SIGTERM/SIGINT and drain everything in order (createApp's stop).
         stopOnTerminationSignals: false,

@@ -12,6 +12,8 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 export interface FastPath<TContext> {
   operations: CompiledOperations;
   precomputed: PrecomputedResults;
+  /** Runs the operation's execution as one unit of work (the query's shared tenant scope), as Apollo's path does. */
+  unit?(context: TContext, execute: () => Promise<ExecutionResult>): Promise<ExecutionResult>;
   /** False when the caller's key may not run the operation: Apollo's path then refuses it, as it refuses any other. */
   allows(context: TContext, operation: CompiledOperation): boolean;
   /**
@@ -162,7 +164,8 @@ async function serveFast<TContext extends object>(
   const started = performance.now();
   let result: ExecutionResult;
   try {
-    result = await operation.compiled.query(undefined, contextValue, body.variables ?? {});
+    const execute = async () => operation.compiled.query(undefined, contextValue, body.variables ?? {});
+    result = await (fast.unit ? fast.unit(contextValue, execute) : execute());
   } catch {
     // Not expected (graphql-jit reports errors in the result): Apollo runs it again and reports it.
     return { context: contextValue };

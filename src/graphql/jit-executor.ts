@@ -19,7 +19,10 @@ export type PrecomputedResults = WeakMap<object, ExecutionResult>;
  * the same object back for the same query), so a query compiles once. Subscriptions do not come
  * here: graphql-ws runs them.
  */
-export function jitGateway(schema: GraphQLSchema, precomputed?: PrecomputedResults): Gateway {
+/** Runs a query operation's execution as one unit of work (one tenant scope for all its resolvers, see graphql-server). */
+export type QueryUnit = (context: object, execute: () => Promise<ExecutionResult>) => Promise<ExecutionResult>;
+
+export function jitGateway(schema: GraphQLSchema, precomputed?: PrecomputedResults, queryUnit?: QueryUnit): Gateway {
   const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | ExecutionResult>>();
 
   const compile = (document: DocumentNode, operationName: string | null | undefined): CompiledQuery | ExecutionResult => {
@@ -43,10 +46,11 @@ export function jitGateway(schema: GraphQLSchema, precomputed?: PrecomputedResul
     return query.query(undefined, context, variables);
   };
 
-  const executor: Executor = async ({ document, operationName, request, context }) => {
+  const executor: Executor = async ({ document, operationName, request, context, operation }) => {
     const ready = precomputed?.get(context);
     if (ready) precomputed?.delete(context);
-    const result = ready ?? (await execute(document, operationName, context, request.variables ?? {}));
+    const run = () => execute(document, operationName, context, request.variables ?? {});
+    const result = ready ?? (await (queryUnit && operation?.operation === 'query' ? queryUnit(context, run) : run()));
     if (!result.errors) return result;
     // Without `data`, execution never started: the variables were refused.
     const badInput = !('data' in result);

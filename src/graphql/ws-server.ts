@@ -11,7 +11,6 @@ import {
   Kind,
   NoSchemaIntrospectionCustomRule,
   specifiedRules,
-  subscribe,
   type ValidationRule,
 } from 'graphql';
 import type { Context } from 'graphql-ws';
@@ -27,6 +26,7 @@ import { CompiledOperations } from './compiled-operations.js';
 import { classifyError, ExposedError, formatForClient, maskedMessage } from './errors.js';
 import { assertOperationAllowed } from './operation-scopes.js';
 import { PARSE_OPTIONS } from './protection.js';
+import { sharedSubscribe } from './shared-subscriptions.js';
 
 export interface WebSocketOptions {
   schema: GraphQLSchema;
@@ -60,6 +60,8 @@ export function attachWebSocket(httpServer: Server, options: WebSocketOptions): 
   const documents = new CompiledOperations(schema, { rules, parseOptions: PARSE_OPTIONS });
   // As Apollo's hideSchemaDetailsFromClientErrors: no "Did you mean ...?" when the schema is private.
   const hideSchema = !options.introspection;
+  // One execution per change and distinct subscription document (and variables), not per subscriber.
+  const subscribe = sharedSubscribe();
 
   const mask = (ctx: Ctx, errors: readonly GraphQLErrorType[]): GraphQLFormattedError[] =>
     errors.map((error) => {

@@ -78,21 +78,24 @@ export class PushProcessor {
   }
 
   private async attempt(row: InboxRow): Promise<ProcessingOutcome> {
-    const log = this.deps.logger.child({ inboxId: row.id, eventType: row.eventType, attempt: row.attempts });
+    // The push's fields on each line it logs, not a child logger per push (a pino child costs
+    // about as much as serializing its bindings, on every push, logged or not).
+    const log = this.deps.logger;
+    const fields = { inboxId: row.id, eventType: row.eventType, attempt: row.attempts };
     let outcome: ProcessingOutcome;
     try {
       const result = await this.apply(row);
       const note = result.status === 'ignored' ? `ignored: ${result.note}` : null;
       await this.deps.inbox.markProcessed(row, new Date(this.deps.clock.now()), note);
       outcome = result.status;
-      if (note !== null) log.info({ note }, 'webhook push ignored');
-      else log.debug('webhook push processed');
+      if (note !== null) log.info({ ...fields, note }, 'webhook push ignored');
+      else if (log.isLevelEnabled('debug')) log.debug(fields, 'webhook push processed');
     } catch (err) {
       outcome = row.attempts >= this.maxAttempts ? 'gave_up' : 'failed';
       const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-      await this.deps.inbox.markFailed(row, message).catch((markErr: unknown) => log.error({ err: markErr }, 'recording a webhook failure failed'));
-      if (outcome === 'gave_up') log.error({ err }, 'webhook push failed on its last attempt; left unprocessed in the inbox');
-      else log.warn({ err }, 'webhook push failed; the inbox sweeper retries it');
+      await this.deps.inbox.markFailed(row, message).catch((markErr: unknown) => log.error({ ...fields, err: markErr }, 'recording a webhook failure failed'));
+      if (outcome === 'gave_up') log.error({ ...fields, err }, 'webhook push failed on its last attempt; left unprocessed in the inbox');
+      else log.warn({ ...fields, err }, 'webhook push failed; the inbox sweeper retries it');
     }
     this.deps.onProcessed?.(outcome, row.eventType);
     return outcome;

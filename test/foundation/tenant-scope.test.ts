@@ -5,7 +5,7 @@ import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPglite, type Database, type Db, rowsOf } from '../../src/db/client.js';
 import { liveApplications } from '../../src/db/tables.js';
-import { asSystem, inTenant } from '../../src/db/tenant-scope.js';
+import { asSystem, inTenant, sharedTenantScope } from '../../src/db/tenant-scope.js';
 import { createTenantWithMerchants } from '../support/fixtures.js';
 import { createTestEnv, type TestEnv } from '../support/test-env.js';
 
@@ -110,6 +110,84 @@ describe('tenant scopes on postgres-js', () => {
     const expectedA = await countOf(env.database.db, a.tenant.id);
     const expectedB = await countOf(env.database.db, b.tenant.id);
     for (const c of counts) expect(c.n).toBe(c.tenant === a.tenant.id ? expectedA : expectedB);
+  });
+});
+
+describe('a shared tenant scope (one transaction per unit of work)', () => {
+  const open = async () =>
+    rowsOf<{ n: number }>(
+      await env.database.db.execute(
+        sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and state like 'idle in transaction%'`,
+      ),
+    )[0]?.n ?? 0;
+
+  it('joins every scope of its tenant into one transaction, and commits it at the end', async () => {
+    const before = await countOf(env.database.db, a.tenant.id);
+    const [first, second] = await sharedTenantScope(app, a.tenant.id, async () => {
+      const one = await inTenant(app, a.tenant.id, txid);
+      await inTenant(app, a.tenant.id, (db) => db.insert(liveApplications).values({ tenantId: a.tenant.id, appId: 'wx_shared_commit_1' }));
+      return [one, await inTenant(app, a.tenant.id, txid)];
+    });
+    expect(second).toBe(first);
+    expect(await countOf(env.database.db, a.tenant.id)).toBe(before + 1);
+    // The unit is over: a scope after it is a transaction of its own.
+    expect(await inTenant(app, a.tenant.id, txid)).not.toBe(first);
+  });
+
+  it('keeps the backstop: the shared transaction sees only its tenant, a forgotten filter returns nothing of another', async () => {
+    const rows = await sharedTenantScope(app, a.tenant.id, () => inTenant(app, a.tenant.id, (db) => db.select().from(liveApplications)));
+    expect(rows.length).toBe(await countOf(env.database.db, a.tenant.id));
+    expect(rows.every((r) => r.tenantId === a.tenant.id)).toBe(true);
+  });
+
+  it('runs the system scope and other tenants inside it as scopes of their own, not nested in it', async () => {
+    const ids = await sharedTenantScope(app, a.tenant.id, async () => {
+      const mine = await inTenant(app, a.tenant.id, txid);
+      const system = await asSystem(app, txid);
+      const other = await inTenant(app, b.tenant.id, async (db) => ({ id: await txid(db), n: (await db.select().from(liveApplications)).length }));
+      return { mine, system, other, again: await inTenant(app, a.tenant.id, txid) };
+    });
+    expect(ids.again).toBe(ids.mine);
+    expect(ids.system).not.toBe(ids.mine);
+    expect(ids.other.id).not.toBe(ids.mine);
+    expect(ids.other.n).toBe(await countOf(env.database.db, b.tenant.id));
+  });
+
+  it('opens nothing when the unit makes no query, and leaves no transaction open after it', async () => {
+    expect(await sharedTenantScope(app, a.tenant.id, async () => 42)).toBe(42);
+    await sharedTenantScope(app, a.tenant.id, () => inTenant(app, a.tenant.id, txid));
+    expect(await open()).toBe(0);
+  });
+
+  it('after a failed call, rolls the shared transaction back and runs later calls in scopes of their own', async () => {
+    const before = await countOf(env.database.db, a.tenant.id);
+    const result = await sharedTenantScope(app, a.tenant.id, async () => {
+      const first = await inTenant(app, a.tenant.id, async (db) => {
+        await db.insert(liveApplications).values({ tenantId: a.tenant.id, appId: 'wx_shared_undone_1' });
+        return txid(db);
+      });
+      await expect(inTenant(app, a.tenant.id, (db) => db.execute(sql`select 1/0`))).rejects.toThrow();
+      // Not "current transaction is aborted": a transaction of its own.
+      return { first, later: await inTenant(app, a.tenant.id, txid) };
+    });
+    expect(result.later).not.toBe(result.first);
+    expect(await countOf(env.database.db, a.tenant.id)).toBe(before);
+    expect(await open()).toBe(0);
+  });
+
+  it('rolls back when the unit itself throws', async () => {
+    const before = await countOf(env.database.db, a.tenant.id);
+    await expect(
+      sharedTenantScope(app, a.tenant.id, async () => {
+        await inTenant(app, a.tenant.id, (db) => db.insert(liveApplications).values({ tenantId: a.tenant.id, appId: 'wx_shared_undone_2' }));
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(await countOf(env.database.db, a.tenant.id)).toBe(before);
+  });
+
+  it('rejects a tenant id that is not a uuid', async () => {
+    await expect(sharedTenantScope(app, 'nope', async () => 1)).rejects.toThrow(/is not a tenant id/);
   });
 });
 

@@ -127,6 +127,7 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
   if (subRedis.status !== 'ready') await new Promise((resolve) => subRedis.once('ready', resolve));
   const subscriber = new ChangeSubscriber(subRedis, env.redisPrefix, logger);
   const graphql = createGraphqlServer({
+    db,
     services: {
       tenants: services.tenants,
       authorizers: services.authorizers,
