@@ -2,7 +2,9 @@ import { type Clock, systemClock } from '../lib/clock.js';
 import { type Logger, silentLogger } from '../lib/logger.js';
 import type { OnCall } from './client/http.js';
 import type { ApiQuota, ApplyLiveResult, AuthorizationInfo, AuthorizerInfo } from './client/types.js';
+import { createWechatHttp } from './client/http.js';
 import { createWechatClient } from './client/wechat-client.js';
+import { createLiveClient, type LiveClient } from './live/live-client.js';
 import { COMPONENT_LOGIN_PAGE, WECHAT_ENDPOINTS } from './endpoints.js';
 import type { CredentialStore } from './tokens/credential-store.js';
 import type { RedisClient } from './tokens/token-cache.js';
@@ -48,6 +50,8 @@ export interface WechatApi {
   queryAuth(tenantId: string, authorizationCode: string): Promise<AuthorizationInfo>;
   getAuthorizerInfo(tenantId: string, appId: string): Promise<AuthorizerInfo>;
   componentLoginPageUrl(componentAppId: string, preAuthCode: string, redirectUri: string): string;
+  /** A live management call (rooms, goods, roles, media) with the merchant's token, refreshed and retried once on 40001. */
+  runLive<T>(tenantId: string, appId: string, call: (client: LiveClient, token: string) => Promise<T>): Promise<T>;
   readonly tokens: TokenManager;
 }
 
@@ -69,6 +73,14 @@ export function createWechatApi(options: WechatApiOptions): WechatApi {
     ...(options.refreshAheadMs === undefined ? {} : { refreshAheadMs: options.refreshAheadMs }),
   });
   const { store } = options;
+  const live = createLiveClient(
+    createWechatHttp({
+      baseUrl: options.baseUrl,
+      logger,
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.onCall === undefined ? {} : { onCall: options.onCall }),
+    }),
+  );
 
   return {
     tokens,
@@ -94,6 +106,8 @@ export function createWechatApi(options: WechatApiOptions): WechatApi {
       tokens.withComponentToken(tenantId, (token, { componentAppId }) => client.getAuthorizerInfo(token, componentAppId, appId)),
 
     componentLoginPageUrl,
+
+    runLive: (tenantId, appId, call) => tokens.withAuthorizerToken(tenantId, appId, (token) => call(live, token)),
   };
 }
 
