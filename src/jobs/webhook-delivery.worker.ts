@@ -49,8 +49,8 @@ export function startWebhookWorker(deps: DeliveryJobDeps & WebhookWorkerOptions)
       connection: deps.connection,
       prefix: bullPrefix(deps.redisPrefix),
       concurrency: deps.concurrency,
-      // An attempt lasts at most the 15 s timeout plus two statements.
-      lockDuration: 30_000,
+      // An attempt lasts at most the timeout (15 s by default) plus two statements, within its lease.
+      lockDuration: Math.max(30_000, deps.leaseMs),
       maxStalledCount: 2,
     },
   );
