@@ -15,6 +15,7 @@ import { type FanoutFigures, type IdleRssFigure, runFanoutBench, runIdleRssBench
 import { canPin, pinSelf } from './support/processes.js';
 import { runTenantScopeBench, type TenantScopeFigures } from './tenant-scope.bench.js';
 import { runWebhookIngestBench, type WebhookIngestFigures } from './webhook-ingest.bench.js';
+import { type OutboundFigures, runOutboundBench } from './outbound.bench.js';
 
 /** The whole run gives up after this long (a hung figure must not hang CI). */
 const RUN_LIMIT_MS = 12 * 60_000;
@@ -189,6 +190,37 @@ function idleRows(f: IdleRssFigure): Row[] {
   return [{ figure: '5. idle gateway RSS, ROLE=all, MB', median: fmt(mb), baseline: '', ratio: '', target: '<= 200 MB', result: verdict(mb <= 200) }];
 }
 
+function outboundRows(f: OutboundFigures): Row[] {
+  const relay = ratio(f.relay.median.relayedPerSec, f.relay.median.storedPerSec);
+  const tokens = ratio(f.tokens.median.gatewayPerSec, f.tokens.median.redisGetPerSec);
+  return [
+    {
+      figure: '7. relay: pushes relayed/s to a local receiver, vs pushes stored/s',
+      median: fmt(f.relay.median.relayedPerSec),
+      baseline: fmt(f.relay.median.storedPerSec),
+      ratio: `${fmt(relay, 2)}x`,
+      target: '>= 0.8x',
+      result: verdict(relay >= 0.8),
+    },
+    {
+      figure: '7. relay: push -> receiver at 100/s, p50 / p99 ms',
+      median: `${fmt(f.relayLatency.p50Ms, 1)} / ${fmt(f.relayLatency.p99Ms, 1)}`,
+      baseline: '',
+      ratio: '',
+      target: 'p99 <= 50 ms',
+      result: verdict(f.relayLatency.relayed >= f.relayLatency.pushes && f.relayLatency.p99Ms <= 50),
+    },
+    {
+      figure: `7. componentAccessToken reads/s by one key (${f.tokens.connections} connections), vs bare Redis GET`,
+      median: fmt(f.tokens.median.gatewayPerSec),
+      baseline: fmt(f.tokens.median.redisGetPerSec),
+      ratio: `${fmt(tokens, 3)}x`,
+      target: '>= 0.3x',
+      result: verdict(tokens >= 0.3),
+    },
+  ];
+}
+
 export function formatTable(rows: Row[]): string {
   const header: Row = { figure: 'figure', median: 'median', baseline: 'baseline median', ratio: 'ratio', target: 'target', result: 'info' };
   const cells = (r: Row) => [r.figure, r.median, r.baseline, r.ratio, r.target, r === header ? 'pass/fail' : r.result];
@@ -249,6 +281,7 @@ async function main(): Promise<void> {
   await step('fanout', () => runFanoutBench({ log }), fanoutRows);
   await step('idleRss', () => runIdleRssBench(), idleRows);
   await step('scope', () => runTenantScopeBench({ log }), scopeRows);
+  await step('outbound', () => runOutboundBench({ log }), outboundRows);
 
   const table = formatTable(rows);
   const result = {

@@ -74,7 +74,7 @@ export interface WebhookBenchOptions {
   log?: (line: string) => void;
 }
 
-interface Prepared {
+export interface Prepared {
   appId: string;
   path: string;
   body: string;
@@ -255,7 +255,7 @@ function serverEnv(bench: BenchDatabase, tenant: BenchTenant, redisPrefix: strin
 }
 
 /** Distinct signed and encrypted pushes for the tenant's event URL, each for a merchant of its own. */
-function pushFactory(tenant: BenchTenant): () => Prepared {
+export function pushFactory(tenant: BenchTenant): () => Prepared {
   const { token, encodingAesKey, componentAppId } = tenant.input;
   const crypt = new MsgCrypt({ token, encodingAesKey, appId: componentAppId });
   const run = randomBytes(3).toString('hex');
@@ -278,12 +278,12 @@ function pushFactory(tenant: BenchTenant): () => Prepared {
   };
 }
 
-function prepareMany(prepare: () => Prepared, n: number): Prepared[] {
+export function prepareMany(prepare: () => Prepared, n: number): Prepared[] {
   return Array.from({ length: n }, prepare);
 }
 
 /** Each prepared push is sent once (autocannon stops before running out). */
-function pushRequest(pushes: Prepared[]): CannonRequest {
+export function pushRequest(pushes: Prepared[]): CannonRequest {
   let next = 0;
   return {
     method: 'POST',

@@ -158,6 +158,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       connection: workerConnection,
       allowPrivateAddresses: config.outboundWebhooks.allowPrivateAddresses,
       concurrency: config.outboundWebhooks.concurrency,
+      timeoutMs: config.outboundWebhooks.timeoutMs,
     });
   }
 

@@ -74,6 +74,7 @@ export const envSchema = z.object({
   WEBHOOK_ALLOW_HTTP: bool.default(false),
   WEBHOOK_ALLOW_PRIVATE_ADDRESSES: bool.default(false),
   WEBHOOK_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
+  WEBHOOK_DELIVERY_TIMEOUT_MS: z.coerce.number().int().min(1000).max(60_000).default(15_000),
   APPLY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
   APPLY_BACKOFF_MS: z.coerce.number().int().min(0).default(2000),
   APPLY_HOURLY_CAP_PER_APP: z.coerce.number().int().min(1).default(10),
@@ -142,7 +143,13 @@ export interface Config {
   /** Accept unencrypted pushes verified by `signature` alone (it does not cover the body). */
   webhookAcceptPlaintext: boolean;
   /** Outbound endpoints: which URLs may be registered and connected to. */
-  outboundWebhooks: { allowHttp: boolean; allowPrivateAddresses: boolean; concurrency: number };
+  outboundWebhooks: {
+    allowHttp: boolean;
+    allowPrivateAddresses: boolean;
+    concurrency: number;
+    /** Each attempt's limit; a claimed attempt is held for twice this before another worker may send it again. */
+    timeoutMs: number;
+  };
   applyMaxAttempts: number;
   applyBackoffMs: number;
   applyHourlyCapPerApp: number;
@@ -198,6 +205,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       allowHttp: e.WEBHOOK_ALLOW_HTTP,
       allowPrivateAddresses: e.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
       concurrency: e.WEBHOOK_DELIVERY_CONCURRENCY,
+      timeoutMs: e.WEBHOOK_DELIVERY_TIMEOUT_MS,
     },
     applyMaxAttempts: e.APPLY_MAX_ATTEMPTS,
     applyBackoffMs: e.APPLY_BACKOFF_MS,

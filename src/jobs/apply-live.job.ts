@@ -91,7 +91,11 @@ export async function runApplyJob(job: Job<ApplyJobData>, token: string | undefi
   // Only a verdict of applyliveinfo itself (accepted, or refused for this merchant) says live grants are open.
   const gateResult =
     outcome.kind === 'PAUSED' ? 'paused' : !classified.notSent && (outcome.kind === 'SUBMITTED' || outcome.kind === 'END') ? 'open' : 'inconclusive';
-  await settleGate(deps, probe, gateResult, outcome.attempt.errmsg ?? '');
+  // WeChat's answer is recorded whatever happens to the gate: a settle that fails (Redis gone)
+  // leaves the gate as it was, and its probe lock runs out (probeLockMs), so another job probes.
+  await settleGate(deps, probe, gateResult, outcome.attempt.errmsg ?? '').catch((err: unknown) =>
+    deps.logger.warn({ err, tenantId, appId }, 'settling the live-grants gate failed; its probe lock runs out and another job probes'),
+  );
 
   switch (outcome.kind) {
     case 'SUBMITTED':

@@ -34,19 +34,16 @@ export function outboundRequest(claimed: ClaimedDelivery, atMs: number): Outboun
 }
 
 /**
- * One attempt of one delivery: claim it (nothing to do if it is not due, done, or held by a
- * running attempt), send, record the attempt and its consequence in one transaction, and
+ * One attempt of one delivery: claim it (nothing to do if it is not due, done, held by a
+ * running attempt, or its endpoint is disabled), send, record the attempt and its consequence in one transaction, and
  * enqueue the next attempt when there is one. A crash between send and record sends it again
  * when the lease ends (at-least-once; the receiver de-duplicates by webhook-id).
  */
 export async function runDeliveryJob(data: WebhookJobData, deps: DeliveryJobDeps): Promise<DeliveryOutcome> {
   const ctx = systemContext(data.tenantId);
   const claimed = await deps.store.claim(ctx, data.deliveryId, deps.clock.now(), deps.leaseMs);
+  // Nothing to send: not due, done, held by a running attempt, or its endpoint disabled (then FAILED unsent).
   if (!claimed) return 'skipped';
-  if (!claimed.endpoint.enabled) {
-    await deps.store.failDisabled(ctx, claimed);
-    return 'skipped';
-  }
   let result: SendResult;
   try {
     result = await deps.send(outboundRequest(claimed, deps.clock.now()));

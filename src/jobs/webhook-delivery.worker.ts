@@ -14,7 +14,8 @@ export interface WebhookWorkerOptions {
   /**
    * Deliveries to one endpoint this worker sends at once. With the 15 s timeout, a dead or slow
    * endpoint holds at most this many of the worker's slots; every other endpoint (every other
-   * tenant's) keeps the rest. A job over the limit waits a moment in the delayed set, not in a slot.
+   * tenant's) keeps the rest. Up to twice as many more wait here for one of those (so a fast
+   * endpoint's backlog flows without pauses); past that a job waits a moment in the delayed set.
    */
   perEndpoint: number;
   logger: Logger;
@@ -27,30 +28,47 @@ export function startWebhookWorker(deps: DeliveryJobDeps & WebhookWorkerOptions)
   close(): Promise<void>;
 } {
   const running = new Map<string, number>();
+  // Jobs waiting here for a slot of their endpoint, by endpoint: a fast endpoint's backlog goes
+  // straight from one attempt to the next instead of round trips through the delayed set.
+  const waiting = new Map<string, (() => void)[]>();
+  const maxWaiting = deps.perEndpoint * 2;
   const worker = new Worker<WebhookJobData, string, 'deliver'>(
     WEBHOOK_QUEUE_NAME,
     async (job, token) => {
       const endpointId = job.data.endpointId;
-      const busy = running.get(endpointId) ?? 0;
-      if (busy >= deps.perEndpoint) {
-        await job.moveToDelayed(Date.now() + OVER_LIMIT_DELAY_MS, token);
-        throw new DelayedError();
+      if ((running.get(endpointId) ?? 0) >= deps.perEndpoint) {
+        const queue = waiting.get(endpointId) ?? [];
+        if (queue.length >= maxWaiting) {
+          await job.moveToDelayed(Date.now() + OVER_LIMIT_DELAY_MS, token);
+          throw new DelayedError();
+        }
+        // The finishing attempt hands its slot over (running stays at the limit).
+        await new Promise<void>((resolve) => {
+          queue.push(resolve);
+          waiting.set(endpointId, queue);
+        });
+      } else {
+        running.set(endpointId, (running.get(endpointId) ?? 0) + 1);
       }
-      running.set(endpointId, busy + 1);
       try {
         return await withLogContext({ tenantId: job.data.tenantId, ...(job.id === undefined ? {} : { jobId: job.id }) }, () => runDeliveryJob(job.data, deps));
       } finally {
-        const left = (running.get(endpointId) ?? 1) - 1;
-        if (left === 0) running.delete(endpointId);
-        else running.set(endpointId, left);
+        const next = waiting.get(endpointId)?.shift();
+        if (waiting.get(endpointId)?.length === 0) waiting.delete(endpointId);
+        if (next) next();
+        else {
+          const left = (running.get(endpointId) ?? 1) - 1;
+          if (left === 0) running.delete(endpointId);
+          else running.set(endpointId, left);
+        }
       }
     },
     {
       connection: deps.connection,
       prefix: bullPrefix(deps.redisPrefix),
       concurrency: deps.concurrency,
-      // An attempt lasts at most the 15 s timeout plus two statements.
-      lockDuration: 30_000,
+      // An attempt lasts at most the timeout (15 s by default) plus two statements, within its lease.
+      lockDuration: Math.max(30_000, deps.leaseMs),
       maxStalledCount: 2,
     },
   );

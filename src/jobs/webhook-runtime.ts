@@ -74,7 +74,8 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
         send: sender.send,
         clock: deps.clock,
         logger: deps.logger,
-        leaseMs: timeoutMs + 15_000,
+        // Held for twice the timeout (30 s by default): the send, then the two statements recording it.
+        leaseMs: 2 * timeoutMs,
         ...(config.random === undefined ? {} : { random: config.random }),
         onAttempt: (a) => {
           deps.metrics?.deliveries.inc({ kind: a.kind, outcome: a.outcome });

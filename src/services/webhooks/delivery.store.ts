@@ -9,6 +9,9 @@ import { type AttemptResult, type Decision, DISABLE_FAILING_AFTER_MS } from './d
 import type { DueDelivery } from './event-fan-out.js';
 
 const MAX_ERROR_CHARS = 500;
+/** The error an attempt shows from its claim until its outcome is recorded (and for good if its worker died meanwhile). */
+export const IN_FLIGHT_ERROR =
+  'No outcome recorded: the attempt is in flight, or its worker stopped before recording it (it is sent again when its lease ends).';
 /** The bounded snippet of the last response body kept for support. */
 export const MAX_RESPONSE_SNIPPET_CHARS = 1_024;
 
@@ -48,19 +51,40 @@ export class DeliveryStore {
 
   async claim(ctx: TenantContext, deliveryId: string, nowMs: number, leaseMs: number): Promise<ClaimedDelivery | undefined> {
     return inTenant(this.db, ctx.tenantId, async (db) => {
+      const due = and(
+        eq(webhookDeliveries.tenantId, ctx.tenantId),
+        eq(webhookDeliveries.id, deliveryId),
+        eq(webhookDeliveries.status, 'PENDING'),
+        lte(webhookDeliveries.nextAttemptAt, new Date(nowMs)),
+      );
+      const endpointEnabled = sql`exists (select 1 from ${webhookEndpoints} e where e.id = ${webhookDeliveries.endpointId} and e.enabled)`;
+      // The attempt is logged as it is claimed: a worker killed after sending leaves it counted,
+      // so the resend that follows its lease is one attempt more, as the receiver saw it.
       const [claimed] = await db
         .update(webhookDeliveries)
-        .set({ nextAttemptAt: new Date(nowMs + leaseMs) })
-        .where(
-          and(
-            eq(webhookDeliveries.tenantId, ctx.tenantId),
-            eq(webhookDeliveries.id, deliveryId),
-            eq(webhookDeliveries.status, 'PENDING'),
-            lte(webhookDeliveries.nextAttemptAt, new Date(nowMs)),
-          ),
-        )
+        .set({
+          nextAttemptAt: new Date(nowMs + leaseMs),
+          attempts: sql`${webhookDeliveries.attempts} + 1`,
+          lastAttemptAt: new Date(nowMs),
+          lastStatusCode: null,
+          lastResponse: null,
+          lastError: IN_FLIGHT_ERROR,
+        })
+        .where(and(due, endpointEnabled))
         .returning();
-      if (!claimed) return undefined;
+      if (!claimed) {
+        // Not due, done or held by a running attempt; or its endpoint is disabled: then it ends
+        // FAILED unsent, the log of its earlier attempts untouched.
+        await db
+          .update(webhookDeliveries)
+          .set({
+            status: 'FAILED',
+            nextAttemptAt: null,
+            lastError: sql`left(trim('Not sent: the endpoint is disabled. ' || coalesce((select e.disabled_reason from ${webhookEndpoints} e where e.id = ${webhookDeliveries.endpointId}), '')), ${MAX_ERROR_CHARS})`,
+          })
+          .where(and(due, sql`not ${endpointEnabled}`));
+        return undefined;
+      }
       const [endpoint] = await db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, claimed.endpointId));
       if (!endpoint) return undefined;
       const secrets = [this.box.open(endpoint.secretEnc)];
@@ -82,7 +106,7 @@ export class DeliveryStore {
         tenantId: claimed.tenantId,
         endpointId: claimed.endpointId,
         eventType: claimed.eventType,
-        attempts: claimed.attempts,
+        attempts: claimed.attempts - 1,
         endpoint: { url: endpoint.url, kind: endpoint.kind, enabled: endpoint.enabled, disabledReason: endpoint.disabledReason, secrets },
         body,
         contentType,
@@ -152,20 +176,6 @@ export class DeliveryStore {
           return assertNever(decision);
       }
     });
-  }
-
-  /** A claimed delivery whose endpoint is disabled ends FAILED, without an attempt. */
-  async failDisabled(ctx: TenantContext, claimed: ClaimedDelivery): Promise<void> {
-    await inTenant(this.db, ctx.tenantId, (db) =>
-      db
-        .update(webhookDeliveries)
-        .set({
-          status: 'FAILED',
-          nextAttemptAt: null,
-          lastError: truncate(`Not sent: the endpoint is disabled. ${claimed.endpoint.disabledReason ?? ''}`.trim(), MAX_ERROR_CHARS),
-        })
-        .where(and(eq(webhookDeliveries.tenantId, ctx.tenantId), eq(webhookDeliveries.id, claimed.id))),
-    );
   }
 
   /** PENDING deliveries of every tenant due at `nowMs` (their job was lost, or their lease ran out), oldest first. */

@@ -37,6 +37,8 @@ export interface WorldTenant {
   componentAppId: string;
   appIds: string[];
   client: GatewayClient;
+  /** What the tenant was created with (its token and EncodingAESKey open its pushes). */
+  input: ReturnType<typeof tenantInput>;
 }
 
 export interface TenantOptions {
@@ -145,6 +147,7 @@ export class FaultWorld {
       tenantId: tenant.id,
       componentAppId: input.componentAppId,
       appIds,
+      input,
       client: new GatewayClient([this.app.url as string], tenant.id, apiKey.key),
     };
     this.tenants.push(t);

@@ -5,6 +5,7 @@ import { type App, createApp } from '../../../src/app/create-app.js';
 import { webhookDeliveries, webhookEndpoints } from '../../../src/db/tables.js';
 import { ManualClock } from '../../../src/lib/clock.js';
 import { RETRY_DELAYS_MS } from '../../../src/services/webhooks/delivery-schedule.js';
+import { IN_FLIGHT_ERROR } from '../../../src/services/webhooks/delivery.store.js';
 import { systemContext } from '../../../src/services/context.js';
 import { createTenantWithMerchants } from '../../support/fixtures.js';
 import { createTestEnv, expectEventually, type TestEnv } from '../../support/test-env.js';
@@ -28,6 +29,16 @@ async function opened(t: { ctx: ReturnType<typeof systemContext>; appIds: string
 
 async function deliveriesOf(endpointId: string) {
   return env.database.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.endpointId, endpointId));
+}
+
+/** The endpoint's first delivery once `attempts` attempts are recorded (an attempt is counted at its claim, its outcome comes after). */
+async function afterAttempts(endpointId: string, attempts: number) {
+  return expectEventually(async () => {
+    const [row] = await deliveriesOf(endpointId);
+    expect(row?.attempts).toBe(attempts);
+    expect(row?.lastError).not.toBe(IN_FLIGHT_ERROR);
+    return row;
+  });
 }
 
 async function endpointRow(id: string) {
@@ -69,11 +80,7 @@ describe('delivery faults', () => {
       else res.writeHead(204).end();
     });
     await opened(a, 0);
-    const [failed] = await expectEventually(async () => {
-      const rows = await deliveriesOf(a.endpointId);
-      expect(rows[0]?.attempts).toBe(1);
-      return rows;
-    });
+    const failed = await afterAttempts(a.endpointId, 1);
     expect(failed).toMatchObject({ status: 'PENDING', lastStatusCode: 500, lastResponse: 'database is down' });
     const wait = (failed?.nextAttemptAt?.getTime() ?? 0) - (failed?.lastAttemptAt?.getTime() ?? 0);
     expect(wait).toBeGreaterThanOrEqual(5_000);
@@ -118,18 +125,10 @@ describe('delivery faults', () => {
     });
     await opened(a, 0);
     await opened(b, 0);
-    const busy = await expectEventually(async () => {
-      const [row] = await deliveriesOf(a.endpointId);
-      expect(row?.attempts).toBe(1);
-      return row;
-    });
+    const busy = await afterAttempts(a.endpointId, 1);
     expect(busy?.lastStatusCode).toBe(429);
     expect((busy?.nextAttemptAt?.getTime() ?? 0) - (busy?.lastAttemptAt?.getTime() ?? 0)).toBe(120_000);
-    const cut = await expectEventually(async () => {
-      const [row] = await deliveriesOf(b.endpointId);
-      expect(row?.attempts).toBe(1);
-      return row;
-    });
+    const cut = await afterAttempts(b.endpointId, 1);
     expect(cut).toMatchObject({ status: 'PENDING', lastStatusCode: null });
     expect(cut?.lastError).toMatch(/closed mid-answer after HTTP 200|broke off/);
   });
@@ -154,11 +153,11 @@ describe('delivery faults', () => {
     const a = await tenantWithEndpoint('/down', 2);
     receiver.on('/down', (_req, res) => res.writeHead(502).end('bad gateway'));
     await opened(a, 0);
-    await expectEventually(async () => expect((await deliveriesOf(a.endpointId))[0]?.attempts).toBe(1));
+    await afterAttempts(a.endpointId, 1);
     // Walk the schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 24 h, 24 h.
     for (let n = 2; n <= 9; n++) {
       await advanceAndSweep((RETRY_DELAYS_MS[n - 2] ?? 0) * 1.1 + 1_000);
-      await expectEventually(async () => expect((await deliveriesOf(a.endpointId))[0]?.attempts).toBe(n));
+      await afterAttempts(a.endpointId, n);
     }
     await advanceAndSweep((RETRY_DELAYS_MS[8] ?? 0) * 1.1 + 1_000);
     // One delivery's schedule (about three days) ends FAILED; the endpoint is not disabled for it.
