@@ -116,7 +116,9 @@ describe('webhook endpoints', () => {
   it('refuses an EVENTS filter naming a type the gateway does not send, and a RELAY filter that is not a type name', async () => {
     const events = await create({ url: 'https://hooks.provider.example/e', kind: 'EVENTS', events: ['application.updated', 'application.deleted'] });
     expect(events.userErrors).toMatchObject([{ code: 'INVALID_INPUT', field: ['input', 'events'] }]);
-    expect(events.userErrors[0]?.message).toContain('"application.deleted" is not one of application.updated, authorizer.updated, live_room.updated, live_goods.updated or *');
+    expect(events.userErrors[0]?.message).toContain(
+      '"application.deleted" is not one of application.updated, authorizer.updated, live_room.updated, live_goods.updated or *',
+    );
     const relay = await create({ url: 'https://hooks.provider.example/r', kind: 'RELAY', events: ['text', 'drop table;'] });
     expect(relay.userErrors).toMatchObject([{ code: 'INVALID_INPUT' }]);
   });
