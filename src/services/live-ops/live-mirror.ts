@@ -3,19 +3,11 @@ import type { Db } from '../../db/client.js';
 import { type LiveGoodsAuditStatus, type LiveRoomStatus, liveEvents, liveGoods, liveRooms } from '../../db/tables.js';
 import type { Clock } from '../../lib/clock.js';
 import { GOODS_AUDIT_STATUS_CODES, LIVE_STATUS_CODES } from '../../wechat/endpoints.js';
-import type { WechatGoods, WechatRoom } from '../../wechat/live/live-client.js';
+import type { WechatGoods, WechatRoom, WechatRoomGoods } from '../../wechat/live/live-client.js';
 import { type DueDelivery, recordEventDeliveries } from '../webhooks/event-fan-out.js';
 
-/** A good as a room lists it. */
-export interface LiveRoomGoodsView {
-  goodsId: number;
-  name: string;
-  coverImg: string;
-  url: string;
-  priceType: number;
-  price: number;
-  price2: number;
-}
+/** A good as a room lists it (WeChat's fields in our names). */
+export type LiveRoomGoodsView = WechatRoomGoods;
 
 /** The one mapping of a live_rooms row as the API shows it. */
 export interface LiveRoomView {

@@ -54,7 +54,8 @@ const schemas = {
   quota: z.object({ quota: z.object({ daily_limit: z.number(), used: z.number(), remain: z.number() }) }),
 };
 
-function read<S extends z.ZodType>(schema: S, endpoint: WechatEndpoint, reply: WechatReply): z.output<S> {
+/** A reply's body checked against its endpoint's shape; a mismatch is WECHAT_BAD_RESPONSE. */
+export function readReply<S extends z.ZodType>(schema: S, endpoint: WechatEndpoint, reply: WechatReply): z.output<S> {
   const result = schema.safeParse(reply.body);
   if (!result.success) {
     throw new WechatError({
@@ -79,13 +80,13 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
         component_appsecret: componentAppSecret,
         component_verify_ticket: ticket,
       });
-      const body = read(schemas.componentToken, 'api_component_token', reply);
+      const body = readReply(schemas.componentToken, 'api_component_token', reply);
       return { componentAccessToken: body.component_access_token, expiresIn: body.expires_in, latencyMs: reply.latencyMs };
     },
 
     async createPreAuthCode(componentAccessToken, componentAppId) {
       const reply = await http.post('api_create_preauthcode', component(componentAccessToken), { component_appid: componentAppId });
-      const body = read(schemas.preAuthCode, 'api_create_preauthcode', reply);
+      const body = readReply(schemas.preAuthCode, 'api_create_preauthcode', reply);
       return { preAuthCode: body.pre_auth_code, expiresIn: body.expires_in, latencyMs: reply.latencyMs };
     },
 
@@ -94,7 +95,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
         component_appid: componentAppId,
         authorization_code: authorizationCode,
       });
-      const info = read(schemas.queryAuth, 'api_query_auth', reply).authorization_info;
+      const info = readReply(schemas.queryAuth, 'api_query_auth', reply).authorization_info;
       return {
         authorizerAppId: info.authorizer_appid,
         authorizerAccessToken: info.authorizer_access_token,
@@ -111,7 +112,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
         authorizer_appid: input.authorizerAppId,
         authorizer_refresh_token: input.authorizerRefreshToken,
       });
-      const body = read(schemas.authorizerToken, 'api_authorizer_token', reply);
+      const body = readReply(schemas.authorizerToken, 'api_authorizer_token', reply);
       return {
         authorizerAccessToken: body.authorizer_access_token,
         expiresIn: body.expires_in,
@@ -125,7 +126,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
         component_appid: componentAppId,
         authorizer_appid: authorizerAppId,
       });
-      const body = read(schemas.authorizerInfo, 'api_get_authorizer_info', reply);
+      const body = readReply(schemas.authorizerInfo, 'api_get_authorizer_info', reply);
       return {
         authorizerAppId: body.authorization_info.authorizer_appid,
         nickName: body.authorizer_info?.nick_name ?? null,
@@ -146,7 +147,7 @@ export function createWechatClient(options: WechatClientOptions): WechatClient {
 
     async getApiQuota(authorizerAccessToken, cgiPath) {
       const reply = await http.post('quota_get', authorizer(authorizerAccessToken), { cgi_path: cgiPath });
-      const { quota } = read(schemas.quota, 'quota_get', reply);
+      const { quota } = readReply(schemas.quota, 'quota_get', reply);
       return { dailyLimit: quota.daily_limit, used: quota.used, remain: quota.remain, latencyMs: reply.latencyMs };
     },
   };

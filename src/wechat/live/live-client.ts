@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { WechatHttp, WechatReply } from '../client/http.js';
+import type { WechatHttp } from '../client/http.js';
 import type { LiveEndpoint } from '../endpoints.js';
-import { WechatError } from '../errors.js';
+import { readReply } from '../client/wechat-client.js';
 
 /**
  * One typed function per live management endpoint (rooms, goods, roles, media), in WeChat's own
@@ -209,19 +209,6 @@ const schemas = {
   media: z.object({ media_id: z.string().min(1), created_at: num }),
 };
 
-function read<S extends z.ZodType>(schema: S, endpoint: LiveEndpoint, reply: WechatReply): z.output<S> {
-  const result = schema.safeParse(reply.body);
-  if (!result.success) {
-    throw new WechatError({
-      code: 'WECHAT_BAD_RESPONSE',
-      endpoint,
-      errmsg: `unexpected reply shape: ${result.error.issues[0]?.path.join('.') ?? '?'}`,
-      latencyMs: reply.latencyMs,
-    });
-  }
-  return result.data;
-}
-
 export interface LiveClient {
   uploadImage(token: string, file: { filename: string; contentType: string; bytes: Uint8Array }): Promise<{ mediaId: string; createdAt: number }>;
   createRoom(token: string, room: RoomFields): Promise<{ roomId: number }>;
@@ -258,12 +245,12 @@ export function createLiveClient(http: WechatHttp): LiveClient {
   return {
     async uploadImage(token, file) {
       const reply = await http.upload('media_upload', t(token), { type: 'image' }, { field: 'media', ...file });
-      const body = read(schemas.media, 'media_upload', reply);
+      const body = readReply(schemas.media, 'media_upload', reply);
       return { mediaId: body.media_id, createdAt: body.created_at };
     },
 
     async createRoom(token, room) {
-      return read(schemas.created, 'room_create', await post('room_create', token, { ...room }));
+      return readReply(schemas.created, 'room_create', await post('room_create', token, { ...room }));
     },
 
     async editRoom(token, roomId, room) {
@@ -275,12 +262,12 @@ export function createLiveClient(http: WechatHttp): LiveClient {
     },
 
     async pushUrl(token, roomId) {
-      return read(schemas.pushUrl, 'room_push_url', await http.get('room_push_url', t(token), { roomId })).pushAddr;
+      return readReply(schemas.pushUrl, 'room_push_url', await http.get('room_push_url', t(token), { roomId })).pushAddr;
     },
 
     async sharedCode(token, roomId, params) {
       const query: Record<string, string | number> = params === undefined ? { roomId } : { roomId, params };
-      return read(schemas.sharedCode, 'room_shared_code', await http.get('room_shared_code', t(token), query));
+      return readReply(schemas.sharedCode, 'room_shared_code', await http.get('room_shared_code', t(token), query));
     },
 
     async addGoodsToRoom(token, roomId, goodsIds) {
@@ -296,12 +283,12 @@ export function createLiveClient(http: WechatHttp): LiveClient {
     },
 
     async assistants(token, roomId) {
-      const body = read(schemas.assistants, 'room_assistant_list', await http.get('room_assistant_list', t(token), { roomId }));
+      const body = readReply(schemas.assistants, 'room_assistant_list', await http.get('room_assistant_list', t(token), { roomId }));
       return { maxCount: body.maxCount, list: body.list.map((a) => ({ username: a.alias, nickname: a.nickname, openid: a.openid })) };
     },
 
     async rooms(token, start, limit) {
-      const body = read(schemas.liveInfo, 'live_info', await post('live_info', token, { start, limit }));
+      const body = readReply(schemas.liveInfo, 'live_info', await post('live_info', token, { start, limit }));
       return {
         total: body.total,
         rooms: body.room_info.map((r) => ({
@@ -335,7 +322,7 @@ export function createLiveClient(http: WechatHttp): LiveClient {
     },
 
     async replays(token, roomId, start, limit) {
-      const body = read(schemas.replays, 'live_info', await post('live_info', token, { action: 'get_replay', room_id: roomId, start, limit }));
+      const body = readReply(schemas.replays, 'live_info', await post('live_info', token, { action: 'get_replay', room_id: roomId, start, limit }));
       return {
         total: body.total,
         replays: body.live_replay.map((r) => ({ mediaUrl: r.media_url, createTime: r.create_time, expireTime: r.expire_time })),
@@ -343,7 +330,7 @@ export function createLiveClient(http: WechatHttp): LiveClient {
     },
 
     async addGoods(token, goods) {
-      return read(schemas.goodsAdded, 'goods_add', await post('goods_add', token, { goodsInfo: { ...goods } }));
+      return readReply(schemas.goodsAdded, 'goods_add', await post('goods_add', token, { goodsInfo: { ...goods } }));
     },
 
     async resetAudit(token, goodsId, auditId) {
@@ -351,7 +338,7 @@ export function createLiveClient(http: WechatHttp): LiveClient {
     },
 
     async submitAudit(token, goodsId) {
-      return read(schemas.audited, 'goods_audit', await post('goods_audit', token, { goodsId }));
+      return readReply(schemas.audited, 'goods_audit', await post('goods_audit', token, { goodsId }));
     },
 
     async deleteGoods(token, goodsId) {
@@ -363,7 +350,7 @@ export function createLiveClient(http: WechatHttp): LiveClient {
     },
 
     async goodsByStatus(token, status, offset, limit) {
-      const body = read(schemas.approved, 'goods_approved', await http.get('goods_approved', t(token), { status, offset, limit }));
+      const body = readReply(schemas.approved, 'goods_approved', await http.get('goods_approved', t(token), { status, offset, limit }));
       return {
         total: body.total,
         goods: body.goods.map((g) => ({
@@ -380,7 +367,7 @@ export function createLiveClient(http: WechatHttp): LiveClient {
     },
 
     async goodsById(token, goodsIds) {
-      const body = read(schemas.warehouse, 'goods_warehouse', await post('goods_warehouse', token, { goods_ids: goodsIds }));
+      const body = readReply(schemas.warehouse, 'goods_warehouse', await post('goods_warehouse', token, { goods_ids: goodsIds }));
       return body.goods.map((g) => ({
         goodsId: g.goods_id,
         name: g.name,
@@ -403,7 +390,7 @@ export function createLiveClient(http: WechatHttp): LiveClient {
 
     async roles(token, role, offset, limit, keyword) {
       const query: Record<string, string | number> = keyword === undefined ? { role, offset, limit } : { role, offset, limit, keyword };
-      const body = read(schemas.roles, 'role_list', await http.get('role_list', t(token), query));
+      const body = readReply(schemas.roles, 'role_list', await http.get('role_list', t(token), query));
       return {
         total: body.total,
         members: body.list.map((m) => ({
