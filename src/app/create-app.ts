@@ -22,11 +22,12 @@ import { createWebhookMetrics } from '../metrics/webhook-metrics.js';
 import { AuthorizationLinkService } from '../services/authorization-link.service.js';
 import { QuotaService } from '../services/quota.service.js';
 import { TokenService } from '../services/token.service.js';
+import { createImageFetcher } from '../lib/image-fetch.js';
 import { createWechatApi, type WechatApi } from '../wechat/wechat-api.js';
 import { createWebhooks, exchangeViaWechatApi, type Webhooks } from '../webhooks/webhooks.module.js';
 import { healthRoutes } from './health.routes.js';
 import { registerAppMetrics } from './app-metrics.js';
-import { createServices, type Services } from './services.js';
+import { createLiveServices, createServices, type LiveServices, type Services } from './services.js';
 
 export interface AppOptions {
   clock?: Clock;
@@ -53,6 +54,8 @@ export interface App {
   /** The commands connection (a Cluster when REDIS_CLUSTER_NODES is set). */
   redis: RedisClient;
   services: Services;
+  /** Live management after OPENED (rooms, goods, roles, images; per-API quota and audit trail). */
+  live: LiveServices;
   wechat: WechatApi;
   metrics: Metrics;
   jobs: JobsRuntime | undefined;
@@ -131,6 +134,21 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
   });
 
+  const images = createImageFetcher({
+    allowHttp: config.outboundWebhooks.allowHttp,
+    allowPrivateAddresses: config.outboundWebhooks.allowPrivateAddresses,
+  });
+  const live = createLiveServices({
+    db: database.db,
+    redis,
+    redisPrefix: config.redisPrefix,
+    clock,
+    logger: logger.child({ component: 'live' }),
+    wechat: { run: (tenantId, appId, call) => wechat.runLive(tenantId, appId, call) },
+    webhookQueue: outbound.queue,
+    fetchImage: images.fetch,
+  });
+
   const runsApi = config.role !== 'worker';
   const runsWorker = config.role !== 'api';
 
@@ -188,6 +206,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         }),
         webhookEndpoints: services.webhookEndpoints,
         webhookDeliveries: outbound.deliveries,
+        liveRooms: live.liveRooms,
+        liveGoods: live.liveGoods,
+        liveRoles: live.liveRoles,
+        liveMedia: live.liveMedia,
+        liveApi: live.liveApi,
       },
       changes: { subscriber, redis, prefix: config.redisPrefix },
       config: config.graphql,
@@ -257,6 +280,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     redis,
     services,
     wechat,
+    live,
     metrics,
     jobs,
     outbound,
@@ -276,6 +300,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         await step('metrics server closed', () => (metricsServer ? closeServer(metricsServer) : undefined));
         await step('outbox relay stopped', () => publisher.stop());
         await step('webhook deliveries drained', () => outbound.close());
+        images.close();
         await step('queue closed', () => queue.close());
         await step('redis closed', () => Promise.all(redisClients.map((r) => r.quit().catch(() => r.disconnect()))));
         await step('database closed', () => database.close());

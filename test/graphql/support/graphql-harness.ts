@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { FormattedExecutionResult } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { createServices, type Services } from '../../../src/app/services.js';
+import { createLiveServices, createServices, type Services } from '../../../src/app/services.js';
 import type { Db } from '../../../src/db/client.js';
 import { OutboxRelay } from '../../../src/events/outbox-relay.js';
 import { LiveGrantsGate } from '../../../src/jobs/live-grants-gate.js';
@@ -22,7 +22,7 @@ import type { DueDelivery } from '../../../src/services/webhooks/event-fan-out.j
 import type { Lookup, UrlPolicy } from '../../../src/services/webhooks/url-policy.js';
 import { createWechatClient } from '../../../src/wechat/client/wechat-client.js';
 import { createTokenManager, type TokenManager } from '../../../src/wechat/tokens/token-manager.js';
-import { componentLoginPageUrl } from '../../../src/wechat/wechat-api.js';
+import { componentLoginPageUrl, createWechatApi } from '../../../src/wechat/wechat-api.js';
 import type { TestEnv } from '../../support/test-env.js';
 import { RecordingQueue } from './recording-queue.js';
 
@@ -143,6 +143,23 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
       tokens: new TokenService({ tokens, authorizers: services.authorizers }),
       webhookEndpoints: services.webhookEndpoints,
       webhookDeliveries: new WebhookDeliveriesService({ db, clock, queue: webhookQueue }),
+      ...createLiveServices({
+        db,
+        redis: env.redis,
+        redisPrefix: env.redisPrefix,
+        clock,
+        logger,
+        wechat: liveWechat(
+          createWechatApi({
+            baseUrl: options.wechatApiBase ?? 'http://127.0.0.1:9',
+            redis: env.redis,
+            prefix: env.redisPrefix,
+            store: services.credentials,
+            clock,
+          }),
+        ),
+        webhookQueue,
+      }),
     },
     changes: { subscriber, redis: env.redis, prefix: env.redisPrefix },
     config: { introspection: false, maxDepth: 8, maxCost: 5000, maxAliases: 30, ...options.config },
@@ -233,4 +250,8 @@ export async function wsOnce<T = Record<string, unknown>>(
   } finally {
     await iterator.return?.();
   }
+}
+
+function liveWechat(api: ReturnType<typeof createWechatApi>) {
+  return { run: api.runLive.bind(api) } as const;
 }
