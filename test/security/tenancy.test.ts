@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { webhookDeliveries } from '../../src/db/tables.js';
+import { eq } from 'drizzle-orm';
+import { authorizers, liveGoods, liveRooms, webhookDeliveries } from '../../src/db/tables.js';
 import { changeFeedKeys } from '../../src/events/change-feed.js';
 import { systemContext } from '../../src/services/context.js';
 import { collect, type GraphqlApp, startGraphqlApp, wsOnce } from '../graphql/support/graphql-harness.js';
@@ -77,7 +78,44 @@ beforeAll(async () => {
       createdAt: new Date(),
     })
     .returning({ id: webhookDeliveries.id });
+  // A's merchant has live open, a room and a good in the mirror.
+  await env.database.db.update(authorizers).set({ liveOpen: true }).where(eq(authorizers.appId, app1));
+  const at = new Date();
+  await env.database.db.insert(liveRooms).values({
+    tenantId: a.tenant.id,
+    appId: app1,
+    roomId: 4242,
+    name: 'Victim room',
+    status: 'NOT_STARTED',
+    liveStatus: 102,
+    startTime: new Date(at.getTime() + 86_400_000),
+    endTime: new Date(at.getTime() + 90_000_000),
+    anchorName: 'Victim anchor',
+    coverImg: 'https://mmbiz.qpic.cn/victim/0',
+    shareImg: 'https://mmbiz.qpic.cn/victim/0',
+    feedsImg: 'https://mmbiz.qpic.cn/victim/0',
+    settings: {},
+    goods: [],
+    syncedAt: at,
+    updatedAt: at,
+  });
+  await env.database.db.insert(liveGoods).values({
+    tenantId: a.tenant.id,
+    appId: app1,
+    goodsId: 777,
+    auditId: 888,
+    name: 'Victim goods',
+    coverImgUrl: 'https://mmbiz.qpic.cn/victim/0',
+    url: 'pages/goods?id=1',
+    priceType: 1,
+    price: '10',
+    auditStatus: 'APPROVED',
+    syncedAt: at,
+    updatedAt: at,
+  });
   victim = {
+    roomId: 4242,
+    goodsId: 777,
     webhookEndpointId: endpoint.endpoint?.id as string,
     webhookDeliveryId: delivery?.id as string,
     tenantId: a.tenant.id,
