@@ -1,6 +1,4 @@
-import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorizers } from '../../src/db/tables.js';
 import { SimulatorAdmin } from '../../src/wechat/simulator/admin-client.js';
 import { type RunningSimulator, startSimulator } from '../../src/wechat/simulator/server.js';
 import { authPath, type RealApp, startRealApp } from '../security/support/real-app.js';
@@ -78,11 +76,15 @@ beforeAll(async () => {
   await gateway.app.webhooks?.drain();
   appId = randomAppId();
   const { refreshToken } = await admin.addAuthorizer({ componentAppId: tenant.keys.componentAppId, appId });
-  await gql('mutation($input: [ImportAuthorizerInput!]!) { importAuthorizers(input: $input) { results { userErrors { code } } } }', {
-    input: [{ appId, refreshToken, permissionSets: [52] }],
+  // The merchant's live was opened before the gateway (WeChat grants no new live today): imported as open.
+  const IMPORT = 'mutation($input: [ImportAuthorizerInput!]!) { importAuthorizers(input: $input) { results { authorizer { liveOpen } userErrors { code } } } }';
+  const imported = await gql<{ importAuthorizers: { results: { authorizer: { liveOpen: boolean } }[] } }>(IMPORT, {
+    input: [{ appId, refreshToken, permissionSets: [52], liveOpen: true }],
   });
-  // The merchant's application was OPENED long ago (or before the gateway): live is open.
-  await env.database.db.update(authorizers).set({ liveOpen: true }).where(eq(authorizers.appId, appId));
+  expect(imported.importAuthorizers.results[0]?.authorizer.liveOpen).toBe(true);
+  // A later import (a refreshed token) without the flag never closes it.
+  const again = await gql<{ importAuthorizers: { results: { authorizer: { liveOpen: boolean } }[] } }>(IMPORT, { input: [{ appId, refreshToken }] });
+  expect(again.importAuthorizers.results[0]?.authorizer.liveOpen).toBe(true);
 }, 60_000);
 
 afterAll(async () => {
