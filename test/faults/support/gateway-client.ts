@@ -123,6 +123,17 @@ export class GatewayClient {
     }
   }
 
+  /** A console's page read: the newest applications (the soak's GraphQL read load). */
+  async readPage(first = 20): Promise<number> {
+    const data = await this.request<{ liveApplications: { edges: unknown[] } }>(
+      'query($first: Int) { liveApplications(first: $first) { edges { node { id status history { status } } } } }',
+      {
+        first,
+      },
+    );
+    return data.liveApplications.edges.length;
+  }
+
   private async request<T>(query: string, variables: Record<string, unknown>): Promise<T> {
     const base = this.baseUrls[this.next++ % this.baseUrls.length];
     const response = await fetch(`${base}/graphql`, {
