@@ -23,9 +23,12 @@ import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { inspect, parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { inArray } from 'drizzle-orm';
+import { Queue } from 'bullmq';
+import { eq, inArray } from 'drizzle-orm';
 import { connectPostgres } from '../src/db/client.js';
-import { type ApplicationStatus, liveApplications } from '../src/db/tables.js';
+import { type ApplicationStatus, liveApplicationEvents, liveApplications } from '../src/db/tables.js';
+import { APPLY_QUEUE_NAME } from '../src/jobs/apply-queue.js';
+import { bullPrefix } from '../src/jobs/quota-keys.js';
 import { SecretBox } from '../src/lib/secret-box.js';
 import { TenantsService } from '../src/services/tenants.service.js';
 import { SimulatorAdmin } from '../src/wechat/simulator/admin-client.js';
@@ -145,6 +148,8 @@ async function main(): Promise<number> {
     cleanups.push(() => database.close());
     await database.migrate();
     const redis = new Redis(redisUrl);
+    // Chaos restarts this Redis: ioredis reconnects; its errors meanwhile are expected.
+    redis.on('error', () => {});
     cleanups.push(async () => {
       await deleteKeys(redis, redisPrefix);
       await redis.quit();
@@ -442,6 +447,23 @@ async function main(): Promise<number> {
 
     const problems: string[] = [];
     problems.push(...report.problems);
+    // What a stuck application's job is doing, to say why it is stuck rather than only that it is.
+    const stuck = finalRows.filter((r) => r.status === 'QUEUED');
+    if (stuck.length > 0) {
+      const queue = new Queue(APPLY_QUEUE_NAME, { connection: redis, prefix: bullPrefix(redisPrefix) });
+      for (const r of stuck.slice(0, 10)) {
+        const job = await queue.getJob(r.id);
+        const state = job ? await job.getState() : 'no job';
+        const history = await database.db
+          .select({ type: liveApplicationEvents.type, errcode: liveApplicationEvents.errcode, message: liveApplicationEvents.message })
+          .from(liveApplicationEvents)
+          .where(eq(liveApplicationEvents.applicationId, r.id));
+        problems.push(
+          `  ${r.id}: job ${state}${job ? `, ${job.attemptsMade} attempts, delay ${job.delay} ms, failed: ${job.failedReason ?? '-'}, data ${JSON.stringify(job.data).slice(0, 160)}` : ''}; history ${history.map((h) => `${h.type}${h.errcode === null ? '' : `(${h.errcode})`}${h.message ? ` ${h.message.slice(0, 60)}` : ''}`).join(' → ')}`,
+        );
+      }
+      await queue.close();
+    }
     for (const g of gaps) if (g.missing.length > 0) problems.push(`subscriber ${g.s.name} never saw the final status of ${g.missing.length} applications`);
     exits.forEach((code, i) => {
       if (code !== 0) problems.push(`${names[i]} exited ${code} at shutdown`);
