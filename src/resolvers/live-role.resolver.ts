@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Arg, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { GraphqlContext } from '../graphql/context.js';
 import { LiveRoleInput } from '../schema/live-ops.input.js';
-import { LiveRolePayload } from '../schema/live-ops.payload.js';
+import { LiveOperationPayload } from '../schema/live-ops.payload.js';
 import { LiveRole, LiveRoleList } from '../schema/live-role.type.js';
 import type { LiveRoleName, RoleListResult } from '../services/live-ops/live-roles.service.js';
 
@@ -20,13 +20,13 @@ export class LiveRoleResolver {
     return services.liveRoles.list(tenant, appId, { role, first, offset, keyword });
   }
 
-  @Mutation(() => LiveRolePayload, { description: 'addrole (role quota): the member must have verified their real name in 小程序直播.' })
-  addLiveRole(@Arg('input', () => LiveRoleInput) input: LiveRoleInput, @Ctx() { tenant, services }: GraphqlContext): Promise<LiveRolePayload> {
+  @Mutation(() => LiveOperationPayload, { description: 'addrole (role quota): the member must have verified their real name in 小程序直播.' })
+  addLiveRole(@Arg('input', () => LiveRoleInput) input: LiveRoleInput, @Ctx() { tenant, services }: GraphqlContext): Promise<LiveOperationPayload> {
     return services.liveRoles.add(tenant, input.appId, input.username, input.role);
   }
 
-  @Mutation(() => LiveRolePayload, { description: 'deleterole (role quota).' })
-  deleteLiveRole(@Arg('input', () => LiveRoleInput) input: LiveRoleInput, @Ctx() { tenant, services }: GraphqlContext): Promise<LiveRolePayload> {
+  @Mutation(() => LiveOperationPayload, { description: 'deleterole (role quota).' })
+  deleteLiveRole(@Arg('input', () => LiveRoleInput) input: LiveRoleInput, @Ctx() { tenant, services }: GraphqlContext): Promise<LiveOperationPayload> {
     return services.liveRoles.delete(tenant, input.appId, input.username, input.role);
   }
 }

@@ -1,14 +1,21 @@
 import 'reflect-metadata';
 import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { GraphqlContext } from '../graphql/context.js';
-import { AddGoodsToLiveRoomInput, AddLiveRoomAssistantsInput, CreateLiveRoomInput, EditLiveRoomInput } from '../schema/live-ops.input.js';
+import {
+  AddGoodsToLiveRoomInput,
+  AddLiveRoomAssistantsInput,
+  CreateLiveRoomInput,
+  EditLiveRoomInput,
+  UpdateLiveRoomSwitchesInput,
+} from '../schema/live-ops.input.js';
 import {
   DeleteLiveRoomPayload,
-  LiveRoomAssistantChangePayload,
+  LiveOperationPayload,
   LiveRoomAssistantsPayload,
   LiveRoomPayload,
   LiveRoomPushUrlPayload,
   LiveRoomShareCodePayload,
+  LiveRoomSubAnchorPayload,
 } from '../schema/live-ops.payload.js';
 import { LiveReplayList, LiveRoom, LiveRoomConnection } from '../schema/live-room.type.js';
 import type { LiveRoomView } from '../services/live-ops/live-mirror.js';
@@ -73,23 +80,65 @@ export class LiveRoomResolver {
     return r.ok ? { assistants: r.value.list, maxCount: r.value.maxCount, userErrors: [] } : { assistants: [], maxCount: 0, userErrors: [r.error] };
   }
 
-  @Mutation(() => LiveRoomAssistantChangePayload, { description: 'addassistant (room quota).' })
+  @Mutation(() => LiveOperationPayload, { description: 'addassistant (room quota).' })
   async addLiveRoomAssistants(
     @Arg('input', () => AddLiveRoomAssistantsInput) input: AddLiveRoomAssistantsInput,
     @Ctx() { tenant, services }: GraphqlContext,
-  ): Promise<LiveRoomAssistantChangePayload> {
+  ): Promise<LiveOperationPayload> {
     const userErrors = await services.liveRooms.addAssistants(tenant, input.appId, input.roomId, input.users);
     return { ok: userErrors.length === 0, userErrors };
   }
 
-  @Mutation(() => LiveRoomAssistantChangePayload, { description: 'removeassistant (room quota).' })
+  @Mutation(() => LiveOperationPayload, { description: 'removeassistant (room quota).' })
   async removeLiveRoomAssistant(
     @Arg('appId', () => String) appId: string,
     @Arg('roomId', () => Int) roomId: number,
     @Arg('username', () => String) username: string,
     @Ctx() { tenant, services }: GraphqlContext,
-  ): Promise<LiveRoomAssistantChangePayload> {
+  ): Promise<LiveOperationPayload> {
     const userErrors = await services.liveRooms.removeAssistant(tenant, appId, roomId, username);
+    return { ok: userErrors.length === 0, userErrors };
+  }
+
+  @Mutation(() => LiveRoomPayload, {
+    description: 'Changes switches of a created room (updatecomment, updatefeedpublic, updatereplay, updatekf; room quota each).',
+  })
+  updateLiveRoomSwitches(
+    @Arg('input', () => UpdateLiveRoomSwitchesInput) input: UpdateLiveRoomSwitchesInput,
+    @Ctx() { tenant, services }: GraphqlContext,
+  ): Promise<RoomResult> {
+    const { appId, roomId, ...switches } = input;
+    return services.liveRooms.setSwitches(tenant, appId, roomId, switches);
+  }
+
+  @Query(() => LiveRoomSubAnchorPayload, { description: "The room's sub-anchor, read through WeChat (room quota)." })
+  async liveRoomSubAnchor(
+    @Arg('appId', () => String) appId: string,
+    @Arg('roomId', () => Int) roomId: number,
+    @Ctx() { tenant, services }: GraphqlContext,
+  ): Promise<LiveRoomSubAnchorPayload> {
+    const r = await services.liveRooms.subAnchor(tenant, appId, roomId);
+    return r.ok ? { username: r.value, userErrors: [] } : { username: null, userErrors: [r.error] };
+  }
+
+  @Mutation(() => LiveOperationPayload, { description: 'Sets the sub-anchor (addsubanchor, or modifysubanchor when the room has one; room quota).' })
+  async setLiveRoomSubAnchor(
+    @Arg('appId', () => String) appId: string,
+    @Arg('roomId', () => Int) roomId: number,
+    @Arg('username', () => String, { description: "The sub-anchor's WeChat id; they must have verified their real name." }) username: string,
+    @Ctx() { tenant, services }: GraphqlContext,
+  ): Promise<LiveOperationPayload> {
+    const userErrors = await services.liveRooms.setSubAnchor(tenant, appId, roomId, username);
+    return { ok: userErrors.length === 0, userErrors };
+  }
+
+  @Mutation(() => LiveOperationPayload, { description: 'deletesubanchor (room quota).' })
+  async deleteLiveRoomSubAnchor(
+    @Arg('appId', () => String) appId: string,
+    @Arg('roomId', () => Int) roomId: number,
+    @Ctx() { tenant, services }: GraphqlContext,
+  ): Promise<LiveOperationPayload> {
+    const userErrors = await services.liveRooms.deleteSubAnchor(tenant, appId, roomId);
     return { ok: userErrors.length === 0, userErrors };
   }
 

@@ -191,3 +191,24 @@ export class AddLiveRoomAssistantsInput {
   @Field(() => [LiveRoomAssistantInput])
   users!: LiveRoomAssistantInput[];
 }
+
+@InputType({ description: 'Switches WeChat lets a created room change, one call each (room quota); give the ones to change.' })
+export class UpdateLiveRoomSwitchesInput {
+  @Field(() => String)
+  appId!: string;
+
+  @Field(() => Int)
+  roomId!: number;
+
+  @Field(() => Boolean, { nullable: true, description: 'Mute every viewer (updatecomment).' })
+  banComment?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'Shown in the official feeds (updatefeedpublic).' })
+  isFeedsPublic?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'No replay (updatereplay).' })
+  closeReplay?: boolean | null;
+
+  @Field(() => Boolean, { nullable: true, description: 'No customer service (updatekf).' })
+  closeKf?: boolean | null;
+}

@@ -41,8 +41,8 @@ export class DeleteLiveGoodsPayload {
   userErrors!: UserError[];
 }
 
-@ObjectType({ simpleResolvers: true })
-export class LiveRolePayload {
+@ObjectType({ simpleResolvers: true, description: 'A live management call with nothing to return but whether WeChat accepted it.' })
+export class LiveOperationPayload {
   @Field(() => Boolean, { description: 'WeChat accepted it.' })
   ok!: boolean;
 
@@ -129,9 +129,9 @@ export class LiveRoomAssistantsPayload {
 }
 
 @ObjectType({ simpleResolvers: true })
-export class LiveRoomAssistantChangePayload {
-  @Field(() => Boolean, { description: 'WeChat accepted it.' })
-  ok!: boolean;
+export class LiveRoomSubAnchorPayload {
+  @Field(() => String, { nullable: true, description: "The sub-anchor's WeChat id; null when WeChat refused (e.g. the room has none)." })
+  username!: string | null;
 
   @Field(() => [UserError])
   userErrors!: UserError[];

@@ -225,6 +225,35 @@ describe('live rooms, goods and roles through GraphQL', () => {
     );
     expect(removed.removeLiveRoomAssistant).toEqual({ ok: true, userErrors: [] });
 
+    const switched = await gql<{ updateLiveRoomSwitches: { room: { settings: { closeReplay: number; isFeedsPublic: number } }; userErrors: Err[] } }>(
+      `mutation($input: UpdateLiveRoomSwitchesInput!) { updateLiveRoomSwitches(input: $input) { room { settings { closeReplay isFeedsPublic } } ${ERRORS} } }`,
+      { input: { appId, roomId, banComment: true, isFeedsPublic: false } },
+    );
+    expect(switched.updateLiveRoomSwitches).toEqual({ room: { settings: { closeReplay: 0, isFeedsPublic: 0 } }, userErrors: [] });
+    const noAnchor = await gql<{ liveRoomSubAnchor: { username: string | null; userErrors: Err[] } }>(
+      `query($appId: String!, $roomId: Int!) { liveRoomSubAnchor(appId: $appId, roomId: $roomId) { username ${ERRORS} } }`,
+      { appId, roomId },
+    );
+    expect(noAnchor.liveRoomSubAnchor.username).toBeNull();
+    expect(noAnchor.liveRoomSubAnchor.userErrors[0]?.errcode).toBeTruthy();
+    for (const username of ['sub_zhou', 'sub_wu']) {
+      const set = await gql<{ setLiveRoomSubAnchor: { ok: boolean; userErrors: Err[] } }>(
+        `mutation($appId: String!, $roomId: Int!, $username: String!) { setLiveRoomSubAnchor(appId: $appId, roomId: $roomId, username: $username) { ok ${ERRORS} } }`,
+        { appId, roomId, username },
+      );
+      expect(set.setLiveRoomSubAnchor).toEqual({ ok: true, userErrors: [] });
+    }
+    const sub = await gql<{ liveRoomSubAnchor: { username: string | null } }>(
+      'query($appId: String!, $roomId: Int!) { liveRoomSubAnchor(appId: $appId, roomId: $roomId) { username } }',
+      { appId, roomId },
+    );
+    expect(sub.liveRoomSubAnchor.username).toBe('sub_wu');
+    const unsub = await gql<{ deleteLiveRoomSubAnchor: { ok: boolean } }>(
+      'mutation($appId: String!, $roomId: Int!) { deleteLiveRoomSubAnchor(appId: $appId, roomId: $roomId) { ok } }',
+      { appId, roomId },
+    );
+    expect(unsub.deleteLiveRoomSubAnchor.ok).toBe(true);
+
     // The room goes live: the mirror follows on refresh; a live room cannot be deleted.
     await admin.setLiveRoomStatus(appId, roomId, 101);
     const live = await gql<{ liveRoom: { status: string } }>(

@@ -5,7 +5,7 @@ import { inTenant } from '../../db/tenant-scope.js';
 import type { Clock } from '../../lib/clock.js';
 import { LIVE_INFO_PAGE_SIZE } from '../../wechat/endpoints.js';
 import { isWechatError } from '../../wechat/errors.js';
-import type { LiveClient, RoomFields, WechatReplay, WechatRoom } from '../../wechat/live/live-client.js';
+import { type LiveClient, type RoomFields, type RoomSwitch, SWITCH_ENDPOINTS, type WechatReplay, type WechatRoom } from '../../wechat/live/live-client.js';
 import type { TenantContext } from '../context.js';
 import { clampPageSize, type Page } from '../cursor.js';
 import { DomainError, type UserError, userError } from '../errors.js';
@@ -355,6 +355,78 @@ export class LiveRoomsService {
       (c, token) => c.removeAssistant(token, roomId, username),
     );
     return removed.ok ? [] : [removed.error];
+  }
+
+  /**
+   * The switches WeChat lets a created room change (one call each, room quota): global comment
+   * ban, feeds visibility, replay, customer service. The first refusal stops the rest; the mirror
+   * takes what WeChat accepted.
+   */
+  async setSwitches(ctx: TenantContext, appId: string, roomId: number, switches: Partial<Record<RoomSwitch, boolean | null>>): Promise<RoomResult> {
+    const refused = await this.deps.calls.checkMerchant(ctx, appId, ['input', 'appId']);
+    if (refused) return { room: null, userErrors: [refused] };
+    const given = (Object.entries(switches) as [RoomSwitch, boolean | null | undefined][]).filter((e): e is [RoomSwitch, boolean] => typeof e[1] === 'boolean');
+    if (given.length === 0)
+      return { room: null, userErrors: [userError('INVALID_INPUT', 'Give at least one of banComment, isFeedsPublic, closeReplay, closeKf.', ['input'])] };
+    const before = await this.get(ctx, appId, roomId);
+    if (before?.status === 'ENDED' || before?.status === 'EXPIRED') {
+      return { room: before, userErrors: [userError('ROOM_STATUS_FORBIDS', `Room ${roomId} is ${before.status}.`, ['input', 'roomId'])] };
+    }
+    const accepted: Partial<Record<RoomSwitch, 0 | 1>> = {};
+    const errors: UserError[] = [];
+    for (const [name, on] of given) {
+      const value = on ? 1 : 0;
+      const done = await this.deps.calls.call(
+        ctx,
+        appId,
+        { endpoint: SWITCH_ENDPOINTS[name], operation: 'updateLiveRoomSwitches', request: { roomId, [name]: value } },
+        (c, token) => c.setRoomSwitch(token, roomId, name, value),
+      );
+      if (!done.ok) {
+        errors.push({ ...done.error, field: ['input', name] });
+        break;
+      }
+      accepted[name] = value;
+    }
+    if (!before) return { room: null, userErrors: errors };
+    const listed = listedRoomOfView(before);
+    if (accepted.isFeedsPublic !== undefined) listed.isFeedsPublic = accepted.isFeedsPublic;
+    if (accepted.closeReplay !== undefined) listed.closeReplay = accepted.closeReplay;
+    if (accepted.closeKf !== undefined) listed.closeKf = accepted.closeKf;
+    if (accepted.banComment !== undefined) listed.closeComment = accepted.banComment;
+    const room = Object.keys(accepted).length > 0 ? await this.mirrorOne(ctx, appId, listed) : before;
+    return { room, userErrors: errors };
+  }
+
+  subAnchor(ctx: TenantContext, appId: string, roomId: number): Promise<CallResult<string>> {
+    return this.readCall(ctx, appId, { endpoint: 'room_get_sub_anchor', operation: 'liveRoomSubAnchor', request: { roomId } }, (c, token) =>
+      c.subAnchor(token, roomId),
+    );
+  }
+
+  /** Sets the room's sub-anchor: modifysubanchor when it has one (asked first), addsubanchor otherwise. */
+  async setSubAnchor(ctx: TenantContext, appId: string, roomId: number, username: string): Promise<UserError[]> {
+    if (!username.trim()) return [userError('INVALID_INPUT', 'username is the WeChat id (微信号) of the sub-anchor.', ['username'])];
+    const current = await this.subAnchor(ctx, appId, roomId);
+    if (!current.ok && current.error.code !== 'WECHAT_ERROR' && current.error.code !== 'INVALID_INPUT') return [current.error];
+    const replace = current.ok && current.value !== '';
+    const set = await this.deps.calls.call(
+      ctx,
+      appId,
+      { endpoint: replace ? 'room_modify_sub_anchor' : 'room_add_sub_anchor', operation: 'setLiveRoomSubAnchor', request: { roomId, username } },
+      (c, token) => c.setSubAnchor(token, roomId, username, replace),
+    );
+    return set.ok ? [] : [set.error];
+  }
+
+  async deleteSubAnchor(ctx: TenantContext, appId: string, roomId: number): Promise<UserError[]> {
+    const deleted = await this.readCall(
+      ctx,
+      appId,
+      { endpoint: 'room_delete_sub_anchor', operation: 'deleteLiveRoomSubAnchor', request: { roomId } },
+      (c, token) => c.deleteSubAnchor(token, roomId),
+    );
+    return deleted.ok ? [] : [deleted.error];
   }
 
   /** Every replay of a room, through WeChat (one live_info call per 100). */

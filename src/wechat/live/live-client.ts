@@ -209,7 +209,19 @@ const schemas = {
     list: z.array(z.object({ alias: str, nickname: str, openid: str, headimg: str, timestamp: num.default(0) })).default([]),
   }),
   media: z.object({ media_id: z.string().min(1), created_at: num }),
+  subAnchor: z.object({ username: str }),
 };
+
+/** A room switch WeChat changes by its own endpoint after creation; `value` 1 is "on" as WeChat names it. */
+export type RoomSwitch = 'banComment' | 'isFeedsPublic' | 'closeReplay' | 'closeKf';
+
+/** The endpoint that changes each switch of a created room. */
+export const SWITCH_ENDPOINTS = {
+  banComment: 'room_update_comment',
+  isFeedsPublic: 'room_update_feed_public',
+  closeReplay: 'room_update_replay',
+  closeKf: 'room_update_kf',
+} as const satisfies Record<RoomSwitch, LiveEndpoint>;
 
 export interface LiveClient {
   uploadImage(token: string, file: { filename: string; contentType: string; bytes: Uint8Array }): Promise<{ mediaId: string; createdAt: number }>;
@@ -219,6 +231,13 @@ export interface LiveClient {
   pushUrl(token: string, roomId: number): Promise<string>;
   sharedCode(token: string, roomId: number, params?: string): Promise<{ cdnUrl: string; pagePath: string; posterUrl: string }>;
   addGoodsToRoom(token: string, roomId: number, goodsIds: readonly number[]): Promise<void>;
+  /** One switch of a created room (updatecomment, updatefeedpublic, updatereplay, updatekf). */
+  setRoomSwitch(token: string, roomId: number, name: RoomSwitch, value: 0 | 1): Promise<void>;
+  /** addsubanchor, or modifysubanchor when the room has one. */
+  setSubAnchor(token: string, roomId: number, username: string, replace: boolean): Promise<void>;
+  deleteSubAnchor(token: string, roomId: number): Promise<void>;
+  /** The sub-anchor's WeChat id; WeChat answers an errcode when the room has none. */
+  subAnchor(token: string, roomId: number): Promise<string>;
   addAssistant(token: string, roomId: number, users: readonly { username: string; nickname: string }[]): Promise<void>;
   removeAssistant(token: string, roomId: number, username: string): Promise<void>;
   assistants(token: string, roomId: number): Promise<{ maxCount: number; list: { username: string; nickname: string; openid: string }[] }>;
@@ -274,6 +293,22 @@ export function createLiveClient(http: WechatHttp): LiveClient {
 
     async addGoodsToRoom(token, roomId, goodsIds) {
       await post('room_add_goods', token, { roomId, ids: goodsIds });
+    },
+
+    async setRoomSwitch(token, roomId, name, value) {
+      await post(SWITCH_ENDPOINTS[name], token, { roomId, [name]: value });
+    },
+
+    async setSubAnchor(token, roomId, username, replace) {
+      await post(replace ? 'room_modify_sub_anchor' : 'room_add_sub_anchor', token, { roomId, username });
+    },
+
+    async deleteSubAnchor(token, roomId) {
+      await post('room_delete_sub_anchor', token, { roomId });
+    },
+
+    async subAnchor(token, roomId) {
+      return readReply(schemas.subAnchor, 'room_get_sub_anchor', await http.get('room_get_sub_anchor', t(token), { roomId })).username;
     },
 
     async addAssistant(token, roomId, users) {

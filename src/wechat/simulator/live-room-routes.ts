@@ -296,8 +296,61 @@ export function roomHandlers(): Pick<Record<LiveEndpoint, LiveHandler>, RoomEndp
       return ok({ list, count: list.length, maxCount: MAX_ASSISTANTS });
     },
 
+    room_update_comment: roomSwitch('banComment', (room, v) => (room.closeComment = v)),
+    room_update_feed_public: roomSwitch('isFeedsPublic', (room, v) => (room.isFeedsPublic = v)),
+    room_update_replay: roomSwitch('closeReplay', (room, v) => (room.closeReplay = v)),
+    room_update_kf: roomSwitch('closeKf', (room, v) => (room.closeKf = v)),
+
+    room_add_sub_anchor: (call) => setSubAnchor(call, false),
+    room_modify_sub_anchor: (call) => setSubAnchor(call, true),
+
+    room_delete_sub_anchor(call) {
+      const room = roomOf(call, call.body.roomId);
+      if (!room) return roomNotFound();
+      if (!room.subAnchorWechat) return badParam('roomId', 'the room has no sub-anchor').reply;
+      room.subAnchorWechat = '';
+      return ok({});
+    },
+
+    room_get_sub_anchor(call) {
+      const roomId = queryInteger(call.query, 'roomId');
+      if (!roomId.ok) return roomId.reply;
+      const room = call.app.rooms.get(roomId.value);
+      if (!room) return roomNotFound();
+      if (!room.subAnchorWechat) return badParam('roomId', 'the room has no sub-anchor').reply;
+      return ok({ username: room.subAnchorWechat });
+    },
+
     live_info: liveInfo,
   };
+}
+
+/** updatecomment, updatefeedpublic, updatereplay, updatekf: `roomId` (the docs' table says `id`; both taken) and a 0/1 switch; never on an ended room. */
+function roomSwitch(name: string, set: (room: LiveRoom, value: number) => void): LiveHandler {
+  return (call) => {
+    const room = roomOf(call, call.body.roomId ?? call.body.id);
+    if (!room) return roomNotFound();
+    const value = flagField(call.body, name);
+    if (!value.ok) return value.reply;
+    if (call.live.roomStatus(room) === 103) return roomStatusForbids();
+    set(room, value.value);
+    return ok({});
+  };
+}
+
+/** addsubanchor (the room has none yet) and modifysubanchor (it has one): the WeChat id checked as an anchor's. */
+function setSubAnchor(call: LiveCall, replace: boolean): SimReply {
+  const room = roomOf(call, call.body.roomId);
+  if (!room) return roomNotFound();
+  const username = requiredString(call.body, 'username');
+  if (!username.ok) return username.reply;
+  if (replace !== Boolean(room.subAnchorWechat)) {
+    return badParam('roomId', replace ? 'the room has no sub-anchor: addsubanchor' : 'the room has a sub-anchor: modifysubanchor').reply;
+  }
+  const refused = anchorRefusal(username.value);
+  if (refused) return refused;
+  room.subAnchorWechat = username.value;
+  return ok({});
 }
 
 export type RoomEndpoint =
@@ -310,4 +363,12 @@ export type RoomEndpoint =
   | 'room_add_assistant'
   | 'room_remove_assistant'
   | 'room_assistant_list'
+  | 'room_add_sub_anchor'
+  | 'room_modify_sub_anchor'
+  | 'room_delete_sub_anchor'
+  | 'room_get_sub_anchor'
+  | 'room_update_feed_public'
+  | 'room_update_replay'
+  | 'room_update_kf'
+  | 'room_update_comment'
   | 'live_info';

@@ -449,6 +449,31 @@ function liveOperations(): OperationCase[] {
       { ok: false },
     ),
     mutation(
+      'updateLiveRoomSwitches',
+      'mutation($input: UpdateLiveRoomSwitchesInput!) { updateLiveRoomSwitches(input: $input) { room { roomId } userErrors { code } } }',
+      (v) => ({ input: { appId: v.appIds[0], roomId: v.roomId, banComment: true } }),
+      { room: null },
+    ),
+    {
+      field: 'liveRoomSubAnchor',
+      type: 'query',
+      document: 'query($appId: String!, $roomId: Int!) { liveRoomSubAnchor(appId: $appId, roomId: $roomId) { username userErrors { code } } }',
+      variables: (v) => ({ appId: v.appIds[0], roomId: v.roomId }),
+      checkForeign: notFound({ username: null }),
+    },
+    mutation(
+      'setLiveRoomSubAnchor',
+      'mutation($appId: String!, $roomId: Int!) { setLiveRoomSubAnchor(appId: $appId, roomId: $roomId, username: "intruder") { ok userErrors { code } } }',
+      (v) => ({ appId: v.appIds[0], roomId: v.roomId }),
+      { ok: false },
+    ),
+    mutation(
+      'deleteLiveRoomSubAnchor',
+      'mutation($appId: String!, $roomId: Int!) { deleteLiveRoomSubAnchor(appId: $appId, roomId: $roomId) { ok userErrors { code } } }',
+      (v) => ({ appId: v.appIds[0], roomId: v.roomId }),
+      { ok: false },
+    ),
+    mutation(
       'uploadLiveImage',
       'mutation($input: UploadLiveImageInput!) { uploadLiveImage(input: $input) { image { mediaId } userErrors { code } } }',
       (v) => ({ input: { appId: v.appIds[0], dataBase64: 'iVBORw0KGgo=' } }),
