@@ -9,14 +9,22 @@ import { graphqlError } from './errors.js';
 
 /** Where changes come from: live (every instance's publishes, via one Redis psubscribe) and kept (the tenant's stream). */
 export interface ChangeSource {
-  listen(tenantId: string, listener: (change: ApplicationChange) => void): () => void;
+  /** `onGap`: live changes from `sinceMs` on were missed (the subscription connection was lost); they are in the stream. */
+  listen(tenantId: string, listener: (change: ApplicationChange) => void, onGap?: (sinceMs: number) => void): () => void;
   /** Changes after `after` (exclusive), oldest first, at most `count`. */
   replay(tenantId: string, after: string, count: number): Promise<ApplicationChange[]>;
 }
 
 export function redisChangeSource(subscriber: ChangeSubscriber, redis: RedisClient, prefix: string): ChangeSource {
   return {
-    listen: (tenantId, listener) => subscriber.listen(tenantId, listener),
+    listen: (tenantId, listener, onGap) => {
+      const unlisten = subscriber.listen(tenantId, listener);
+      const unGap = onGap ? subscriber.onGap(tenantId, onGap) : undefined;
+      return () => {
+        unlisten();
+        unGap?.();
+      };
+    },
     replay: (tenantId, after, count) => replayChanges(redis, prefix, tenantId, after, count),
   };
 }
@@ -35,6 +43,9 @@ export interface FeedOptions {
 }
 
 const CURSOR = /^\d{1,20}-\d{1,20}$/;
+
+/** Stream ids carry Redis's clock: a gap is replayed from this long before our clock says it began. */
+const GAP_SLACK_MS = 2_000;
 
 /** Orders Redis stream ids ("<ms>-<seq>"). */
 export function compareCursors(a: string, b: string): number {
@@ -80,6 +91,8 @@ class FeedSubscription implements AsyncIterableIterator<ApplicationChange> {
   /** The newest cursor queued or delivered. */
   private lastCursor: string | undefined;
   private waiter: Waiter | undefined;
+  /** The replay page being read: next() and a gap's catch-up never read two at once. */
+  private replaying: Promise<void> | undefined;
   private state: 'open' | 'overflowed' | 'closed' = 'open';
   private readonly unlisten: () => void;
 
@@ -96,7 +109,11 @@ class FeedSubscription implements AsyncIterableIterator<ApplicationChange> {
       this.lastCursor = filter.after;
       this.held = new Map();
     }
-    this.unlisten = source.listen(ctx.tenantId, (change) => this.onLive(change));
+    this.unlisten = source.listen(
+      ctx.tenantId,
+      (change) => this.onLive(change),
+      (sinceMs) => this.onGap(sinceMs),
+    );
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<ApplicationChange> {
@@ -119,7 +136,38 @@ class FeedSubscription implements AsyncIterableIterator<ApplicationChange> {
         return { value: first.value, done: false };
       }
       if (this.replayFrom === undefined) return new Promise<IteratorResult<ApplicationChange>>((resolve) => (this.waiter = resolve));
-      await this.replayPage(this.replayFrom);
+      await this.replayOnce();
+    }
+  }
+
+  private replayOnce(): Promise<void> {
+    const from = this.replayFrom;
+    if (from === undefined) return Promise.resolve();
+    this.replaying ??= this.replayPage(from).finally(() => {
+      this.replaying = undefined;
+    });
+    return this.replaying;
+  }
+
+  /**
+   * Live changes were missed: replay the stream from the last one delivered (or from when the gap
+   * began), holding live changes meanwhile, exactly as a subscription with `after` starts.
+   */
+  private onGap(sinceMs: number): void {
+    if (this.state !== 'open' || this.replayFrom !== undefined) return; // a replay in progress covers it
+    this.replayFrom = this.lastCursor ?? `${Math.max(0, sinceMs - GAP_SLACK_MS)}-0`;
+    this.held = new Map();
+    // A reader waiting for the next change gets the replayed ones as they are read.
+    if (this.waiter) void this.catchUp();
+  }
+
+  private async catchUp(): Promise<void> {
+    try {
+      while (this.state === 'open' && this.replayFrom !== undefined) await this.replayOnce();
+    } catch (err) {
+      // The stream is out of reach too: try again shortly (a reader that is not waiting retries on its next read).
+      this.logger?.warn({ err, tenantId: this.ctx.tenantId }, 'replaying a subscription gap failed; retrying');
+      if (this.state === 'open') setTimeout(() => (this.waiter ? void this.catchUp() : undefined), 1_000).unref();
     }
   }
 

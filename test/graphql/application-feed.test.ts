@@ -7,13 +7,23 @@ import type { LiveApplicationView } from '../../src/services/live-application/in
 class MemorySource implements ChangeSource {
   readonly stream: ApplicationChange[] = [];
   readonly listeners = new Set<(c: ApplicationChange) => void>();
+  readonly gapListeners = new Set<(sinceMs: number) => void>();
   private seq = 0;
   /** Runs before each replay page is answered (to interleave live changes with a replay). */
   onReplay: (() => void) | undefined;
 
-  listen(_tenantId: string, listener: (c: ApplicationChange) => void): () => void {
+  listen(_tenantId: string, listener: (c: ApplicationChange) => void, onGap?: (sinceMs: number) => void): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    if (onGap) this.gapListeners.add(onGap);
+    return () => {
+      this.listeners.delete(listener);
+      if (onGap) this.gapListeners.delete(onGap);
+    };
+  }
+
+  /** The subscription connection came back: what was published meanwhile reached no listener. */
+  gap(sinceMs = 0): void {
+    for (const l of this.gapListeners) l(sinceMs);
   }
 
   async replay(_tenantId: string, after: string, count: number): Promise<ApplicationChange[]> {
@@ -21,11 +31,11 @@ class MemorySource implements ChangeSource {
     return this.stream.filter((c) => compareCursors(c.cursor, after) > 0).slice(0, count);
   }
 
-  publish(id: string, status: LiveApplicationView['status'], tenantId = 't1', appId = `wx${id.padStart(16, '0')}`): ApplicationChange {
+  publish(id: string, status: LiveApplicationView['status'], tenantId = 't1', appId = `wx${id.padStart(16, '0')}`, live = true): ApplicationChange {
     this.seq += 1;
     const change = { cursor: `1000-${this.seq}`, application: view(id, status, tenantId, appId) };
     this.stream.push(change);
-    for (const l of this.listeners) l(change);
+    if (live) for (const l of this.listeners) l(change);
     return change;
   }
 }
@@ -136,6 +146,25 @@ describe('ApplicationFeed', () => {
 
   it('refuses an "after" that is not a stream cursor', () => {
     expect(() => new ApplicationFeed(new MemorySource()).subscribe(ctx, { after: 'x' })).toThrow(/cursor/);
+  });
+
+  it('replays what a lost subscription connection missed, to a waiting reader, once and in order', async () => {
+    const source = new MemorySource();
+    const sub = new ApplicationFeed(source).subscribe(ctx, {});
+    source.publish('a1', 'SUBMITTED');
+    expect(await take(sub, 1)).toEqual(['a1:SUBMITTED@1000-1']);
+    const waiting = take(sub, 3);
+    // Published while the connection was down: in the stream, never delivered live.
+    source.publish('a1', 'OPENED', 't1', undefined, false);
+    source.publish('a2', 'SUBMITTED', 't1', undefined, false);
+    source.gap();
+    source.publish('a3', 'QUEUED');
+    expect(await waiting).toEqual(['a1:OPENED@1000-2', 'a2:SUBMITTED@1000-3', 'a3:QUEUED@1000-4']);
+    // A second gap notice with nothing missed replays nothing again.
+    source.gap();
+    source.publish('a4', 'QUEUED');
+    expect(await take(sub, 1)).toEqual(['a4:QUEUED@1000-5']);
+    await sub.return?.();
   });
 
   it('orders cursors numerically', () => {
