@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { type Config, ConfigError } from '../config/config.js';
 import { connectPglite, connectPostgres, type Database } from '../db/client.js';
 import { RedisChangePublisher } from '../events/change-feed.js';
+import { listenForApiKeyInvalidations, RedisApiKeyInvalidations } from '../events/api-key-invalidations.js';
 import { ChangeSubscriber } from '../events/change-subscriber.js';
 import { OutboxRelay } from '../events/outbox-relay.js';
 import { createGraphqlServer, type GraphqlServer } from '../graphql/index.js';
@@ -112,6 +113,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     publisher,
     urlPolicy: config.outboundWebhooks,
     webhookQueue: outbound.queue,
+    // Only the API roles check keys; a worker revokes none, but its services are the same.
+    apiKeyCacheTtlMs: config.role === 'worker' ? 0 : config.apiKeyCacheTtlMs,
+    apiKeyInvalidations: new RedisApiKeyInvalidations(redis, config.redisPrefix, logger.child({ component: 'api-keys' })),
   });
   const wechat = createWechatApi({
     baseUrl: config.wechatApiBase,
@@ -172,10 +176,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     redisClients.push(subscriberConnection);
     logRedisOutages(subscriberConnection, 'subscriber', logger);
     subscriber = new ChangeSubscriber(subscriberConnection, config.redisPrefix, logger);
+    await listenForApiKeyInvalidations(subscriberConnection, config.redisPrefix, (i) => services.apiKeys.forget(i), logger);
     graphql = createGraphqlServer({
       db: database.db,
       services: {
         tenants: services.tenants,
+        apiKeys: services.apiKeys,
         authorizers: services.authorizers,
         applications: services.applications,
         lifecycle: services.lifecycle,

@@ -32,6 +32,15 @@ export function unauthenticated(): ExposedError {
   return graphqlError('UNAUTHENTICATED', ERROR_CODES.UNAUTHENTICATED, 401);
 }
 
+/** UNAUTHENTICATED for a key that was valid until `expiredAt`: the client learns why, and what to do. */
+export function expiredKey(expiredAt: Date): ExposedError {
+  return graphqlError(
+    'UNAUTHENTICATED',
+    `This API key expired at ${expiredAt.toISOString()}. Ask an admin of your tenant for a new key (createApiKey, or the operator: wxlive apikey create --tenant ID --expires-at DATE) and send it as "Authorization: Bearer <key>".`,
+    401,
+  );
+}
+
 /** FORBIDDEN naming the scope the operation needs and the scopes the key holds. */
 export function forbidden(needed: ApiKeyScope, held: Iterable<ApiKeyScope>): ExposedError {
   const detail = `This operation needs the ${needed} scope; this key has ${[...held].join(', ') || 'none'}.`;

@@ -18,7 +18,7 @@ import { activeSpan, inSpan } from '../lib/tracing.js';
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import { ApplicationFeed, redisChangeSource } from './application-feed.js';
-import { authenticate, cachedAuthenticator } from './authenticate.js';
+import { authenticate } from './authenticate.js';
 import { CompiledOperations } from './compiled-operations.js';
 import { GraphqlContext, type GraphqlServices } from './context.js';
 import { classifyError, ExposedError, formatForClient, MASKED_MESSAGE, maskedMessage } from './errors.js';
@@ -54,11 +54,6 @@ export interface GraphqlServerDeps {
    * queries seen before are answered on a fast path beside Apollo's pipeline (see http-handler).
    */
   jit?: boolean;
-  /**
-   * Remember a valid API key this long (default 0: look every key up). Saves a query per request;
-   * a revoked key keeps working for up to this long.
-   */
-  authCacheTtlMs?: number;
   /** Each GraphQL request over HTTP, whichever path answered it (metrics). */
   onOperation?: OnOperation;
 }
@@ -85,7 +80,8 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
     ...(deps.maxPendingPerSubscriber === undefined ? {} : { maxPending: deps.maxPendingPerSubscriber }),
   });
   const services: GraphqlServices = { ...deps.services, feed };
-  const authenticator = cachedAuthenticator(services.tenants, deps.authCacheTtlMs ?? 0);
+  // Keys are cached (and revocations heard) in the service: API_KEY_CACHE_SECONDS.
+  const authenticator = services.apiKeys;
   const rules = protectionRules(deps.config);
   const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
   const precomputed: PrecomputedResults = new WeakMap();

@@ -20,7 +20,7 @@ import { WebSocketServer } from 'ws';
 import { withLogContext } from '../lib/log-context.js';
 import type { Logger } from '../lib/logger.js';
 import type { TenantContext } from '../services/context.js';
-import { authenticate } from './authenticate.js';
+import { type Authenticator, authenticate } from './authenticate.js';
 import { GraphqlContext, type GraphqlServices } from './context.js';
 import { CompiledOperations } from './compiled-operations.js';
 import { classifyError, ExposedError, formatForClient, maskedMessage } from './errors.js';
@@ -31,8 +31,8 @@ import { sharedSubscribe } from './shared-subscriptions.js';
 export interface WebSocketOptions {
   schema: GraphQLSchema;
   services: GraphqlServices;
-  /** `services.tenants`, or a cache in front of it. */
-  authenticator: Pick<GraphqlServices['tenants'], 'authenticate'>;
+  /** `services.apiKeys`. */
+  authenticator: Authenticator;
   logger: Logger;
   /** Validation rules on top of graphql's own: the same protection as the HTTP path. */
   rules: readonly ValidationRule[];

@@ -80,6 +80,7 @@ beforeAll(async () => {
   victim = {
     webhookEndpointId: endpoint.endpoint?.id as string,
     webhookDeliveryId: delivery?.id as string,
+    apiKeyId: a.apiKey.id,
     tenantId: a.tenant.id,
     tenantName: a.tenant.name,
     appIds: [app1, app2],
@@ -116,6 +117,7 @@ function victimSecrets(): string[] {
     victim.authorizerToken,
     victim.webhookEndpointId,
     victim.webhookDeliveryId,
+    victim.apiKeyId,
   ];
 }
 
