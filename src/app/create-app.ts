@@ -6,6 +6,7 @@ import { RedisChangePublisher } from '../events/change-feed.js';
 import { listenForApiKeyInvalidations, RedisApiKeyInvalidations } from '../events/api-key-invalidations.js';
 import { ChangeSubscriber } from '../events/change-subscriber.js';
 import { OutboxRelay } from '../events/outbox-relay.js';
+import { ApiRateLimiter } from '../graphql/api-rate-limiter.js';
 import { createGraphqlServer, type GraphqlServer } from '../graphql/index.js';
 import { withCors } from '../http/cors.js';
 import { type GraphiqlOptions, graphiqlRoutes } from '../http/graphiql.js';
@@ -199,6 +200,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       config: config.graphql,
       logger: logger.child({ component: 'graphql' }),
       onOperation: (report) => recordGraphqlOperation(metrics, report),
+      rateLimiter: new ApiRateLimiter(redis, {
+        prefix: config.redisPrefix,
+        defaults: config.rateLimit,
+        clock,
+        logger: logger.child({ component: 'rate-limit' }),
+      }),
     });
     webhooks = createWebhooks({
       db: database.db,

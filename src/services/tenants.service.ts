@@ -15,6 +15,10 @@ export interface TenantQuotaSettings {
   /** null = unlimited */
   dailyQuotaPerTenant?: number | null;
   callsPerSecond?: number;
+  /** GraphQL requests per second per API key; null: RATE_LIMIT_PER_SECOND. */
+  rateLimitPerSecond?: number | null;
+  /** Token bucket size per API key; null: RATE_LIMIT_BURST. */
+  rateLimitBurst?: number | null;
 }
 
 export interface CreateTenantInput extends TenantQuotaSettings {
@@ -32,6 +36,9 @@ export interface TenantSummary {
   dailyQuotaPerApp: number;
   dailyQuotaPerTenant: number | null;
   callsPerSecond: number;
+  /** null: the configured default. */
+  rateLimitPerSecond: number | null;
+  rateLimitBurst: number | null;
   createdAt: Date;
 }
 
@@ -60,6 +67,8 @@ const summaryColumns = {
   dailyQuotaPerApp: tenants.dailyQuotaPerApp,
   dailyQuotaPerTenant: tenants.dailyQuotaPerTenant,
   callsPerSecond: tenants.callsPerSecond,
+  rateLimitPerSecond: tenants.rateLimitPerSecond,
+  rateLimitBurst: tenants.rateLimitBurst,
   createdAt: tenants.createdAt,
 };
 
@@ -100,6 +109,8 @@ export class TenantsService {
           ...(input.dailyQuotaPerApp !== undefined && { dailyQuotaPerApp: input.dailyQuotaPerApp }),
           ...(input.dailyQuotaPerTenant !== undefined && { dailyQuotaPerTenant: input.dailyQuotaPerTenant }),
           ...(input.callsPerSecond !== undefined && { callsPerSecond: input.callsPerSecond }),
+          ...(input.rateLimitPerSecond !== undefined && { rateLimitPerSecond: input.rateLimitPerSecond }),
+          ...(input.rateLimitBurst !== undefined && { rateLimitBurst: input.rateLimitBurst }),
         })
         .returning(summaryColumns);
       if (!row) throw new Error('tenant insert returned no row');
@@ -119,6 +130,8 @@ export class TenantsService {
         .returning(summaryColumns),
     );
     if (!row) throw new DomainError('TENANT_NOT_FOUND', `Tenant ${tenantId} does not exist.`);
+    // The rate limit travels with each cached key: every instance reads it again.
+    if (settings.rateLimitPerSecond !== undefined || settings.rateLimitBurst !== undefined) await this.keys.tenantChanged(tenantId);
     return row;
   }
 
@@ -196,5 +209,13 @@ function validateQuota(s: TenantQuotaSettings): void {
   }
   if (s.callsPerSecond !== undefined && !(Number.isInteger(s.callsPerSecond) && s.callsPerSecond >= 1)) {
     throw new DomainError('INVALID_INPUT', 'callsPerSecond must be a whole number of at least 1.');
+  }
+  for (const [name, value] of [
+    ['rateLimitPerSecond', s.rateLimitPerSecond],
+    ['rateLimitBurst', s.rateLimitBurst],
+  ] as const) {
+    if (value != null && !(Number.isInteger(value) && value >= 1)) {
+      throw new DomainError('INVALID_INPUT', `${name} must be a whole number of at least 1, or null for the configured default.`);
+    }
   }
 }

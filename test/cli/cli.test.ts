@@ -63,6 +63,15 @@ describe(`wxlive CLI (${cliInvocation().mode})`, () => {
     const update = await wxlive('tenant', 'update', '--tenant', body.tenant.id, '--daily-quota-per-tenant', 'unlimited', '--json');
     expect(update.code).toBe(0);
     expect(parse<{ tenant: { dailyQuotaPerTenant: number | null } }>(update.stdout).tenant.dailyQuotaPerTenant).toBeNull();
+    const rate = await wxlive('tenant', 'update', '--tenant', body.tenant.id, '--rate-limit', '200', '--rate-burst', 'default', '--json');
+    expect(rate.code).toBe(0);
+    expect(parse<{ tenant: { rateLimitPerSecond: number | null; rateLimitBurst: number | null } }>(rate.stdout).tenant).toMatchObject({
+      rateLimitPerSecond: 200,
+      rateLimitBurst: null,
+    });
+    const badRate = await wxlive('tenant', 'update', '--tenant', body.tenant.id, '--rate-limit', '0');
+    expect(badRate.code).toBe(2);
+    expect(badRate.stderr).toContain('--rate-limit expects a whole number');
 
     const list = await wxlive('tenant', 'list');
     expect(list.code).toBe(0);
