@@ -8,7 +8,7 @@ import type { SecretBox } from '../lib/secret-box.js';
 import { ApiKeysService, type ApiKeyView, hashApiKey } from './api-keys/api-keys.service.js';
 import { type ApiKeyScope, systemContext, type TenantContext } from './context.js';
 import { isUuid } from './cursor.js';
-import { DomainError } from './errors.js';
+import { DomainError, ERROR_CODES } from './errors.js';
 
 export interface TenantQuotaSettings {
   dailyQuotaPerApp?: number;
@@ -172,8 +172,9 @@ export class TenantsService {
   ): Promise<ApiKeyCreated> {
     const result = await this.keys.create(systemContext(tenantId), { scopes: requested, ...options });
     if (!result.apiKey) {
-      const [first] = result.userErrors;
-      throw new DomainError(first?.code ?? 'INVALID_INPUT', first?.message);
+      const code = result.userErrors[0]?.code ?? 'INVALID_INPUT';
+      // The userError's message ends with the code's advice, which DomainError appends itself.
+      throw new DomainError(code, result.userErrors[0]?.message.replace(ERROR_CODES[code], '').trim());
     }
     return { id: result.apiKey.id, key: result.key, prefix: result.apiKey.prefix, scopes: result.apiKey.scopes };
   }
