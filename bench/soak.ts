@@ -167,6 +167,9 @@ async function main(): Promise<number> {
       REDIS_URL: redisUrl,
       REDIS_PREFIX: redisPrefix,
       SECRET_KEY: secretKey.toString('base64'),
+      // The load comes from one key: these figures measure the gateway, not the per-key rate limit.
+      RATE_LIMIT_PER_SECOND: '100000',
+      RATE_LIMIT_BURST: '1000000',
       WECHAT_API_BASE: wechatProxy ? `http://${wechatProxy.address}` : sim.url,
       HOST: '127.0.0.1',
       DB_POOL_SIZE: '5',

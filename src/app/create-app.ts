@@ -3,8 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { type Config, ConfigError } from '../config/config.js';
 import { connectPglite, connectPostgres, type Database } from '../db/client.js';
 import { RedisChangePublisher } from '../events/change-feed.js';
+import { listenForApiKeyInvalidations, RedisApiKeyInvalidations } from '../events/api-key-invalidations.js';
 import { ChangeSubscriber } from '../events/change-subscriber.js';
 import { OutboxRelay } from '../events/outbox-relay.js';
+import { ApiRateLimiter } from '../graphql/api-rate-limiter.js';
 import { createGraphqlServer, type GraphqlServer } from '../graphql/index.js';
 import { withCors } from '../http/cors.js';
 import { type GraphiqlOptions, graphiqlRoutes } from '../http/graphiql.js';
@@ -115,6 +117,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     publisher,
     urlPolicy: config.outboundWebhooks,
     webhookQueue: outbound.queue,
+    // Only the API roles check keys; a worker revokes none, but its services are the same.
+    apiKeyCacheTtlMs: config.role === 'worker' ? 0 : config.apiKeyCacheTtlMs,
+    apiKeyInvalidations: new RedisApiKeyInvalidations(redis, config.redisPrefix, logger.child({ component: 'api-keys' })),
   });
   const wechat = createWechatApi({
     baseUrl: config.wechatApiBase,
@@ -190,10 +195,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     redisClients.push(subscriberConnection);
     logRedisOutages(subscriberConnection, 'subscriber', logger);
     subscriber = new ChangeSubscriber(subscriberConnection, config.redisPrefix, logger);
+    await listenForApiKeyInvalidations(subscriberConnection, config.redisPrefix, (i) => services.apiKeys.forget(i), logger);
     graphql = createGraphqlServer({
       db: database.db,
       services: {
         tenants: services.tenants,
+        apiKeys: services.apiKeys,
         authorizers: services.authorizers,
         applications: services.applications,
         lifecycle: services.lifecycle,
@@ -216,6 +223,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       config: config.graphql,
       logger: logger.child({ component: 'graphql' }),
       onOperation: (report) => recordGraphqlOperation(metrics, report),
+      rateLimiter: new ApiRateLimiter(redis, {
+        prefix: config.redisPrefix,
+        defaults: config.rateLimit,
+        clock,
+        logger: logger.child({ component: 'rate-limit' }),
+      }),
     });
     webhooks = createWebhooks({
       db: database.db,

@@ -16,7 +16,8 @@ import { LiveMediaService } from '../services/live-ops/live-media.service.js';
 import type { LiveEventPublisher } from '../services/live-ops/live-mirror.js';
 import { LiveRolesService } from '../services/live-ops/live-roles.service.js';
 import { LiveRoomsService } from '../services/live-ops/live-rooms.service.js';
-import type { ApplicationQueue, ChangePublisher } from '../services/ports.js';
+import { ApiKeysService } from '../services/api-keys/api-keys.service.js';
+import type { ApiKeyInvalidations, ApplicationQueue, ChangePublisher } from '../services/ports.js';
 import { SecretRotationService } from '../services/secret-rotation.service.js';
 import { TenantsService } from '../services/tenants.service.js';
 import type { WebhookDeliveryQueue } from '../services/webhooks/deliveries.service.js';
@@ -25,6 +26,8 @@ import type { Lookup, UrlPolicy } from '../services/webhooks/url-policy.js';
 
 export interface Services {
   tenants: TenantsService;
+  /** API keys: lifecycle (admin keys, the CLI) and the per-request check, with its cache. */
+  apiKeys: ApiKeysService;
   authorizers: AuthorizersService;
   /** Reads of live applications. */
   applications: LiveApplicationQueries;
@@ -50,11 +53,22 @@ export function createServices(deps: {
   /** Which endpoint URLs may be registered; default https to public addresses only. */
   urlPolicy?: UrlPolicy;
   lookup?: Lookup;
+  /** How long valid API keys are remembered in process (0 or absent: every request looks its key up). */
+  apiKeyCacheTtlMs?: number;
+  /** Tells other instances to forget revoked keys (absent: this process only). */
+  apiKeyInvalidations?: ApiKeyInvalidations;
 }): Services {
   const { db, box, clock, logger } = deps;
   const authorizers = new AuthorizersService(db, box, clock, deps.webhookQueue);
+  const apiKeys = new ApiKeysService({
+    db,
+    clock,
+    ...(deps.apiKeyCacheTtlMs === undefined ? {} : { cacheTtlMs: deps.apiKeyCacheTtlMs }),
+    ...(deps.apiKeyInvalidations === undefined ? {} : { invalidations: deps.apiKeyInvalidations }),
+  });
   return {
-    tenants: new TenantsService(db, box, clock),
+    tenants: new TenantsService(db, box, clock, apiKeys),
+    apiKeys,
     authorizers,
     applications: new LiveApplicationQueries({ db, clock }),
     lifecycle: new LiveApplicationLifecycle({ db, authorizers, queue: deps.queue, publisher: deps.publisher, clock, logger }),

@@ -47,6 +47,16 @@ export class Args {
     return this.int(name, 1);
   }
 
+  /** An instant: an ISO 8601 date-time (2027-01-01T00:00:00Z) or a date (2027-01-01, midnight UTC). */
+  instant(name: string): Date | undefined {
+    const v = this.string(name);
+    if (v === undefined) return undefined;
+    const date = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(v) ? new Date(v) : undefined;
+    if (!date || Number.isNaN(date.getTime()))
+      throw this.error(`--${name} expects an ISO 8601 date or date-time (2027-01-01, 2027-01-01T00:00:00Z), got "${v}"`);
+    return date;
+  }
+
   tenantId(): string {
     const v = this.required('tenant');
     if (!UUID.test(v)) throw this.error(`--tenant expects a tenant id (a UUID, as "wxlive tenant list" shows), got "${v}"`);

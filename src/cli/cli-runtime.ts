@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { createLiveServices, createServices, type LiveServices, type Services } from '../app/services.js';
 import { type Config, ConfigError, loadConfig } from '../config/config.js';
 import { connectPostgres } from '../db/client.js';
+import { RedisApiKeyInvalidations } from '../events/api-key-invalidations.js';
 import { RedisChangePublisher } from '../events/change-feed.js';
 import { OutboxRelay } from '../events/outbox-relay.js';
 import { createApplyClients } from '../jobs/jobs-runtime.js';
@@ -11,7 +12,7 @@ import { createRedis, type RedisClient } from '../lib/redis.js';
 import { SecretBox } from '../lib/secret-box.js';
 import { DomainError } from '../services/errors.js';
 import { createWechatApi } from '../wechat/wechat-api.js';
-import type { ApplicationQueue, ChangePublisher } from '../services/ports.js';
+import type { ApiKeyInvalidations, ApplicationQueue, ChangePublisher } from '../services/ports.js';
 import type { TenantSummary } from '../services/tenants.service.js';
 import { CliError } from './cli-errors.js';
 
@@ -52,6 +53,7 @@ export async function openCliRuntime(env: Record<string, string | undefined>, op
     let queue = offlineQueue;
     let publisher = offlinePublisher;
     let redis: RedisClient | undefined;
+    let apiKeyInvalidations: ApiKeyInvalidations | undefined;
     if (options.redis) {
       const connected = await connectRedis(config);
       redis = connected;
@@ -63,6 +65,7 @@ export async function openCliRuntime(env: Record<string, string | undefined>, op
       // Deletes the rows it published before Redis and Postgres close (closers run in reverse).
       closers.push(() => relay.stop());
       publisher = relay;
+      apiKeyInvalidations = new RedisApiKeyInvalidations(redis, config.redisPrefix, logger);
     }
     const services = createServices({
       db: database.db,
@@ -72,6 +75,7 @@ export async function openCliRuntime(env: Record<string, string | undefined>, op
       queue,
       publisher,
       urlPolicy: config.outboundWebhooks,
+      ...(apiKeyInvalidations ? { apiKeyInvalidations } : {}),
     });
     const live = redis
       ? createLiveServices({

@@ -98,6 +98,11 @@ export const envSchema = z.object({
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).default(8),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(20000),
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(1).default(30),
+  // GraphQL requests per API key: a token bucket refilled at this rate, this deep; tenants may have their own (wxlive tenant update).
+  RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(50),
+  RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  // Valid API keys are remembered this long per process; revocations reach every instance at once over Redis pub/sub, the TTL bounds a lost message.
+  API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   ADMIN_TOKEN: z.string().min(16, 'expected at least 16 characters').optional(),
   DB_POOL_SIZE: z.coerce.number().int().min(1).default(10),
   // The role every connection switches to, which row-level security applies to; empty: the URL's user.
@@ -160,6 +165,10 @@ export interface Config {
   /** Origins allowed to call /graphql from a browser (CORS); empty: none. */
   corsOrigins: string[];
   adminToken: string | undefined;
+  /** 0: no cache. */
+  apiKeyCacheTtlMs: number;
+  /** Per API key, for tenants without their own setting. */
+  rateLimit: { perSecond: number; burst: number };
   dbPoolSize: number;
   /** undefined: connect as the URL's user. */
   databaseAppRole: string | undefined;
@@ -220,6 +229,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     corsOrigins: e.CORS_ORIGINS,
     adminToken: e.ADMIN_TOKEN,
+    apiKeyCacheTtlMs: e.API_KEY_CACHE_SECONDS * 1000,
+    rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     dbPoolSize: e.DB_POOL_SIZE,
     databaseAppRole: e.DATABASE_APP_ROLE === '' ? undefined : e.DATABASE_APP_ROLE,
     jobs: {

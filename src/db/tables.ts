@@ -52,6 +52,10 @@ export const tenants = pgTable(
     /** null = unlimited */
     dailyQuotaPerTenant: integer('daily_quota_per_tenant'),
     callsPerSecond: integer('calls_per_second').notNull().default(10),
+    /** GraphQL requests per second per API key (token bucket refill); null = RATE_LIMIT_PER_SECOND. */
+    rateLimitPerSecond: integer('rate_limit_per_second'),
+    /** Token bucket size per API key; null = RATE_LIMIT_BURST. */
+    rateLimitBurst: integer('rate_limit_burst'),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
@@ -70,7 +74,13 @@ export const apiKeys = pgTable(
     prefix: text('prefix').notNull(),
     /** At least one of API_KEY_SCOPES (src/services/context.ts); migration 0006 made it from the old single `scope`. */
     scopes: text('scopes').array().$type<ApiKeyScope[]>().notNull(),
+    /** A label for people ("ci", "console"); never secret. */
+    name: text('name'),
     createdAt: ts('created_at').notNull().defaultNow(),
+    /** null: never expires. Checked at every authentication. */
+    expiresAt: ts('expires_at'),
+    /** Written at most once a minute per key (see ApiKeysService), not per request. */
+    lastUsedAt: ts('last_used_at'),
     revokedAt: ts('revoked_at'),
   },
   (t) => [

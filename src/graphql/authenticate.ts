@@ -1,18 +1,34 @@
-import { createHash } from 'node:crypto';
+import type { KeyCheck, RateLimitSetting } from '../services/api-keys/api-keys.service.js';
 import type { TenantContext } from '../services/context.js';
-import type { TenantsService } from '../services/tenants.service.js';
-import { unauthenticated } from './errors.js';
+import { expiredKey, unauthenticated } from './errors.js';
+
+/** What checks keys: `ApiKeysService` (its cache included). */
+export interface Authenticator {
+  verify(key: string): Promise<KeyCheck>;
+}
+
+export interface Authenticated {
+  tenant: TenantContext;
+  rateLimit: RateLimitSetting;
+}
 
 /**
  * The one place a GraphQL request, over HTTP (`Authorization: Bearer <key>`) or WebSocket
  * (`connectionParams.authorization`, with or without "Bearer "), becomes a tenant context.
- * The tenant always comes from the key, never from an argument. Throws UNAUTHENTICATED.
+ * The tenant always comes from the key, never from an argument. Throws UNAUTHENTICATED, saying
+ * so when the key has expired.
  */
-export async function authenticate(tenants: Pick<TenantsService, 'authenticate'>, authorization: unknown, requestId: string): Promise<TenantContext> {
+export async function authenticateKey(authenticator: Authenticator, authorization: unknown, requestId: string): Promise<Authenticated> {
   const key = bearerKey(authorization);
-  const tenant = key === undefined ? undefined : await tenants.authenticate(key);
-  if (!tenant) throw unauthenticated();
-  return { ...tenant, requestId };
+  const check: KeyCheck = key === undefined ? { kind: 'unknown' } : await authenticator.verify(key);
+  if (check.kind === 'expired') throw expiredKey(check.expiredAt);
+  if (check.kind !== 'valid') throw unauthenticated();
+  return { tenant: { ...check.tenant, requestId }, rateLimit: check.rateLimit };
+}
+
+/** `authenticateKey` when only the tenant matters. */
+export async function authenticate(authenticator: Authenticator, authorization: unknown, requestId: string): Promise<TenantContext> {
+  return (await authenticateKey(authenticator, authorization, requestId)).tenant;
 }
 
 function bearerKey(authorization: unknown): string | undefined {
@@ -23,27 +39,3 @@ function bearerKey(authorization: unknown): string | undefined {
 }
 
 const BEARER = /^bearer\s+/i;
-
-type Authenticator = Pick<TenantsService, 'authenticate'>;
-
-/**
- * Remembers successful key lookups for `ttlMs` (keyed by the key's hash, never the key): saves a
- * query per request, at the price of a revoked key working for up to `ttlMs` more. Unknown keys
- * are never remembered. `ttlMs` 0 returns the service itself.
- */
-export function cachedAuthenticator(tenants: Authenticator, ttlMs: number, now: () => number = Date.now, maxEntries = 10_000): Authenticator {
-  if (ttlMs <= 0) return tenants;
-  const cache = new Map<string, { at: number; tenant: Awaited<ReturnType<Authenticator['authenticate']>> }>();
-  return {
-    async authenticate(key) {
-      const id = createHash('sha256').update(key).digest('base64');
-      const hit = cache.get(id);
-      if (hit && now() - hit.at < ttlMs) return hit.tenant;
-      const tenant = await tenants.authenticate(key);
-      if (cache.size >= maxEntries) cache.clear();
-      if (tenant) cache.set(id, { at: now(), tenant });
-      else cache.delete(id);
-      return tenant;
-    },
-  };
-}

@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import type { Logger } from '../lib/logger.js';
+import type { ApiKeysService } from '../services/api-keys/api-keys.service.js';
 import type { AuthorizationLinkService } from '../services/authorization-link.service.js';
 import type { AuthorizersService } from '../services/authorizers.service.js';
 import type { TenantContext } from '../services/context.js';
@@ -19,6 +20,7 @@ import type { ApplicationFeed } from './application-feed.js';
 /** Everything resolvers may call: one service per resolver method. */
 export interface GraphqlServices {
   tenants: TenantsService;
+  apiKeys: ApiKeysService;
   authorizers: AuthorizersService;
   applications: LiveApplicationQueries;
   lifecycle: LiveApplicationLifecycle;

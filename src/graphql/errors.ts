@@ -1,3 +1,4 @@
+import { HeaderMap } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { ApiKeyScope } from '../services/context.js';
 import { DomainError, ERROR_CODES, type ErrorCode } from '../services/errors.js';
@@ -32,13 +33,36 @@ export function unauthenticated(): ExposedError {
   return graphqlError('UNAUTHENTICATED', ERROR_CODES.UNAUTHENTICATED, 401);
 }
 
+/** UNAUTHENTICATED for a key that was valid until `expiredAt`: the client learns why, and what to do. */
+export function expiredKey(expiredAt: Date): ExposedError {
+  return graphqlError(
+    'UNAUTHENTICATED',
+    `This API key expired at ${expiredAt.toISOString()}. Ask an admin of your tenant for a new key (createApiKey, or the operator: wxlive apikey create --tenant ID --expires-at DATE) and send it as "Authorization: Bearer <key>".`,
+    401,
+  );
+}
+
+/**
+ * RATE_LIMITED: HTTP 429 with `Retry-After`, and `retryAfter` (seconds) in the error's extensions.
+ * Apollo takes the status and headers from `extensions.http` and drops it from what is sent.
+ */
+export function rateLimited(retryAfterSeconds: number): ExposedError {
+  return new ExposedError(`Rate limited: retry after ${retryAfterSeconds} s. ${ERROR_CODES.RATE_LIMITED}`, {
+    extensions: {
+      code: 'RATE_LIMITED',
+      retryAfter: retryAfterSeconds,
+      http: { status: 429, headers: new HeaderMap([['retry-after', String(retryAfterSeconds)]]) },
+    },
+  });
+}
+
 /** FORBIDDEN naming the scope the operation needs and the scopes the key holds. */
 export function forbidden(needed: ApiKeyScope, held: Iterable<ApiKeyScope>): ExposedError {
   const detail = `This operation needs the ${needed} scope; this key has ${[...held].join(', ') || 'none'}.`;
   return graphqlError('FORBIDDEN', `${detail} ${ERROR_CODES.FORBIDDEN}`, 403);
 }
 
-export type ErrorVerdict = { exposed: true; code: string; message: string } | { exposed: false };
+export type ErrorVerdict = { exposed: true; code: string; message: string /** RATE_LIMITED: seconds. */; retryAfter?: number } | { exposed: false };
 
 /**
  * The one never-throwing decision of what a client may see: our DomainErrors and deliberate
@@ -48,7 +72,15 @@ export type ErrorVerdict = { exposed: true; code: string; message: string } | { 
 export function classifyError(error: unknown): ErrorVerdict {
   const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
   if (original instanceof DomainError) return { exposed: true, code: original.code, message: original.message };
-  if (original instanceof ExposedError) return { exposed: true, code: codeOf(original) ?? 'INTERNAL_SERVER_ERROR', message: original.message };
+  if (original instanceof ExposedError) {
+    const { retryAfter } = original.extensions;
+    return {
+      exposed: true,
+      code: codeOf(original) ?? 'INTERNAL_SERVER_ERROR',
+      message: original.message,
+      ...(typeof retryAfter === 'number' ? { retryAfter } : {}),
+    };
+  }
   // Apollo puts the code on a wrapper (ValidationError around graphql's own error): look there first.
   for (const candidate of [error, original]) {
     if (!(candidate instanceof GraphQLError)) continue;
@@ -71,6 +103,6 @@ export function formatForClient(formatted: GraphQLFormattedError, error: unknown
     message,
     ...(formatted.locations && { locations: formatted.locations }),
     ...(formatted.path && { path: formatted.path }),
-    extensions: { code },
+    extensions: verdict.exposed && verdict.retryAfter !== undefined ? { code, retryAfter: verdict.retryAfter } : { code },
   };
 }

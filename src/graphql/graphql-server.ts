@@ -18,10 +18,11 @@ import { activeSpan, inSpan } from '../lib/tracing.js';
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import { ApplicationFeed, redisChangeSource } from './application-feed.js';
-import { authenticate, cachedAuthenticator } from './authenticate.js';
+import type { ApiRateLimiter } from './api-rate-limiter.js';
+import { authenticateKey } from './authenticate.js';
 import { CompiledOperations } from './compiled-operations.js';
 import { GraphqlContext, type GraphqlServices } from './context.js';
-import { classifyError, ExposedError, formatForClient, MASKED_MESSAGE, maskedMessage } from './errors.js';
+import { classifyError, ExposedError, formatForClient, MASKED_MESSAGE, maskedMessage, rateLimited } from './errors.js';
 import { DEFAULT_BODY_LIMIT, type FastPath, graphqlHttpHandler } from './http-handler.js';
 import { jitGateway, type PrecomputedResults } from './jit-executor.js';
 import { allHooks, type OnOperation, operationMetricsPlugin } from './operation-metrics.js';
@@ -54,11 +55,6 @@ export interface GraphqlServerDeps {
    * queries seen before are answered on a fast path beside Apollo's pipeline (see http-handler).
    */
   jit?: boolean;
-  /**
-   * Remember a valid API key this long (default 0: look every key up). Saves a query per request;
-   * a revoked key keeps working for up to this long.
-   */
-  authCacheTtlMs?: number;
   /** Each GraphQL request over HTTP, whichever path answered it (metrics). */
   onOperation?: OnOperation;
   /**
@@ -66,6 +62,8 @@ export interface GraphqlServerDeps {
    * extension point both paths report to, once per request (see operation-metrics.ts).
    */
   operationHooks?: readonly OnOperation[];
+  /** Per-API-key rate limit: one token per HTTP request and per WebSocket connection; absent: unlimited. */
+  rateLimiter?: ApiRateLimiter;
 }
 
 export interface GraphqlServer {
@@ -90,7 +88,8 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
     ...(deps.maxPendingPerSubscriber === undefined ? {} : { maxPending: deps.maxPendingPerSubscriber }),
   });
   const services: GraphqlServices = { ...deps.services, feed };
-  const authenticator = cachedAuthenticator(services.tenants, deps.authCacheTtlMs ?? 0);
+  // Keys are cached (and revocations heard) in the service: API_KEY_CACHE_SECONDS.
+  const authenticator = services.apiKeys;
   const rules = protectionRules(deps.config);
   const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
   const precomputed: PrecomputedResults = new WeakMap();
@@ -121,7 +120,11 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
 
   const contextFor = async (authorization: string | undefined, requestId: string): Promise<GraphqlContext> => {
     try {
-      const tenant = await authenticate(authenticator, authorization, requestId);
+      const { tenant, rateLimit } = await authenticateKey(authenticator, authorization, requestId);
+      if (deps.rateLimiter && tenant.apiKeyId !== undefined) {
+        const verdict = await deps.rateLimiter.take(tenant.tenantId, tenant.apiKeyId, rateLimit);
+        if (!verdict.ok) throw rateLimited(verdict.retryAfterSeconds);
+      }
       // The router entered the request's log context; from here on its lines name the tenant too.
       addToLogContext({ tenantId: tenant.tenantId });
       return new GraphqlContext(tenant, services, logger);
@@ -159,6 +162,7 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
         rules,
         introspection: deps.config.introspection,
         maxPayloadBytes: bodyLimit,
+        ...(deps.rateLimiter ? { rateLimiter: deps.rateLimiter } : {}),
         ...(deps.keepAliveMs === undefined ? {} : { keepAliveMs: deps.keepAliveMs }),
       });
       const server = new ApolloServer<GraphqlContext>({

@@ -25,7 +25,7 @@
  *   SUBSCRIBER_TOO_SLOW as the subscription's error; it resubscribes with `after`.
  */
 export { ApplicationFeed, type ChangeSource, redisChangeSource } from './application-feed.js';
-export { authenticate, cachedAuthenticator } from './authenticate.js';
+export { type Authenticator, authenticate, authenticateKey } from './authenticate.js';
 export { GraphqlContext, type GraphqlServices } from './context.js';
 export { createGraphqlServer, type GraphqlServer, type GraphqlServerDeps } from './graphql-server.js';
 export { assertOperationAllowed, RequiresScope, scopesNeeded } from './operation-scopes.js';

@@ -20,7 +20,8 @@ import { WebSocketServer } from 'ws';
 import { withLogContext } from '../lib/log-context.js';
 import type { Logger } from '../lib/logger.js';
 import type { TenantContext } from '../services/context.js';
-import { authenticate } from './authenticate.js';
+import type { ApiRateLimiter } from './api-rate-limiter.js';
+import { type Authenticator, authenticate, authenticateKey } from './authenticate.js';
 import { GraphqlContext, type GraphqlServices } from './context.js';
 import { CompiledOperations } from './compiled-operations.js';
 import { classifyError, ExposedError, formatForClient, maskedMessage } from './errors.js';
@@ -31,15 +32,20 @@ import { sharedSubscribe } from './shared-subscriptions.js';
 export interface WebSocketOptions {
   schema: GraphQLSchema;
   services: GraphqlServices;
-  /** `services.tenants`, or a cache in front of it. */
-  authenticator: Pick<GraphqlServices['tenants'], 'authenticate'>;
+  /** `services.apiKeys`. */
+  authenticator: Authenticator;
   logger: Logger;
   /** Validation rules on top of graphql's own: the same protection as the HTTP path. */
   rules: readonly ValidationRule[];
   introspection: boolean;
   maxPayloadBytes: number;
   keepAliveMs?: number;
+  /** Takes one token per connection (subscriptions count once, at connect); absent: unlimited. */
+  rateLimiter?: ApiRateLimiter;
 }
+
+/** Closes a connection refused by the rate limiter (4400-4499 are the application's; 4429 mirrors HTTP 429). */
+export const RATE_LIMITED_CLOSE_CODE = 4429;
 
 interface Connection extends Record<PropertyKey, unknown> {
   tenant: TenantContext;
@@ -86,7 +92,15 @@ export function attachWebSocket(httpServer: Server, options: WebSocketOptions): 
         const header = ctx.extra.request.headers['x-request-id'];
         const requestId = typeof header === 'string' && /^[\w.-]{1,64}$/.test(header) ? header : randomUUID();
         try {
-          ctx.extra.tenant = await authenticate(authenticator, ctx.connectionParams?.authorization, requestId);
+          const { tenant, rateLimit } = await authenticateKey(authenticator, ctx.connectionParams?.authorization, requestId);
+          const verdict =
+            options.rateLimiter && tenant.apiKeyId !== undefined ? await options.rateLimiter.take(tenant.tenantId, tenant.apiKeyId, rateLimit) : undefined;
+          if (verdict && !verdict.ok) {
+            // graphql-ws closes a refused connection with 4403 "Forbidden"; say what happened instead (the reason is at most 123 bytes).
+            ctx.extra.socket.close(RATE_LIMITED_CLOSE_CODE, `RATE_LIMITED: too many requests for this API key; retry after ${verdict.retryAfterSeconds} s`);
+            return false;
+          }
+          ctx.extra.tenant = tenant;
           return true;
         } catch (err) {
           if (!classifyError(err).exposed) logger.error({ err, requestId }, 'authenticating a WebSocket connection failed');

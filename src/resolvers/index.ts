@@ -1,4 +1,5 @@
 import { AccessTokenResolver } from './access-token.resolver.js';
+import { ApiKeyResolver } from './api-key.resolver.js';
 import { ApplyLiveResolver } from './apply-live.resolver.js';
 import { AuthorizationLinkResolver } from './authorization-link.resolver.js';
 import { AuthorizerResolver } from './authorizer.resolver.js';
@@ -28,4 +29,5 @@ export const resolvers = [
   LiveGoodsResolver,
   LiveRoleResolver,
   LiveApiResolver,
+  ApiKeyResolver,
 ] as const;

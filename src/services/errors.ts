@@ -6,6 +6,8 @@ export const ERROR_CODES = {
   UNAUTHENTICATED: 'Send a valid API key as "Authorization: Bearer <key>".',
   FORBIDDEN: 'This API key lacks a scope the operation needs; an operator makes a key with it: wxlive apikey create --tenant ID --scope SCOPE.',
   NOT_FOUND: 'No such object for this tenant.',
+  RATE_LIMITED:
+    "This API key sent more requests than its tenant's rate limit allows; wait retryAfter seconds (the Retry-After header) and send fewer per second, or ask the operator to raise the limit (wxlive tenant update --rate-limit N --rate-burst N).",
   INVALID_APP_ID: 'An app id is "wx" followed by 16 hexadecimal characters.',
   INVALID_INPUT: 'Check the input and try again.',
   AUTHORIZER_NOT_FOUND: 'Import the merchant (importAuthorizers) or have it authorize the provider first.',

@@ -24,3 +24,15 @@ export interface RecordedChange {
 export interface ChangePublisher {
   publish(changes: readonly RecordedChange[]): Promise<void>;
 }
+
+/** Which cached API key lookups every instance must forget: revoked keys, or all keys of a tenant whose settings changed. */
+export type ApiKeyInvalidation = { keyIds: string[] } | { tenantId: string };
+
+/**
+ * Tells every gateway instance to forget cached key lookups (implemented in src/events, over
+ * Redis pub/sub). Never rejects: a message it could not send is logged, and the cache's TTL
+ * bounds how long another instance may still accept the key.
+ */
+export interface ApiKeyInvalidations {
+  publish(invalidation: ApiKeyInvalidation): Promise<void>;
+}

@@ -1,19 +1,24 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { randomUUID } from 'node:crypto';
+import { asc, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { apiKeys, tenants } from '../db/tables.js';
+import { tenants } from '../db/tables.js';
 import { asSystem, inTenant } from '../db/tenant-scope.js';
 import type { Clock } from '../lib/clock.js';
 import type { SecretBox } from '../lib/secret-box.js';
-import { type ApiKeyScope, normalizeScopes, type TenantContext } from './context.js';
+import { ApiKeysService, type ApiKeyView, hashApiKey } from './api-keys/api-keys.service.js';
+import { type ApiKeyScope, systemContext, type TenantContext } from './context.js';
 import { isUuid } from './cursor.js';
-import { DomainError } from './errors.js';
+import { DomainError, ERROR_CODES } from './errors.js';
 
 export interface TenantQuotaSettings {
   dailyQuotaPerApp?: number;
   /** null = unlimited */
   dailyQuotaPerTenant?: number | null;
   callsPerSecond?: number;
+  /** GraphQL requests per second per API key; null: RATE_LIMIT_PER_SECOND. */
+  rateLimitPerSecond?: number | null;
+  /** Token bucket size per API key; null: RATE_LIMIT_BURST. */
+  rateLimitBurst?: number | null;
 }
 
 export interface CreateTenantInput extends TenantQuotaSettings {
@@ -31,6 +36,9 @@ export interface TenantSummary {
   dailyQuotaPerApp: number;
   dailyQuotaPerTenant: number | null;
   callsPerSecond: number;
+  /** null: the configured default. */
+  rateLimitPerSecond: number | null;
+  rateLimitBurst: number | null;
   createdAt: Date;
 }
 
@@ -50,9 +58,7 @@ export interface ApiKeyCreated {
   scopes: ApiKeyScope[];
 }
 
-export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
-}
+export { hashApiKey };
 
 const summaryColumns = {
   id: tenants.id,
@@ -61,6 +67,8 @@ const summaryColumns = {
   dailyQuotaPerApp: tenants.dailyQuotaPerApp,
   dailyQuotaPerTenant: tenants.dailyQuotaPerTenant,
   callsPerSecond: tenants.callsPerSecond,
+  rateLimitPerSecond: tenants.rateLimitPerSecond,
+  rateLimitBurst: tenants.rateLimitBurst,
   createdAt: tenants.createdAt,
 };
 
@@ -69,13 +77,12 @@ const summaryColumns = {
  * key lookup and the list of tenants are the only cross-tenant reads (the system scope).
  */
 export class TenantsService {
-  /** The key lookup runs on every request: built once, prepared on the server. */
-  private keyLookup: ReturnType<TenantsService['buildKeyLookup']> | undefined;
-
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
     private readonly clock: Clock,
+    /** The keys themselves (lookups, their cache and its invalidation); a bare one by default (tests, tools). */
+    readonly keys: ApiKeysService = new ApiKeysService({ db, clock }),
   ) {}
 
   async create(input: CreateTenantInput): Promise<{ tenant: TenantSummary; apiKey: ApiKeyCreated }> {
@@ -102,6 +109,8 @@ export class TenantsService {
           ...(input.dailyQuotaPerApp !== undefined && { dailyQuotaPerApp: input.dailyQuotaPerApp }),
           ...(input.dailyQuotaPerTenant !== undefined && { dailyQuotaPerTenant: input.dailyQuotaPerTenant }),
           ...(input.callsPerSecond !== undefined && { callsPerSecond: input.callsPerSecond }),
+          ...(input.rateLimitPerSecond !== undefined && { rateLimitPerSecond: input.rateLimitPerSecond }),
+          ...(input.rateLimitBurst !== undefined && { rateLimitBurst: input.rateLimitBurst }),
         })
         .returning(summaryColumns);
       if (!row) throw new Error('tenant insert returned no row');
@@ -121,6 +130,8 @@ export class TenantsService {
         .returning(summaryColumns),
     );
     if (!row) throw new DomainError('TENANT_NOT_FOUND', `Tenant ${tenantId} does not exist.`);
+    // The rate limit travels with each cached key: every instance reads it again.
+    if (settings.rateLimitPerSecond !== undefined || settings.rateLimitBurst !== undefined) await this.keys.tenantChanged(tenantId);
     return row;
   }
 
@@ -153,69 +164,40 @@ export class TenantsService {
     return { tenantId: row.id, componentAppId: row.componentAppId, token: this.box.open(row.tokenEnc), encodingAesKey: this.box.open(row.aes) };
   }
 
-  /** A new key holding `requested` (`write` brings `read` along, see normalizeScopes). */
-  async createApiKey(tenantId: string, requested: readonly ApiKeyScope[]): Promise<ApiKeyCreated> {
-    const scopes = normalizeScopes(requested);
-    if (scopes.length === 0) throw new DomainError('INVALID_INPUT', 'An API key needs at least one scope.');
-    const prefix = randomBytes(4).toString('hex');
-    const key = `wxl_${prefix}_${randomBytes(24).toString('base64url')}`;
-    const [row] = await this.scoped(tenantId, (db) =>
-      db
-        .insert(apiKeys)
-        .values({ tenantId, keyHash: hashApiKey(key), prefix, scopes, createdAt: new Date(this.clock.now()) })
-        .returning({ id: apiKeys.id }),
-    );
-    if (!row) throw new Error('api key insert returned no row');
-    return { id: row.id, key, prefix, scopes };
+  /** The operator's way in (CLI, tenant create): a key for `tenantId`, never expiring unless `expiresAt`. */
+  async createApiKey(
+    tenantId: string,
+    requested: readonly ApiKeyScope[],
+    options: { expiresAt?: Date | null; name?: string | null } = {},
+  ): Promise<ApiKeyCreated> {
+    const result = await this.keys.create(systemContext(tenantId), { scopes: requested, ...options });
+    if (!result.apiKey) {
+      const code = result.userErrors[0]?.code ?? 'INVALID_INPUT';
+      // The userError's message ends with the code's advice, which DomainError appends itself.
+      throw new DomainError(code, result.userErrors[0]?.message.replace(ERROR_CODES[code], '').trim());
+    }
+    return { id: result.apiKey.id, key: result.key, prefix: result.apiKey.prefix, scopes: result.apiKey.scopes };
   }
 
   /** Revokes by key id or display prefix; returns how many keys were revoked. */
   async revokeApiKey(tenantId: string, idOrPrefix: string): Promise<number> {
-    const byId = /^[0-9a-f-]{36}$/.test(idOrPrefix) ? eq(apiKeys.id, idOrPrefix) : eq(apiKeys.prefix, idOrPrefix);
-    const rows = await this.scoped(tenantId, (db) =>
-      db
-        .update(apiKeys)
-        .set({ revokedAt: new Date(this.clock.now()) })
-        .where(and(eq(apiKeys.tenantId, tenantId), byId, isNull(apiKeys.revokedAt)))
-        .returning({ id: apiKeys.id }),
-    );
-    return rows.length;
+    const ctx = systemContext(tenantId);
+    if (isUuid(idOrPrefix)) {
+      const before = await this.keys.list(ctx);
+      if (!before.some((k) => k.id === idOrPrefix && k.revokedAt === null)) return 0;
+      return (await this.keys.revoke(ctx, idOrPrefix)).apiKey ? 1 : 0;
+    }
+    return (await this.keys.revokeByPrefix(ctx, idOrPrefix)).length;
   }
 
-  listApiKeys(tenantId: string) {
-    return this.scoped(tenantId, (db) =>
-      db
-        .select({ id: apiKeys.id, prefix: apiKeys.prefix, scopes: apiKeys.scopes, createdAt: apiKeys.createdAt, revokedAt: apiKeys.revokedAt })
-        .from(apiKeys)
-        .where(eq(apiKeys.tenantId, tenantId))
-        .orderBy(asc(apiKeys.createdAt)),
-    );
+  listApiKeys(tenantId: string): Promise<ApiKeyView[]> {
+    return this.keys.list(systemContext(tenantId));
   }
 
-  /**
-   * The one place an API key becomes a tenant context; undefined for unknown or revoked keys.
-   * Cross-tenant by nature (the tenant is what it finds out), so it runs in the system scope.
-   */
+  /** A valid key's tenant context; undefined for unknown, revoked or expired keys (see ApiKeysService.verify). */
   async authenticate(key: string): Promise<TenantContext | undefined> {
-    if (!key.startsWith('wxl_')) return undefined;
-    this.keyLookup ??= this.buildKeyLookup();
-    const lookup = this.keyLookup;
-    const [row] = await asSystem(this.db, () => lookup.execute({ keyHash: hashApiKey(key) }));
-    return row ? { tenantId: row.tenantId, scopes: new Set(row.scopes), apiKeyId: row.id } : undefined;
-  }
-
-  /** The tenant's scope, for ids that come from outside (the CLI): a malformed one is a tenant that does not exist. */
-  private scoped<T>(tenantId: string, fn: (db: Db) => Promise<T>): Promise<T> {
-    if (!isUuid(tenantId)) return Promise.reject(new DomainError('TENANT_NOT_FOUND', `Tenant ${tenantId} does not exist.`));
-    return inTenant(this.db, tenantId, fn);
-  }
-
-  private buildKeyLookup() {
-    return this.db
-      .select({ id: apiKeys.id, tenantId: apiKeys.tenantId, scopes: apiKeys.scopes })
-      .from(apiKeys)
-      .where(and(eq(apiKeys.keyHash, sql.placeholder('keyHash')), isNull(apiKeys.revokedAt)))
-      .prepare('api_key_lookup');
+    const check = await this.keys.verify(key);
+    return check.kind === 'valid' ? check.tenant : undefined;
   }
 }
 
@@ -228,5 +210,13 @@ function validateQuota(s: TenantQuotaSettings): void {
   }
   if (s.callsPerSecond !== undefined && !(Number.isInteger(s.callsPerSecond) && s.callsPerSecond >= 1)) {
     throw new DomainError('INVALID_INPUT', 'callsPerSecond must be a whole number of at least 1.');
+  }
+  for (const [name, value] of [
+    ['rateLimitPerSecond', s.rateLimitPerSecond],
+    ['rateLimitBurst', s.rateLimitBurst],
+  ] as const) {
+    if (value != null && !(Number.isInteger(value) && value >= 1)) {
+      throw new DomainError('INVALID_INPUT', `${name} must be a whole number of at least 1, or null for the configured default.`);
+    }
   }
 }

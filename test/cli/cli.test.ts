@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APPLY_QUEUE_NAME, type ApplyJobData } from '../../src/jobs/apply-queue.js';
 import { bullPrefix } from '../../src/jobs/quota-keys.js';
-import { systemClock } from '../../src/lib/clock.js';
+import { ManualClock, systemClock } from '../../src/lib/clock.js';
 import { AuthorizersService } from '../../src/services/authorizers.service.js';
 import { systemContext } from '../../src/services/context.js';
 import { TenantsService } from '../../src/services/tenants.service.js';
@@ -63,6 +63,15 @@ describe(`wxlive CLI (${cliInvocation().mode})`, () => {
     const update = await wxlive('tenant', 'update', '--tenant', body.tenant.id, '--daily-quota-per-tenant', 'unlimited', '--json');
     expect(update.code).toBe(0);
     expect(parse<{ tenant: { dailyQuotaPerTenant: number | null } }>(update.stdout).tenant.dailyQuotaPerTenant).toBeNull();
+    const rate = await wxlive('tenant', 'update', '--tenant', body.tenant.id, '--rate-limit', '200', '--rate-burst', 'default', '--json');
+    expect(rate.code).toBe(0);
+    expect(parse<{ tenant: { rateLimitPerSecond: number | null; rateLimitBurst: number | null } }>(rate.stdout).tenant).toMatchObject({
+      rateLimitPerSecond: 200,
+      rateLimitBurst: null,
+    });
+    const badRate = await wxlive('tenant', 'update', '--tenant', body.tenant.id, '--rate-limit', '0');
+    expect(badRate.code).toBe(2);
+    expect(badRate.stderr).toContain('--rate-limit expects a whole number');
 
     const list = await wxlive('tenant', 'list');
     expect(list.code).toBe(0);
@@ -95,6 +104,32 @@ describe(`wxlive CLI (${cliInvocation().mode})`, () => {
     expect(keys).toHaveLength(2);
     expect(keys.find((k) => k.prefix === key.prefix)?.revokedAt).not.toBeNull();
     expect(list.stdout).not.toContain(key.apiKey);
+  }, 60_000);
+
+  it('creates a named key that expires, lists its expiry and last use, and an expired key no longer authenticates', async () => {
+    const { tenant } = await createTenantWithMerchants(env.database.db, env.box);
+    const clock = new ManualClock(Date.now());
+    const tenants = new TenantsService(env.database.db, env.box, clock);
+    const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+    const created = await wxlive('apikey', 'create', '--tenant', tenant.id, '--scope', 'read', '--name', 'nightly export', '--expires-at', expiresAt, '--json');
+    expect(created.code).toBe(0);
+    const key = parse<{ apiKey: string; id: string; name: string; expiresAt: string }>(created.stdout);
+    expect(key).toMatchObject({ name: 'nightly export', expiresAt });
+    expect(await tenants.authenticate(key.apiKey)).toMatchObject({ tenantId: tenant.id });
+    const listed = parse<{ apiKeys: { id: string; name: string | null; expiresAt: string | null; lastUsedAt: string | null }[] }>(
+      (await wxlive('apikey', 'list', '--tenant', tenant.id, '--json')).stdout,
+    ).apiKeys.find((k) => k.id === key.id);
+    expect(listed).toEqual(expect.objectContaining({ name: 'nightly export', expiresAt, lastUsedAt: new Date(clock.now()).toISOString() }));
+    expect((await wxlive('apikey', 'list', '--tenant', tenant.id)).stdout).toMatch(/LAST USED[\s\S]*nightly export/);
+    clock.advance(3_600_000);
+    expect(await tenants.authenticate(key.apiKey)).toBeUndefined();
+
+    const past = await wxlive('apikey', 'create', '--tenant', tenant.id, '--expires-at', '2020-01-01');
+    expect(past.code).not.toBe(0);
+    expect(past.stderr).toContain('not in the future');
+    const malformed = await wxlive('apikey', 'create', '--tenant', tenant.id, '--expires-at', 'tomorrow');
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toContain('--expires-at expects an ISO 8601 date');
   }, 60_000);
 
   it('creates a key with several scopes, repeated or comma-separated, and lists them', async () => {

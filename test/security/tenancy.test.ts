@@ -118,6 +118,7 @@ beforeAll(async () => {
     goodsId: 777,
     webhookEndpointId: endpoint.endpoint?.id as string,
     webhookDeliveryId: delivery?.id as string,
+    apiKeyId: a.apiKey.id,
     tenantId: a.tenant.id,
     tenantName: a.tenant.name,
     appIds: [app1, app2],
@@ -154,6 +155,7 @@ function victimSecrets(): string[] {
     victim.authorizerToken,
     victim.webhookEndpointId,
     victim.webhookDeliveryId,
+    victim.apiKeyId,
   ];
 }
 

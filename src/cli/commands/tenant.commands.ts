@@ -5,17 +5,27 @@ import { type Command, str } from '../command.js';
 import type { Output } from '../output.js';
 import { shortTime } from '../output.js';
 
-const quotaOptions = { 'daily-quota-per-app': str, 'daily-quota-per-tenant': str, 'calls-per-second': str };
-const quotaSynopsis = '[--daily-quota-per-app N] [--daily-quota-per-tenant N|unlimited] [--calls-per-second R]';
+const quotaOptions = { 'daily-quota-per-app': str, 'daily-quota-per-tenant': str, 'calls-per-second': str, 'rate-limit': str, 'rate-burst': str };
+const quotaSynopsis =
+  '[--daily-quota-per-app N] [--daily-quota-per-tenant N|unlimited] [--calls-per-second R] [--rate-limit N|default] [--rate-burst N|default]';
+
+/** A whole number, or "default" for null (the configured RATE_LIMIT_*). */
+function orDefault(args: Args, name: string): number | null | undefined {
+  return args.string(name)?.toLowerCase() === 'default' ? null : args.int(name, 1);
+}
 
 function quotaSettings(args: Args): TenantQuotaSettings {
   const perApp = args.int('daily-quota-per-app', 1);
   const perTenant = args.limit('daily-quota-per-tenant');
   const cps = args.int('calls-per-second', 1);
+  const rate = orDefault(args, 'rate-limit');
+  const burst = orDefault(args, 'rate-burst');
   return {
     ...(perApp !== undefined && { dailyQuotaPerApp: perApp }),
     ...(perTenant !== undefined && { dailyQuotaPerTenant: perTenant }),
     ...(cps !== undefined && { callsPerSecond: cps }),
+    ...(rate !== undefined && { rateLimitPerSecond: rate }),
+    ...(burst !== undefined && { rateLimitBurst: burst }),
   };
 }
 
@@ -26,7 +36,7 @@ function tenantJson(t: TenantSummary) {
 
 function printTenants(out: Output, tenants: readonly TenantSummary[]): void {
   out.table(
-    ['ID', 'NAME', 'COMPONENT APP ID', 'PER APP/DAY', 'PER TENANT/DAY', 'CALLS/S', 'CREATED'],
+    ['ID', 'NAME', 'COMPONENT APP ID', 'PER APP/DAY', 'PER TENANT/DAY', 'CALLS/S', 'API RATE/S', 'API BURST', 'CREATED'],
     tenants.map((t) => [
       t.id,
       t.name,
@@ -34,6 +44,8 @@ function printTenants(out: Output, tenants: readonly TenantSummary[]): void {
       String(t.dailyQuotaPerApp),
       t.dailyQuotaPerTenant === null ? 'unlimited' : String(t.dailyQuotaPerTenant),
       String(t.callsPerSecond),
+      t.rateLimitPerSecond === null ? 'default' : String(t.rateLimitPerSecond),
+      t.rateLimitBurst === null ? 'default' : String(t.rateLimitBurst),
       shortTime(t.createdAt),
     ]),
   );
@@ -67,13 +79,18 @@ export const tenantCreate: Command = {
 export const tenantUpdate: Command = {
   name: 'tenant update',
   synopsis: `--tenant ID ${quotaSynopsis}`,
-  summary: 'Change quota settings ("--daily-quota-per-tenant unlimited" clears the tenant-wide cap).',
+  summary:
+    'Change quota settings ("--daily-quota-per-tenant unlimited" clears the tenant-wide cap) and the GraphQL rate limit per API key (--rate-limit requests/s, --rate-burst bucket size; "default": RATE_LIMIT_*; needs Redis).',
   options: { tenant: str, ...quotaOptions },
   async run({ args, out, runtime }) {
     const id = args.tenantId();
     const settings = quotaSettings(args);
-    if (Object.keys(settings).length === 0) throw args.error('give at least one of --daily-quota-per-app, --daily-quota-per-tenant, --calls-per-second');
-    const { services } = await runtime();
+    if (Object.keys(settings).length === 0) {
+      throw args.error('give at least one of --daily-quota-per-app, --daily-quota-per-tenant, --calls-per-second, --rate-limit, --rate-burst');
+    }
+    // A rate limit change is published to the gateways, whose key caches hold the old one.
+    const rateChange = settings.rateLimitPerSecond !== undefined || settings.rateLimitBurst !== undefined;
+    const { services } = await runtime({ redis: rateChange });
     const tenant = await services.tenants.update(id, settings);
     out.result({ tenant: tenantJson(tenant) }, () => printTenants(out, [tenant]));
     return EXIT.OK;

@@ -95,6 +95,8 @@ export interface StartOptions {
   /** Which webhook endpoint URLs may be registered (default https to public addresses), and the DNS the check uses. */
   urlPolicy?: UrlPolicy;
   lookup?: Lookup;
+  /** Remember valid API keys this long (on the harness's manual clock); default 0: no cache. */
+  apiKeyCacheTtlMs?: number;
 }
 
 /** The GraphQL API behind a real node:http server on a random port, over the test's Postgres and Redis. */
@@ -114,6 +116,7 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
     publisher,
     ...(options.urlPolicy === undefined ? {} : { urlPolicy: options.urlPolicy }),
     ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
+    ...(options.apiKeyCacheTtlMs === undefined ? {} : { apiKeyCacheTtlMs: options.apiKeyCacheTtlMs }),
   });
   const quotaLimiter = new QuotaLimiter(env.redis, { prefix: env.redisPrefix, windowCapPerApp: 10 });
   const preAuth = new FakePreAuth();
@@ -132,6 +135,7 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
     db,
     services: {
       tenants: services.tenants,
+      apiKeys: services.apiKeys,
       authorizers: services.authorizers,
       applications: services.applications,
       lifecycle: services.lifecycle,

@@ -24,6 +24,8 @@ export interface Victim {
   /** A room and a good in the live mirror of `appIds[0]` (OPENED, live open). */
   roomId: number;
   goodsId: number;
+  /** One of A's API keys (its first). */
+  apiKeyId: string;
 }
 
 export interface Attacker {
@@ -270,6 +272,44 @@ export const OPERATIONS: readonly OperationCase[] = [
     document: 'mutation($id: ID!) { redeliverWebhook(id: $id) { delivery { id status } userErrors { code } } }',
     variables: (v) => ({ id: v.webhookDeliveryId }),
     checkForeign: (value) => expect(value).toEqual({ delivery: null, userErrors: [{ code: 'NOT_FOUND' }] }),
+  },
+  {
+    field: 'apiKeys',
+    type: 'query',
+    scope: 'admin',
+    document: '{ apiKeys { id prefix scopes createdAt expiresAt lastUsedAt revokedAt } }',
+    variables: () => ({}),
+    // B's own keys only (the answer is also searched for every id of A's).
+    checkForeign(value, victim) {
+      const keys = value as { id: string }[];
+      expect(keys.length).toBeGreaterThan(0);
+      expect(keys.map((k) => k.id)).not.toContain(victim.apiKeyId);
+    },
+  },
+  {
+    field: 'createApiKey',
+    type: 'mutation',
+    scope: 'admin',
+    document: `mutation($expiresAt: DateTime!) {
+      createApiKey(input: { scopes: ["read"], expiresAt: $expiresAt }) { apiKey { id scopes } key userErrors { code } }
+    }`,
+    // A key of B's own; A's keys are untouched (the snapshot).
+    variables: () => ({ expiresAt: new Date(Date.now() + 86_400_000 * 365).toISOString() }),
+    checkForeign(value, victim) {
+      const payload = value as { apiKey: { id: string; scopes: string[] } | null; key: string | null; userErrors: unknown[] };
+      expect(payload.userErrors).toEqual([]);
+      expect(payload.apiKey?.id).not.toBe(victim.apiKeyId);
+      expect(payload.apiKey?.scopes).toEqual(['read']);
+      expect(payload.key).toMatch(/^wxl_/);
+    },
+  },
+  {
+    field: 'revokeApiKey',
+    type: 'mutation',
+    scope: 'admin',
+    document: 'mutation($id: ID!) { revokeApiKey(id: $id) { apiKey { id revokedAt } userErrors { code } } }',
+    variables: (v) => ({ id: v.apiKeyId }),
+    checkForeign: (value) => expect(value).toEqual({ apiKey: null, userErrors: [{ code: 'NOT_FOUND' }] }),
   },
   {
     field: 'liveApplicationUpdated',

@@ -1,0 +1,128 @@
+import { createClient } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { type App, createApp } from '../../src/app/create-app.js';
+import { RedisApiKeyInvalidations } from '../../src/events/api-key-invalidations.js';
+import { systemClock } from '../../src/lib/clock.js';
+import { silentLogger } from '../../src/lib/logger.js';
+import { ApiKeysService } from '../../src/services/api-keys/api-keys.service.js';
+import { TenantsService } from '../../src/services/tenants.service.js';
+import { createTenantWithMerchants } from '../support/fixtures.js';
+import { createTestEnv, expectEventually, type TestEnv } from '../support/test-env.js';
+
+let env: TestEnv;
+let app: App;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  // Defaults high enough that the measuring tenant never meets its own limit; the flooding one gets a low one of its own.
+  app = await createApp(env.config({ ROLE: 'api', RATE_LIMIT_PER_SECOND: '100000', RATE_LIMIT_BURST: '100000' }));
+});
+
+afterAll(async () => {
+  await app?.stop();
+  await env?.cleanup();
+});
+
+const TENANT = '{ tenant { id } }';
+
+async function post(key: string) {
+  const res = await fetch(`${app.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query: TENANT }),
+  });
+  const body = (await res.json()) as { data?: unknown; errors?: { message: string; extensions?: { code?: string; retryAfter?: number } }[] };
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), body };
+}
+
+/** Sequential requests; each one's latency in ms. */
+async function measure(key: string, n: number): Promise<{ latencies: number[]; statuses: number[] }> {
+  const latencies: number[] = [];
+  const statuses: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const started = performance.now();
+    const res = await post(key);
+    latencies.push(performance.now() - started);
+    statuses.push(res.status);
+  }
+  return { latencies, statuses };
+}
+
+const p99 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.ceil(values.length * 0.99) - 1] ?? Number.NaN;
+
+describe('rate limits per API key', () => {
+  it("answers a key over its tenant's limit 429 with Retry-After and RATE_LIMITED, while another tenant's requests all succeed", async () => {
+    const flooder = await createTenantWithMerchants(env.database.db, env.box, 0);
+    const other = await createTenantWithMerchants(env.database.db, env.box, 0);
+    await app.services.tenants.update(flooder.tenant.id, { rateLimitPerSecond: 20, rateLimitBurst: 20 });
+
+    const unloaded = await measure(other.apiKey.key, 200);
+    expect(unloaded.statuses.every((s) => s === 200)).toBe(true);
+
+    let flooding = true;
+    const floodStatuses: number[] = [];
+    const refusals: Awaited<ReturnType<typeof post>>[] = [];
+    const flood = Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (flooding) {
+          const res = await post(flooder.apiKey.key);
+          floodStatuses.push(res.status);
+          if (res.status === 429 && refusals.length < 5) refusals.push(res);
+        }
+      }),
+    );
+    // The flood is on once the flooder is being refused.
+    await expectEventually(() => expect(refusals.length).toBeGreaterThan(0));
+    const loaded = await measure(other.apiKey.key, 200);
+    flooding = false;
+    await flood;
+
+    // The functional property: the other tenant is never limited and every request of its succeeds.
+    expect(loaded.statuses.filter((s) => s !== 200)).toEqual([]);
+    const ratio = p99(loaded.latencies) / p99(unloaded.latencies);
+    console.info(
+      `rate-limit flood: other tenant p99 unloaded ${p99(unloaded.latencies).toFixed(1)} ms, under flood ${p99(loaded.latencies).toFixed(1)} ms (x${ratio.toFixed(2)}); flooder ${floodStatuses.length} requests, ${floodStatuses.filter((s) => s === 429).length} refused`,
+    );
+
+    expect(new Set(floodStatuses)).toEqual(new Set([200, 429]));
+    for (const refused of refusals) {
+      expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
+      const [error] = refused.body.errors ?? [];
+      expect(error?.extensions).toEqual({ code: 'RATE_LIMITED', retryAfter: Number(refused.retryAfter) });
+      expect(error?.message).toContain('wxlive tenant update --rate-limit');
+      expect(refused.body.data).toBeUndefined();
+    }
+  }, 60_000);
+
+  it('counts a WebSocket connection once, at connect: over the limit it is refused with 4429 and a reason saying so', async () => {
+    const t = await createTenantWithMerchants(env.database.db, env.box, 0);
+    await app.services.tenants.update(t.tenant.id, { rateLimitPerSecond: 1, rateLimitBurst: 1 });
+    expect((await post(t.apiKey.key)).status).toBe(200);
+    const closed = await new Promise<{ code: number; reason: string }>((resolve) => {
+      const client = createClient({
+        url: `${(app.url as string).replace('http', 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${t.apiKey.key}` },
+        retryAttempts: 0,
+        on: { closed: (event) => resolve(event as { code: number; reason: string }) },
+      });
+      client.subscribe({ query: 'subscription { liveApplicationUpdated { id } }' }, { next: () => {}, error: () => {}, complete: () => {} });
+    });
+    expect(closed.code).toBe(4429);
+    expect(closed.reason).toMatch(/^RATE_LIMITED: .*retry after \d+ s$/);
+  });
+
+  it('applies a tenant update made by another process (the CLI) to keys the gateway has cached', async () => {
+    const t = await createTenantWithMerchants(env.database.db, env.box, 0);
+    expect((await post(t.apiKey.key)).status).toBe(200); // cached with the defaults
+    const cli = new TenantsService(
+      env.database.db,
+      env.box,
+      systemClock,
+      new ApiKeysService({ db: env.database.db, clock: systemClock, invalidations: new RedisApiKeyInvalidations(env.redis, env.redisPrefix, silentLogger) }),
+    );
+    await cli.update(t.tenant.id, { rateLimitPerSecond: 1, rateLimitBurst: 1 });
+    await expectEventually(async () => expect((await post(t.apiKey.key)).status).toBe(429));
+  });
+});
