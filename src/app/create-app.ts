@@ -112,6 +112,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     publisher,
     urlPolicy: config.outboundWebhooks,
     webhookQueue: outbound.queue,
+    credentialOverlapMs: config.credentialOverlapMs,
+    // `wechat` is made below from these services; this runs only after a secret change, long after.
+    onComponentSecretChanged: (tenantId) => wechat.tokens.forgetComponentToken(tenantId),
   });
   const wechat = createWechatApi({
     baseUrl: config.wechatApiBase,

@@ -7,7 +7,7 @@ import { PgCredentialStore } from '../services/credential-store.pg.js';
 import { LiveApplicationLifecycle, LiveApplicationQueries } from '../services/live-application/index.js';
 import type { ApplicationQueue, ChangePublisher } from '../services/ports.js';
 import { SecretRotationService } from '../services/secret-rotation.service.js';
-import { TenantsService } from '../services/tenants.service.js';
+import { type OnComponentSecretChanged, TenantsService } from '../services/tenants.service.js';
 import type { WebhookDeliveryQueue } from '../services/webhooks/deliveries.service.js';
 import { WebhookEndpointsService } from '../services/webhooks/endpoints.service.js';
 import type { Lookup, UrlPolicy } from '../services/webhooks/url-policy.js';
@@ -39,11 +39,18 @@ export function createServices(deps: {
   /** Which endpoint URLs may be registered; default https to public addresses only. */
   urlPolicy?: UrlPolicy;
   lookup?: Lookup;
+  /** CREDENTIAL_OVERLAP_MINUTES in ms; default 60 minutes. */
+  credentialOverlapMs?: number;
+  /** Drops the tenant's cached component token after its app secret changed. */
+  onComponentSecretChanged?: OnComponentSecretChanged;
 }): Services {
   const { db, box, clock, logger } = deps;
   const authorizers = new AuthorizersService(db, box, clock, deps.webhookQueue);
   return {
-    tenants: new TenantsService(db, box, clock),
+    tenants: new TenantsService(db, box, clock, {
+      ...(deps.credentialOverlapMs === undefined ? {} : { credentialOverlapMs: deps.credentialOverlapMs }),
+      ...(deps.onComponentSecretChanged === undefined ? {} : { onComponentSecretChanged: deps.onComponentSecretChanged }),
+    }),
     authorizers,
     applications: new LiveApplicationQueries({ db, clock }),
     lifecycle: new LiveApplicationLifecycle({ db, authorizers, queue: deps.queue, publisher: deps.publisher, clock, logger }),

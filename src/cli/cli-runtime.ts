@@ -11,7 +11,8 @@ import { createRedis, type RedisClient } from '../lib/redis.js';
 import { SecretBox } from '../lib/secret-box.js';
 import { DomainError } from '../services/errors.js';
 import type { ApplicationQueue, ChangePublisher } from '../services/ports.js';
-import type { TenantSummary } from '../services/tenants.service.js';
+import type { OnComponentSecretChanged, TenantSummary } from '../services/tenants.service.js';
+import { forgetComponentToken } from '../wechat/tokens/token-manager.js';
 import { CliError } from './cli-errors.js';
 
 /** What a command works with: the domain services over the configured Postgres (and Redis for `apply`). */
@@ -48,6 +49,8 @@ export async function openCliRuntime(env: Record<string, string | undefined>, op
   try {
     let queue = offlineQueue;
     let publisher = offlinePublisher;
+    let onComponentSecretChanged: OnComponentSecretChanged = () =>
+      Promise.reject(new Error('dropping the cached component token needs Redis; open the CLI runtime with { redis: true }'));
     if (options.redis) {
       const redis = await connectRedis(config);
       closers.push(() => redis.quit());
@@ -58,6 +61,7 @@ export async function openCliRuntime(env: Record<string, string | undefined>, op
       // Deletes the rows it published before Redis and Postgres close (closers run in reverse).
       closers.push(() => relay.stop());
       publisher = relay;
+      onComponentSecretChanged = (tenantId, componentAppId) => forgetComponentToken(redis, config.redisPrefix, tenantId, componentAppId);
     }
     const services = createServices({
       db: database.db,
@@ -67,6 +71,8 @@ export async function openCliRuntime(env: Record<string, string | undefined>, op
       queue,
       publisher,
       urlPolicy: config.outboundWebhooks,
+      credentialOverlapMs: config.credentialOverlapMs,
+      onComponentSecretChanged,
     });
     return {
       config,

@@ -75,6 +75,7 @@ export const envSchema = z.object({
   WEBHOOK_ALLOW_PRIVATE_ADDRESSES: bool.default(false),
   WEBHOOK_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
   WEBHOOK_DELIVERY_TIMEOUT_MS: z.coerce.number().int().min(1000).max(60_000).default(15_000),
+  CREDENTIAL_OVERLAP_MINUTES: z.coerce.number().int().min(0).max(10_080).default(60),
   APPLY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
   APPLY_BACKOFF_MS: z.coerce.number().int().min(0).default(2000),
   APPLY_HOURLY_CAP_PER_APP: z.coerce.number().int().min(1).default(10),
@@ -150,6 +151,8 @@ export interface Config {
     /** Each attempt's limit; a claimed attempt is held for twice this before another worker may send it again. */
     timeoutMs: number;
   };
+  /** After a tenant's token or EncodingAESKey changes, pushes under the previous ones are accepted this long. */
+  credentialOverlapMs: number;
   applyMaxAttempts: number;
   applyBackoffMs: number;
   applyHourlyCapPerApp: number;
@@ -207,6 +210,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       concurrency: e.WEBHOOK_DELIVERY_CONCURRENCY,
       timeoutMs: e.WEBHOOK_DELIVERY_TIMEOUT_MS,
     },
+    credentialOverlapMs: e.CREDENTIAL_OVERLAP_MINUTES * 60_000,
     applyMaxAttempts: e.APPLY_MAX_ATTEMPTS,
     applyBackoffMs: e.APPLY_BACKOFF_MS,
     applyHourlyCapPerApp: e.APPLY_HOURLY_CAP_PER_APP,

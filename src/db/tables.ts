@@ -48,6 +48,14 @@ export const tenants = pgTable(
     componentAppSecretEnc: text('component_app_secret_enc').notNull(),
     tokenEnc: text('token_enc').notNull(),
     encodingAesKeyEnc: text('encoding_aes_key_enc').notNull(),
+    /**
+     * The message token and EncodingAESKey before the last change of either: pushes verifying under
+     * them are accepted until `previous_credentials_until` (CREDENTIAL_OVERLAP_MINUTES after the
+     * change), since WeChat switches over at a moment the gateway does not know.
+     */
+    previousTokenEnc: text('previous_token_enc'),
+    previousEncodingAesKeyEnc: text('previous_encoding_aes_key_enc'),
+    previousCredentialsUntil: ts('previous_credentials_until'),
     dailyQuotaPerApp: integer('daily_quota_per_app').notNull().default(100),
     /** null = unlimited */
     dailyQuotaPerTenant: integer('daily_quota_per_tenant'),

@@ -93,11 +93,13 @@ export interface StartOptions {
   /** Which webhook endpoint URLs may be registered (default https to public addresses), and the DNS the check uses. */
   urlPolicy?: UrlPolicy;
   lookup?: Lookup;
+  /** The clock of the services and the token manager (default a ManualClock at the real time). */
+  clock?: ManualClock;
 }
 
 /** The GraphQL API behind a real node:http server on a random port, over the test's Postgres and Redis. */
 export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}): Promise<GraphqlApp> {
-  const clock = new ManualClock(Date.now());
+  const clock = options.clock ?? new ManualClock(Date.now());
   const queue = new RecordingQueue();
   const webhookQueue = new RecordingWebhookQueue();
   const logger = options.logger ?? silentLogger;
@@ -112,6 +114,8 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
     publisher,
     ...(options.urlPolicy === undefined ? {} : { urlPolicy: options.urlPolicy }),
     ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
+    // As in createApp: a new app secret drops the cached component token (`tokens` is made below).
+    onComponentSecretChanged: (tenantId) => tokens.forgetComponentToken(tenantId),
   });
   const quotaLimiter = new QuotaLimiter(env.redis, { prefix: env.redisPrefix, windowCapPerApp: 10 });
   const preAuth = new FakePreAuth();
