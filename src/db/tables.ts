@@ -200,8 +200,11 @@ export const webhookInbox = pgTable(
     appId: text('app_id'),
     eventType: text('event_type').notNull(),
     dedupKey: text('dedup_key').notNull(),
-    /** The decrypted XML, as received. */
-    payload: text('payload').notNull(),
+    /**
+     * The decrypted XML, as received; null for pushes of types the gateway does not act on (data
+     * minimisation: customer messages are kept only as WeChat's encrypted envelope, for the relay).
+     */
+    payload: text('payload'),
     /**
      * The request as WeChat sent it (query string without `?`, body bytes, content type), so a
      * RELAY endpoint receives it verbatim; null on rows stored before migration 0007.
@@ -217,6 +220,9 @@ export const webhookInbox = pgTable(
   (t) => [
     uniqueIndex('webhook_inbox_dedup_uq').on(t.tenantId, t.dedupKey),
     index('webhook_inbox_unprocessed_idx').on(t.receivedAt).where(sql`${t.processedAt} is null`),
+    // The retention job's two scans: old rows in order of arrival, and envelopes of pushes nobody acts on still kept.
+    index('webhook_inbox_received_idx').on(t.receivedAt),
+    index('webhook_inbox_envelope_idx').on(t.id).where(sql`${t.payload} is null and ${t.rawBody} is not null`),
     tenantIsolation('webhook_inbox', t.tenantId),
   ],
 );
@@ -322,6 +328,7 @@ export const webhookDeliveries = pgTable(
     index('webhook_deliveries_endpoint_created_idx').on(t.tenantId, t.endpointId, t.createdAt.desc(), t.id.desc()),
     index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'PENDING'`),
     index('webhook_deliveries_inbox_idx').on(t.inboxId),
+    index('webhook_deliveries_created_idx').on(t.createdAt),
     tenantIsolation('webhook_deliveries', t.tenantId),
   ],
 );
