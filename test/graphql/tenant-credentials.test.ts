@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/lib/clock.js';
 import { SimulatorAdmin } from '../../src/wechat/simulator/admin-client.js';
 import { type RunningSimulator, startSimulator } from '../../src/wechat/simulator/server.js';
+import { MsgCrypt, msgSignature } from '../../src/wechat/wire/msg-crypt.js';
 import { buildAuthXml } from '../../src/wechat/wire/push-xml.js';
 import { randomEncodingAesKey } from '../support/fixtures.js';
 import { createTestEnv, type TestEnv } from '../support/test-env.js';
@@ -53,6 +54,16 @@ function keysOf(t: Pick<TenantFixture, 'token' | 'encodingAesKey' | 'componentAp
 async function pushTicket(tenantId: string, keys: TenantKeys): Promise<{ status: number; text: string }> {
   const xml = buildAuthXml({ kind: 'component_verify_ticket', appId: keys.componentAppId, createTime: nowSeconds(clock), ticket: `ticket@@@${randomUUID()}` });
   return post(authUrl(server, tenantId), signedPush(keys, xml, clock));
+}
+
+/** The console's GET URL check: an encrypted echostr signed with the token. */
+async function urlCheck(tenantId: string, keys: TenantKeys): Promise<{ status: number; text: string }> {
+  const timestamp = nowSeconds(clock);
+  const nonce = String(randomBytes(4).readUInt32BE());
+  const echostr = new MsgCrypt({ token: keys.token, encodingAesKey: keys.encodingAesKey, appId: keys.componentAppId }).encrypt('echo-rotated');
+  const query = new URLSearchParams({ timestamp, nonce, echostr, msg_signature: msgSignature(keys.token, timestamp, nonce, echostr) });
+  const response = await fetch(`${authUrl(server, tenantId)}?${query.toString()}`);
+  return { status: response.status, text: await response.text() };
 }
 
 async function adminKey(tenantId: string): Promise<string> {
@@ -112,6 +123,8 @@ describe('updateTenantCredentials', () => {
     clock.advance(2_000);
     expect(await pushTicket(tenant.tenantId, fresh)).toEqual({ status: 200, text: 'success' });
     expect(await pushTicket(tenant.tenantId, old)).toEqual({ status: 200, text: 'success' });
+    // The console checks the URL with the new token and key before it saves them.
+    expect(await urlCheck(tenant.tenantId, fresh)).toEqual({ status: 200, text: 'echo-rotated' });
     // WeChat may switch the token and the key at different moments.
     expect(await pushTicket(tenant.tenantId, { ...fresh, encodingAesKey: old.encodingAesKey })).toEqual({ status: 200, text: 'success' });
     expect(await pushTicket(tenant.tenantId, { ...old, encodingAesKey: fresh.encodingAesKey })).toEqual({ status: 200, text: 'success' });
@@ -120,6 +133,7 @@ describe('updateTenantCredentials', () => {
     expect(await pushTicket(tenant.tenantId, old)).toEqual({ status: 200, text: 'success' });
     clock.advance(MINUTE);
     expect(await pushTicket(tenant.tenantId, old)).toEqual({ status: 401, text: 'BAD_SIGNATURE' });
+    expect(await urlCheck(tenant.tenantId, old)).toEqual({ status: 401, text: 'BAD_SIGNATURE' });
     expect(await pushTicket(tenant.tenantId, { ...fresh, encodingAesKey: old.encodingAesKey })).toMatchObject({ status: 401 });
     expect(await pushTicket(tenant.tenantId, fresh)).toEqual({ status: 200, text: 'success' });
     // Reloaded from Postgres too (a new instance, or after the cache's TTL), the old keys stay refused.
