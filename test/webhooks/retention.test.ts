@@ -231,5 +231,29 @@ describe('inbox retention and data minimisation', () => {
     const last = await small.runOnce();
     expect(last).toMatchObject({ inboxDeleted: 1, complete: true });
     expect(await count()).toBe(0);
+
+    // Within one run the batches walk received_at as a keyset: rows sharing the last batch's timestamp are not skipped.
+    await env.database.db.insert(webhookInbox).values(
+      Array.from({ length: 5 }, (_, i) => ({
+        tenantId: t.tenant.id,
+        kind: 'auth' as const,
+        eventType: 'component_verify_ticket',
+        dedupKey: `same:${i}:${randomUUID()}`,
+        payload: '<xml/>',
+        receivedAt: old,
+        processedAt: old,
+      })),
+    );
+    const batches: number[] = [];
+    const wide = new InboxRetention(env.appDatabase.db, clock, {
+      inboxRetentionMs: 7 * DAY,
+      deliveryRetentionMs: 7 * DAY,
+      batchSize: 2,
+      maxBatches: 10,
+      onBatch: (rows) => batches.push(rows),
+    });
+    expect(await wide.runOnce()).toMatchObject({ inboxDeleted: 5, complete: true });
+    expect(await count()).toBe(0);
+    expect(batches).toContain(2);
   });
 });
