@@ -94,14 +94,17 @@ export async function runRetentionBench(options: { log: (line: string) => void; 
     const retentionMs = performance.now() - r0;
     if (!report.complete || report.inboxDeleted !== expired) throw new Error(`retention removed ${report.inboxDeleted} of ${expired} expired rows`);
     options.log(`retention: gateway run removed ${expired.toLocaleString('en-US')} rows in ${(retentionMs / 1000).toFixed(1)} s (${batches} statements)`);
+    // The figures of the run itself; the idle runs below report to the same hook.
+    const runDurations = [...durations];
+    const runLongestMs = longestBatchMs;
     const i0 = performance.now();
     await retention.runOnce();
     const idleRunMs = performance.now() - i0;
     const j0 = performance.now();
     await retention.runOnce();
     const idleAgainMs = performance.now() - j0;
-    durations.sort((a, b) => a - b);
-    const pick = (q: number) => durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? 0;
+    runDurations.sort((a, b) => a - b);
+    const pick = (q: number) => runDurations[Math.min(runDurations.length - 1, Math.floor(q * runDurations.length))] ?? 0;
 
     const d0 = performance.now();
     await db.execute(sql`delete from inbox_copy where received_at < ${cutoff.toISOString()}::timestamptz`);
@@ -111,10 +114,10 @@ export async function runRetentionBench(options: { log: (line: string) => void; 
       rows,
       expired,
       retentionMs,
-      longestBatchMs,
+      longestBatchMs: runLongestMs,
       batchP50Ms: pick(0.5),
       batchP99Ms: pick(0.99),
-      batches,
+      batches: runDurations.length,
       idleRunMs,
       idleAgainMs,
       plainDeleteMs,
