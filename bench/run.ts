@@ -16,6 +16,7 @@ import { canPin, pinSelf } from './support/processes.js';
 import { runTenantScopeBench, type TenantScopeFigures } from './tenant-scope.bench.js';
 import { runWebhookIngestBench, type WebhookIngestFigures } from './webhook-ingest.bench.js';
 import { type OutboundFigures, runOutboundBench } from './outbound.bench.js';
+import { type RetentionFigures, runRetentionBench } from './retention.bench.js';
 
 /** The whole run gives up after this long (a hung figure must not hang CI). */
 const RUN_LIMIT_MS = 12 * 60_000;
@@ -221,6 +222,36 @@ function outboundRows(f: OutboundFigures): Row[] {
   ];
 }
 
+function retentionRows(f: RetentionFigures): Row[] {
+  const n = f.rows >= 1e6 ? `${fmt(f.rows / 1e6, f.rows % 1e6 === 0 ? 0 : 1)}M` : fmt(f.rows);
+  return [
+    {
+      figure: `8. retention run on a ${n}-row inbox (${fmt(f.expired)} expired), s: batches of 1,000 vs one plain DELETE on an unpartitioned copy`,
+      median: fmt(f.retentionMs / 1000, 2),
+      baseline: fmt(f.plainDeleteMs / 1000, 2),
+      ratio: `${fmt(ratio(f.retentionMs, f.plainDeleteMs), 1)}x`,
+      target: '',
+      result: 'info',
+    },
+    {
+      figure: '8. retention: p50 / p99 / longest transaction, ms, vs the plain DELETE (one transaction holding every row)',
+      median: `${fmt(f.batchP50Ms)} / ${fmt(f.batchP99Ms)} / ${fmt(f.longestBatchMs)}`,
+      baseline: fmt(f.plainDeleteMs),
+      ratio: `${fmt(ratio(f.longestBatchMs, f.plainDeleteMs), 2)}x`,
+      target: '<= 1,000 ms',
+      result: verdict(f.longestBatchMs <= 1000),
+    },
+    {
+      figure: `8. retention run with nothing expired on the ${n}-row inbox, ms: right after the deletes / once more`,
+      median: `${fmt(f.idleRunMs)} / ${fmt(f.idleAgainMs)}`,
+      baseline: '',
+      ratio: '',
+      target: '',
+      result: 'info',
+    },
+  ];
+}
+
 export function formatTable(rows: Row[]): string {
   const header: Row = { figure: 'figure', median: 'median', baseline: 'baseline median', ratio: 'ratio', target: 'target', result: 'info' };
   const cells = (r: Row) => [r.figure, r.median, r.baseline, r.ratio, r.target, r === header ? 'pass/fail' : r.result];
@@ -282,6 +313,8 @@ async function main(): Promise<void> {
   await step('idleRss', () => runIdleRssBench(), idleRows);
   await step('scope', () => runTenantScopeBench({ log }), scopeRows);
   await step('outbound', () => runOutboundBench({ log }), outboundRows);
+  // BENCH_RETENTION_ROWS (default 1M here, to stay inside the run's limit; 10M takes ~10 min to generate on 2 cores).
+  await step('retention', () => runRetentionBench({ log }), retentionRows);
 
   const table = formatTable(rows);
   const result = {

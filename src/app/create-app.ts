@@ -120,6 +120,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // Only the API roles check keys; a worker revokes none, but its services are the same.
     apiKeyCacheTtlMs: config.role === 'worker' ? 0 : config.apiKeyCacheTtlMs,
     apiKeyInvalidations: new RedisApiKeyInvalidations(redis, config.redisPrefix, logger.child({ component: 'api-keys' })),
+    credentialOverlapMs: config.credentialOverlapMs,
+    // `wechat` is made below from these services; this runs only after a secret change, long after.
+    onComponentSecretChanged: (tenantId) => wechat.tokens.forgetComponentToken(tenantId),
   });
   const wechat = createWechatApi({
     baseUrl: config.wechatApiBase,

@@ -19,7 +19,7 @@ import { LiveRoomsService } from '../services/live-ops/live-rooms.service.js';
 import { ApiKeysService } from '../services/api-keys/api-keys.service.js';
 import type { ApiKeyInvalidations, ApplicationQueue, ChangePublisher } from '../services/ports.js';
 import { SecretRotationService } from '../services/secret-rotation.service.js';
-import { TenantsService } from '../services/tenants.service.js';
+import { type OnComponentSecretChanged, TenantsService } from '../services/tenants.service.js';
 import type { WebhookDeliveryQueue } from '../services/webhooks/deliveries.service.js';
 import { WebhookEndpointsService } from '../services/webhooks/endpoints.service.js';
 import type { Lookup, UrlPolicy } from '../services/webhooks/url-policy.js';
@@ -57,6 +57,10 @@ export function createServices(deps: {
   apiKeyCacheTtlMs?: number;
   /** Tells other instances to forget revoked keys (absent: this process only). */
   apiKeyInvalidations?: ApiKeyInvalidations;
+  /** CREDENTIAL_OVERLAP_MINUTES in ms; default 60 minutes. */
+  credentialOverlapMs?: number;
+  /** Drops the tenant's cached component token after its app secret changed. */
+  onComponentSecretChanged?: OnComponentSecretChanged;
 }): Services {
   const { db, box, clock, logger } = deps;
   const authorizers = new AuthorizersService(db, box, clock, deps.webhookQueue);
@@ -67,7 +71,10 @@ export function createServices(deps: {
     ...(deps.apiKeyInvalidations === undefined ? {} : { invalidations: deps.apiKeyInvalidations }),
   });
   return {
-    tenants: new TenantsService(db, box, clock, apiKeys),
+    tenants: new TenantsService(db, box, clock, apiKeys, {
+      ...(deps.credentialOverlapMs === undefined ? {} : { credentialOverlapMs: deps.credentialOverlapMs }),
+      ...(deps.onComponentSecretChanged === undefined ? {} : { onComponentSecretChanged: deps.onComponentSecretChanged }),
+    }),
     apiKeys,
     authorizers,
     applications: new LiveApplicationQueries({ db, clock }),

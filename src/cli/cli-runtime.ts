@@ -13,7 +13,8 @@ import { SecretBox } from '../lib/secret-box.js';
 import { DomainError } from '../services/errors.js';
 import { createWechatApi } from '../wechat/wechat-api.js';
 import type { ApiKeyInvalidations, ApplicationQueue, ChangePublisher } from '../services/ports.js';
-import type { TenantSummary } from '../services/tenants.service.js';
+import type { OnComponentSecretChanged, TenantSummary } from '../services/tenants.service.js';
+import { forgetComponentToken } from '../wechat/tokens/token-manager.js';
 import { CliError } from './cli-errors.js';
 
 /** What a command works with: the domain services over the configured Postgres (and Redis for `apply`). */
@@ -54,6 +55,8 @@ export async function openCliRuntime(env: Record<string, string | undefined>, op
     let publisher = offlinePublisher;
     let redis: RedisClient | undefined;
     let apiKeyInvalidations: ApiKeyInvalidations | undefined;
+    let onComponentSecretChanged: OnComponentSecretChanged = () =>
+      Promise.reject(new Error('dropping the cached component token needs Redis; open the CLI runtime with { redis: true }'));
     if (options.redis) {
       const connected = await connectRedis(config);
       redis = connected;
@@ -65,7 +68,8 @@ export async function openCliRuntime(env: Record<string, string | undefined>, op
       // Deletes the rows it published before Redis and Postgres close (closers run in reverse).
       closers.push(() => relay.stop());
       publisher = relay;
-      apiKeyInvalidations = new RedisApiKeyInvalidations(redis, config.redisPrefix, logger);
+      apiKeyInvalidations = new RedisApiKeyInvalidations(connected, config.redisPrefix, logger);
+      onComponentSecretChanged = (tenantId, componentAppId) => forgetComponentToken(connected, config.redisPrefix, tenantId, componentAppId);
     }
     const services = createServices({
       db: database.db,
@@ -76,6 +80,8 @@ export async function openCliRuntime(env: Record<string, string | undefined>, op
       publisher,
       urlPolicy: config.outboundWebhooks,
       ...(apiKeyInvalidations ? { apiKeyInvalidations } : {}),
+      credentialOverlapMs: config.credentialOverlapMs,
+      onComponentSecretChanged,
     });
     const live = redis
       ? createLiveServices({

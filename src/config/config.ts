@@ -75,6 +75,7 @@ export const envSchema = z.object({
   WEBHOOK_ALLOW_PRIVATE_ADDRESSES: bool.default(false),
   WEBHOOK_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
   WEBHOOK_DELIVERY_TIMEOUT_MS: z.coerce.number().int().min(1000).max(60_000).default(15_000),
+  CREDENTIAL_OVERLAP_MINUTES: z.coerce.number().int().min(0).max(10_080).default(60),
   APPLY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
   APPLY_BACKOFF_MS: z.coerce.number().int().min(0).default(2000),
   APPLY_HOURLY_CAP_PER_APP: z.coerce.number().int().min(1).default(10),
@@ -115,6 +116,10 @@ export const envSchema = z.object({
   JOBS_STALLED_INTERVAL_MS: z.coerce.number().int().min(200).default(30_000),
   JOBS_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
   JOBS_TICKET_WAIT_MS: z.coerce.number().int().min(1_000).default(600_000),
+  JOBS_RETENTION_INTERVAL_MS: z.coerce.number().int().min(1_000).default(600_000),
+  // Whole days, at least one: far longer than WeChat's redelivery and the replay window, so de-duplication never needs a deleted row.
+  INBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
+  WEBHOOK_DELIVERY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -155,6 +160,8 @@ export interface Config {
     /** Each attempt's limit; a claimed attempt is held for twice this before another worker may send it again. */
     timeoutMs: number;
   };
+  /** After a tenant's token or EncodingAESKey changes, pushes under the previous ones are accepted this long. */
+  credentialOverlapMs: number;
   applyMaxAttempts: number;
   applyBackoffMs: number;
   applyHourlyCapPerApp: number;
@@ -172,7 +179,9 @@ export interface Config {
   dbPoolSize: number;
   /** undefined: connect as the URL's user. */
   databaseAppRole: string | undefined;
-  jobs: { lockDurationMs: number; stalledIntervalMs: number; reconcileIntervalMs: number; ticketWaitMs: number };
+  jobs: { lockDurationMs: number; stalledIntervalMs: number; reconcileIntervalMs: number; ticketWaitMs: number; retentionIntervalMs: number };
+  /** Processed pushes and finished deliveries are deleted this long after they arrived / were made. */
+  retention: { inboxMs: number; deliveryMs: number };
 }
 
 export class ConfigError extends Error {
@@ -191,6 +200,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   if (e.SECRET_KEY && e.SECRET_KEYS) {
     throw new ConfigError(`SECRET_KEYS: set it or SECRET_KEY, not both (SECRET_KEY=<key> is SECRET_KEYS=${LEGACY_KEY_ID}:<key>)`);
+  }
+  // The replay window bounds redeliveries: a push replayed after retention deleted its row would be stored again.
+  if (e.WEBHOOK_REPLAY_WINDOW_SECONDS >= e.INBOX_RETENTION_DAYS * 86_400) {
+    throw new ConfigError(
+      'WEBHOOK_REPLAY_WINDOW_SECONDS: must be shorter than INBOX_RETENTION_DAYS, or pushes replayed after their row was deleted would be stored again',
+    );
   }
   return {
     databaseUrl: e.DATABASE_URL,
@@ -216,6 +231,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       concurrency: e.WEBHOOK_DELIVERY_CONCURRENCY,
       timeoutMs: e.WEBHOOK_DELIVERY_TIMEOUT_MS,
     },
+    credentialOverlapMs: e.CREDENTIAL_OVERLAP_MINUTES * 60_000,
     applyMaxAttempts: e.APPLY_MAX_ATTEMPTS,
     applyBackoffMs: e.APPLY_BACKOFF_MS,
     applyHourlyCapPerApp: e.APPLY_HOURLY_CAP_PER_APP,
@@ -238,6 +254,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       stalledIntervalMs: e.JOBS_STALLED_INTERVAL_MS,
       reconcileIntervalMs: e.JOBS_RECONCILE_INTERVAL_MS,
       ticketWaitMs: e.JOBS_TICKET_WAIT_MS,
+      retentionIntervalMs: e.JOBS_RETENTION_INTERVAL_MS,
     },
+    retention: { inboxMs: e.INBOX_RETENTION_DAYS * 86_400_000, deliveryMs: e.WEBHOOK_DELIVERY_RETENTION_DAYS * 86_400_000 },
   };
 }

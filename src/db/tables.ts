@@ -48,6 +48,14 @@ export const tenants = pgTable(
     componentAppSecretEnc: text('component_app_secret_enc').notNull(),
     tokenEnc: text('token_enc').notNull(),
     encodingAesKeyEnc: text('encoding_aes_key_enc').notNull(),
+    /**
+     * The message token and EncodingAESKey before the last change of either: pushes verifying under
+     * them are accepted until `previous_credentials_until` (CREDENTIAL_OVERLAP_MINUTES after the
+     * change), since WeChat switches over at a moment the gateway does not know.
+     */
+    previousTokenEnc: text('previous_token_enc'),
+    previousEncodingAesKeyEnc: text('previous_encoding_aes_key_enc'),
+    previousCredentialsUntil: ts('previous_credentials_until'),
     dailyQuotaPerApp: integer('daily_quota_per_app').notNull().default(100),
     /** null = unlimited */
     dailyQuotaPerTenant: integer('daily_quota_per_tenant'),
@@ -202,8 +210,11 @@ export const webhookInbox = pgTable(
     appId: text('app_id'),
     eventType: text('event_type').notNull(),
     dedupKey: text('dedup_key').notNull(),
-    /** The decrypted XML, as received. */
-    payload: text('payload').notNull(),
+    /**
+     * The decrypted XML, as received; null for pushes of types the gateway does not act on (data
+     * minimisation: customer messages are kept only as WeChat's encrypted envelope, for the relay).
+     */
+    payload: text('payload'),
     /**
      * The request as WeChat sent it (query string without `?`, body bytes, content type), so a
      * RELAY endpoint receives it verbatim; null on rows stored before migration 0007.
@@ -219,6 +230,9 @@ export const webhookInbox = pgTable(
   (t) => [
     uniqueIndex('webhook_inbox_dedup_uq').on(t.tenantId, t.dedupKey),
     index('webhook_inbox_unprocessed_idx').on(t.receivedAt).where(sql`${t.processedAt} is null`),
+    // The retention job's two scans: old rows in order of arrival, and envelopes of pushes nobody acts on still kept.
+    index('webhook_inbox_received_idx').on(t.receivedAt),
+    index('webhook_inbox_envelope_idx').on(t.id).where(sql`${t.payload} is null and ${t.rawBody} is not null`),
     tenantIsolation('webhook_inbox', t.tenantId),
   ],
 );
@@ -324,6 +338,7 @@ export const webhookDeliveries = pgTable(
     index('webhook_deliveries_endpoint_created_idx').on(t.tenantId, t.endpointId, t.createdAt.desc(), t.id.desc()),
     index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'PENDING'`),
     index('webhook_deliveries_inbox_idx').on(t.inboxId),
+    index('webhook_deliveries_created_idx').on(t.createdAt),
     tenantIsolation('webhook_deliveries', t.tenantId),
   ],
 );

@@ -12,12 +12,14 @@ import { DEFAULT_JOBS_TUNING, type JobsTuning } from './jobs-tuning.js';
 import { LiveGrantsGate } from './live-grants-gate.js';
 import { QuotaLimiter } from './quota-limiter.js';
 import { recordedCallsFromDb } from './recorded-calls.js';
+import { InboxRetention } from '../webhooks/inbox-retention.js';
 import { Reconciler, startReconciler } from './reconciler.js';
+import { startRetention } from './retention.job.js';
 import { tenantLimitsFromDb } from './tenant-limits.js';
 
 type JobsConfig = Pick<
   Config,
-  'redisPrefix' | 'applyMaxAttempts' | 'applyBackoffMs' | 'applyHourlyCapPerApp' | 'workerConcurrency' | 'liveGrantsPauseMs' | 'wechatTimeoutMs'
+  'redisPrefix' | 'applyMaxAttempts' | 'applyBackoffMs' | 'applyHourlyCapPerApp' | 'workerConcurrency' | 'liveGrantsPauseMs' | 'wechatTimeoutMs' | 'retention'
 >;
 
 export interface ApplyClients {
@@ -67,6 +69,8 @@ export interface JobsRuntimeDeps {
 
 export interface JobsRuntime extends ApplyClients {
   reconciler: Reconciler;
+  /** Inbox and delivery-log retention, run on `retentionIntervalMs` (tests call runOnce). */
+  retention: InboxRetention;
   worker: ApplyWorkerHandle;
   /** Stops the reconciler, drains the worker's running jobs, closes the queue. */
   close(): Promise<void>;
@@ -108,12 +112,16 @@ export function startJobsRuntime(deps: JobsRuntimeDeps): JobsRuntime {
     logger,
   });
   const interval = startReconciler(reconciler, tuning.reconcileIntervalMs, logger);
+  const retention = new InboxRetention(deps.db, clock, { inboxRetentionMs: config.retention.inboxMs, deliveryRetentionMs: config.retention.deliveryMs });
+  const retentionRuns = startRetention(retention, tuning.retentionIntervalMs, logger);
   return {
     ...clients,
     reconciler,
+    retention,
     worker,
     async close() {
       await interval.close();
+      await retentionRuns.close();
       await worker.close();
       if (!deps.clients) await queue.close();
     },

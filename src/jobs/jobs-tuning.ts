@@ -8,4 +8,5 @@ export const DEFAULT_JOBS_TUNING: JobsTuning = {
   stalledIntervalMs: 30_000,
   reconcileIntervalMs: 60_000,
   ticketWaitMs: 600_000,
+  retentionIntervalMs: 600_000,
 };

@@ -8,7 +8,7 @@ import type { SecretBox } from '../lib/secret-box.js';
 import { ApiKeysService, type ApiKeyView, hashApiKey } from './api-keys/api-keys.service.js';
 import { type ApiKeyScope, systemContext, type TenantContext } from './context.js';
 import { isUuid } from './cursor.js';
-import { DomainError, ERROR_CODES } from './errors.js';
+import { DomainError, ERROR_CODES, type UserError, userError } from './errors.js';
 
 export interface TenantQuotaSettings {
   dailyQuotaPerApp?: number;
@@ -48,7 +48,38 @@ export interface TenantCrypto {
   componentAppId: string;
   token: string;
   encodingAesKey: string;
+  /** The token and key before the last change, accepted too until `until` (ms since the epoch); absent once that passed. */
+  previous?: { token: string; encodingAesKey: string; until: number };
 }
+
+/** New values from the Open Platform console; the ones omitted stay as they are. */
+export interface TenantCredentialsInput {
+  token?: string | undefined;
+  encodingAesKey?: string | undefined;
+  componentAppSecret?: string | undefined;
+}
+
+export interface TenantCredentialsResult {
+  tenant: TenantSummary | null;
+  /** Until when pushes under the previous token or EncodingAESKey are still accepted; null when neither changed. */
+  previousAcceptedUntil: Date | null;
+  userErrors: UserError[];
+}
+
+/** Told after a tenant's component app secret changed, so the component token is fetched again with the new one. */
+export type OnComponentSecretChanged = (tenantId: string, componentAppId: string) => Promise<void>;
+
+export interface TenantsServiceOptions {
+  /** CREDENTIAL_OVERLAP_MINUTES in ms: how long the previous token and EncodingAESKey keep verifying; default 60 min. */
+  credentialOverlapMs?: number;
+  onComponentSecretChanged?: OnComponentSecretChanged;
+}
+
+export const DEFAULT_CREDENTIAL_OVERLAP_MS = 60 * 60_000;
+
+// WeChat's console: the token is 3-32 letters and digits; the EncodingAESKey 43 base64 characters (32 bytes).
+const TOKEN = /^[A-Za-z0-9]{3,32}$/;
+const ENCODING_AES_KEY = /^[A-Za-z0-9+/]{43}$/;
 
 export interface ApiKeyCreated {
   id: string;
@@ -83,6 +114,7 @@ export class TenantsService {
     private readonly clock: Clock,
     /** The keys themselves (lookups, their cache and its invalidation); a bare one by default (tests, tools). */
     readonly keys: ApiKeysService = new ApiKeysService({ db, clock }),
+    private readonly options: TenantsServiceOptions = {},
   ) {}
 
   async create(input: CreateTenantInput): Promise<{ tenant: TenantSummary; apiKey: ApiKeyCreated }> {
@@ -135,6 +167,50 @@ export class TenantsService {
     return row;
   }
 
+  /**
+   * Rotates the message token, EncodingAESKey and/or component app secret (admin keys, `wxlive
+   * tenant update`). The token and key replaced stay accepted for the overlap window: the provider
+   * changes them here and in the Open Platform console, and WeChat switches at its own moment. A
+   * second change inside the window keeps only the values it replaced. After a new app secret the
+   * cached component token is dropped, so the next call fetches one with the new secret.
+   */
+  async updateCredentials(ctx: TenantContext, input: TenantCredentialsInput): Promise<TenantCredentialsResult> {
+    const problems = credentialProblems(input);
+    if (problems.length > 0) return { tenant: null, previousAcceptedUntil: null, userErrors: problems };
+    const tenantId = ctx.tenantId;
+    if (!isUuid(tenantId))
+      return { tenant: null, previousAcceptedUntil: null, userErrors: [userError('TENANT_NOT_FOUND', `Tenant ${tenantId} does not exist.`)] };
+    const now = this.clock.now();
+    const changed = await inTenant(this.db, tenantId, async (db) => {
+      const [current] = await db
+        .select({ tokenEnc: tenants.tokenEnc, aesEnc: tenants.encodingAesKeyEnc, secretEnc: tenants.componentAppSecretEnc })
+        .from(tenants)
+        .where(eq(tenants.id, tenantId))
+        .for('update');
+      if (!current) return undefined;
+      const tokenChanged = input.token !== undefined && input.token !== this.box.open(current.tokenEnc);
+      const aesChanged = input.encodingAesKey !== undefined && input.encodingAesKey !== this.box.open(current.aesEnc);
+      const secretChanged = input.componentAppSecret !== undefined && input.componentAppSecret !== this.box.open(current.secretEnc);
+      const until = tokenChanged || aesChanged ? new Date(now + (this.options.credentialOverlapMs ?? DEFAULT_CREDENTIAL_OVERLAP_MS)) : null;
+      const [row] = await db
+        .update(tenants)
+        .set({
+          ...(tokenChanged && input.token !== undefined && { tokenEnc: this.box.seal(input.token) }),
+          ...(aesChanged && input.encodingAesKey !== undefined && { encodingAesKeyEnc: this.box.seal(input.encodingAesKey) }),
+          ...(secretChanged && input.componentAppSecret !== undefined && { componentAppSecretEnc: this.box.seal(input.componentAppSecret) }),
+          // Both previous values are kept as a pair (the unchanged one equals the current), sealed as they were.
+          ...(until !== null && { previousTokenEnc: current.tokenEnc, previousEncodingAesKeyEnc: current.aesEnc, previousCredentialsUntil: until }),
+          updatedAt: new Date(now),
+        })
+        .where(eq(tenants.id, tenantId))
+        .returning(summaryColumns);
+      return row && { row, until, secretChanged };
+    });
+    if (!changed) return { tenant: null, previousAcceptedUntil: null, userErrors: [userError('TENANT_NOT_FOUND', `Tenant ${tenantId} does not exist.`)] };
+    if (changed.secretChanged) await this.options.onComponentSecretChanged?.(tenantId, changed.row.componentAppId);
+    return { tenant: changed.row, previousAcceptedUntil: changed.until, userErrors: [] };
+  }
+
   async get(tenantId: string): Promise<TenantSummary | undefined> {
     if (!isUuid(tenantId)) return undefined;
     const [row] = await inTenant(this.db, tenantId, (db) => db.select(summaryColumns).from(tenants).where(eq(tenants.id, tenantId)));
@@ -156,12 +232,30 @@ export class TenantsService {
     if (!isUuid(tenantId)) return undefined;
     const [row] = await inTenant(this.db, tenantId, (db) =>
       db
-        .select({ id: tenants.id, componentAppId: tenants.componentAppId, tokenEnc: tenants.tokenEnc, aes: tenants.encodingAesKeyEnc })
+        .select({
+          id: tenants.id,
+          componentAppId: tenants.componentAppId,
+          tokenEnc: tenants.tokenEnc,
+          aes: tenants.encodingAesKeyEnc,
+          previousTokenEnc: tenants.previousTokenEnc,
+          previousAes: tenants.previousEncodingAesKeyEnc,
+          previousUntil: tenants.previousCredentialsUntil,
+        })
         .from(tenants)
         .where(eq(tenants.id, tenantId)),
     );
     if (!row) return undefined;
-    return { tenantId: row.id, componentAppId: row.componentAppId, token: this.box.open(row.tokenEnc), encodingAesKey: this.box.open(row.aes) };
+    const found: TenantCrypto = {
+      tenantId: row.id,
+      componentAppId: row.componentAppId,
+      token: this.box.open(row.tokenEnc),
+      encodingAesKey: this.box.open(row.aes),
+    };
+    const until = row.previousUntil?.getTime();
+    if (until !== undefined && until > this.clock.now() && row.previousTokenEnc !== null && row.previousAes !== null) {
+      found.previous = { token: this.box.open(row.previousTokenEnc), encodingAesKey: this.box.open(row.previousAes), until };
+    }
+    return found;
   }
 
   /** The operator's way in (CLI, tenant create): a key for `tenantId`, never expiring unless `expiresAt`. */
@@ -199,6 +293,30 @@ export class TenantsService {
     const check = await this.keys.verify(key);
     return check.kind === 'valid' ? check.tenant : undefined;
   }
+}
+
+function credentialProblems(input: TenantCredentialsInput): UserError[] {
+  const problems: UserError[] = [];
+  if (input.token === undefined && input.encodingAesKey === undefined && input.componentAppSecret === undefined) {
+    problems.push(userError('INVALID_INPUT', 'Give at least one of token, encodingAesKey, componentAppSecret.'));
+  }
+  if (input.token !== undefined && !TOKEN.test(input.token)) {
+    problems.push(userError('INVALID_INPUT', 'token must be 3 to 32 letters and digits, as the Open Platform console shows it.', ['input', 'token']));
+  }
+  if (input.encodingAesKey !== undefined && !(ENCODING_AES_KEY.test(input.encodingAesKey) && Buffer.from(`${input.encodingAesKey}=`, 'base64').length === 32)) {
+    problems.push(
+      userError('INVALID_INPUT', 'encodingAesKey must be the 43-character EncodingAESKey from the Open Platform (base64 of 32 bytes).', [
+        'input',
+        'encodingAesKey',
+      ]),
+    );
+  }
+  if (input.componentAppSecret !== undefined && !/^\S{1,128}$/.test(input.componentAppSecret)) {
+    problems.push(
+      userError('INVALID_INPUT', 'componentAppSecret must be the AppSecret from the Open Platform console (no spaces).', ['input', 'componentAppSecret']),
+    );
+  }
+  return problems;
 }
 
 function validateQuota(s: TenantQuotaSettings): void {

@@ -15,8 +15,8 @@ export interface NewInboxRow {
   eventType: string;
   /** Tenant-scoped by the unique (tenant_id, dedup_key) index. */
   dedupKey: string;
-  /** The decrypted XML, as received. */
-  payload: string;
+  /** The decrypted XML, as received; null for a push of a type the gateway does not act on. */
+  payload: string | null;
   /** The request as WeChat sent it: query string (without `?`), body bytes, content type. */
   rawQuery: string | null;
   rawBody: Buffer | null;

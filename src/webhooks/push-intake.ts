@@ -78,19 +78,21 @@ export class PushIntake {
     if (claim.state === 'stored') {
       return { result: { outcome: 'replayed', inboxId: undefined, kind }, process: noop };
     }
+    const hasEffect = verified.push.kind !== 'unknown';
     const row = {
       tenantId,
       kind: input.kind,
       appId: identity.appId,
       eventType: identity.eventType,
       dedupKey: identity.dedupKey,
-      payload: verified.plaintext,
+      // Data minimisation: a push nothing here acts on (customer messages...) is not kept decrypted;
+      // its encrypted envelope stays for the relay and is dropped once relayed (the retention job).
+      payload: hasEffect ? verified.plaintext : null,
       rawQuery: input.envelope.query,
       rawBody: input.envelope.body,
       contentType: input.envelope.contentType,
       receivedAt: new Date(this.deps.clock.now()),
     };
-    const hasEffect = verified.push.kind !== 'unknown';
     let inserted: { id: number; relay: DueDelivery[] } | undefined;
     try {
       inserted = await this.deps.inbox.insert(row, hasEffect ? 'claimed' : 'processed');

@@ -103,6 +103,8 @@ export class PushProcessor {
 
   /** The effect of one push; throws when it failed and should be retried. */
   async apply(row: InboxRow): Promise<ProcessResult> {
+    // Pushes of types nothing acts on are stored without their plaintext (and as processed already).
+    if (row.payload === null) return { status: 'ignored', note: `no handler for ${row.eventType}` };
     const push = parseMessage(row.payload);
     const { effects } = this.deps;
     const ctx = systemContext(row.tenantId, `inbox:${row.id}`);

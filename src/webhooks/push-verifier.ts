@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { type MsgCrypt, MsgCryptError } from '../wechat/wire/msg-crypt.js';
+import { MsgCryptError } from '../wechat/wire/msg-crypt.js';
+import type { PushCrypt } from './rotating-crypt.js';
 import type { SignedTuple } from './replay-guard.js';
 import { cryptRejection, WebhookRejection, xmlRejection } from './webhook-outcome.js';
 import { dedupKey, parseEnvelope, parseMessage, type WechatPush } from './xml/events.js';
@@ -50,7 +51,7 @@ export interface VerifiedPush {
  * Everything that decides whether a POST is WeChat's, without I/O: signature, then freshness,
  * then decryption (receive id included), then the message. Throws WebhookRejection.
  */
-export function verifyPush(crypt: MsgCrypt, query: WebhookQuery, body: string, options: VerifyOptions): VerifiedPush {
+export function verifyPush(crypt: PushCrypt, query: WebhookQuery, body: string, options: VerifyOptions): VerifiedPush {
   const { timestamp, nonce } = query;
   if (query.encryptType === 'aes') {
     if (timestamp === undefined || nonce === undefined || query.msgSignature === undefined) {
@@ -78,7 +79,7 @@ export function verifyPush(crypt: MsgCrypt, query: WebhookQuery, body: string, o
  * The GET URL check: the encrypted echostr (msg_signature) is answered decrypted; the plaintext
  * form (signature only) is answered as sent. Nothing is echoed before its signature verifies.
  */
-export function verifyEchostr(crypt: MsgCrypt, query: WebhookQuery, options: VerifyOptions): string {
+export function verifyEchostr(crypt: PushCrypt, query: WebhookQuery, options: VerifyOptions): string {
   const { timestamp, nonce, echostr } = query;
   if (timestamp === undefined || nonce === undefined || (query.msgSignature === undefined && query.signature === undefined)) {
     throw new WebhookRejection('MISSING_SIGNATURE', 'URL check without timestamp, nonce and a signature');

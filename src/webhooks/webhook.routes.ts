@@ -5,6 +5,7 @@ import type { InboxKind } from './inbox.store.js';
 import type { PushIntake } from './push-intake.js';
 import { readQuery, type VerifyOptions, verifyEchostr, verifyPush } from './push-verifier.js';
 import type { ReplayGuard } from './replay-guard.js';
+import type { PushCrypt } from './rotating-crypt.js';
 import type { TenantCrypt, TenantCryptCache } from './tenant-crypt-cache.js';
 import { type OnOutcome, type OutcomeReason, type WebhookOutcome, WebhookRejection } from './webhook-outcome.js';
 
@@ -70,7 +71,8 @@ export function createWebhookRoutes(deps: WebhookRouteDeps): Route[] {
 
   const check = (kind: InboxKind) =>
     guarded(kind, async (ctx, tenant) => {
-      const echo = verifyEchostr(tenant.crypt, readQuery(ctx.url.searchParams), verifyOptions);
+      const query = readQuery(ctx.url.searchParams);
+      const echo = await verifiedWith(deps.crypts, tenant, (crypt) => verifyEchostr(crypt, query, verifyOptions));
       report(ctx, tenant.tenantId, 'verified', 'URL_VERIFIED');
       sendText(ctx.res, 200, echo);
     });
@@ -78,7 +80,9 @@ export function createWebhookRoutes(deps: WebhookRouteDeps): Route[] {
   const receive = (kind: InboxKind) =>
     guarded(kind, async (ctx, tenant, pathAppId) => {
       const raw = await readLimited(ctx, maxBodyBytes);
-      const verified = verifyPush(tenant.crypt, readQuery(ctx.url.searchParams), raw.toString('utf8'), verifyOptions);
+      const query = readQuery(ctx.url.searchParams);
+      const body = raw.toString('utf8');
+      const verified = await verifiedWith(deps.crypts, tenant, (crypt) => verifyPush(crypt, query, body, verifyOptions));
       if (pathAppId !== undefined && verified.push.kind === 'wxa_live_apply_event' && verified.push.appid !== pathAppId) {
         // The signed inner appid wins; a mismatch means a misconfigured URL or WeChat's release-test accounts.
         ctx.log.warn({ tenantId: tenant.tenantId, pathAppId, appid: verified.push.appid }, 'live event appid differs from the URL app id');
@@ -109,17 +113,39 @@ function innermostMessage(error: Error): string {
   return inner.message;
 }
 
+/** Signature and ciphertext failures: what a token or EncodingAESKey rotated elsewhere looks like. */
+const CRYPT_REASONS: ReadonlySet<OutcomeReason> = new Set<OutcomeReason>(['BAD_SIGNATURE', 'BAD_CIPHERTEXT', 'BAD_PADDING', 'BAD_LENGTH', 'WRONG_APP_ID']);
+
+/**
+ * Verifies under the cached keys; when that fails on the signature or the ciphertext, once more
+ * under keys loaded again (at most every few seconds per tenant, see TenantCryptCache.reload), so
+ * a rotation made on another instance or with the CLI is honoured before the cache's TTL runs out.
+ */
+async function verifiedWith<T>(crypts: TenantCryptCache, tenant: TenantCrypt, verify: (crypt: PushCrypt) => T): Promise<T> {
+  try {
+    return verify(tenant.crypt);
+  } catch (err) {
+    if (!(err instanceof WebhookRejection) || !CRYPT_REASONS.has(err.reason)) throw err;
+    const reloaded = await lookup(() => crypts.reload(tenant.tenantId));
+    if (reloaded === undefined) throw err;
+    return verify(reloaded.crypt);
+  }
+}
+
 async function tenantCrypt(crypts: TenantCryptCache, tenantId: string): Promise<TenantCrypt> {
   if (!UUID.test(tenantId)) throw new WebhookRejection('UNKNOWN_TENANT', 'the tenant id is not a UUID');
-  let found: TenantCrypt | undefined;
+  const found = await lookup(() => crypts.get(tenantId.toLowerCase()));
+  if (found === undefined) throw new WebhookRejection('UNKNOWN_TENANT', 'no such tenant');
+  return found;
+}
+
+async function lookup(load: () => Promise<TenantCrypt | undefined> | undefined): Promise<TenantCrypt | undefined> {
   try {
-    found = await crypts.get(tenantId.toLowerCase());
+    return await load();
   } catch (err) {
     if (err instanceof MsgCryptError) throw new WebhookRejection('TENANT_MISCONFIGURED', 'the stored EncodingAESKey is not usable', { cause: err });
     throw new WebhookRejection('STORE_UNAVAILABLE', 'the tenant lookup failed', { cause: err });
   }
-  if (found === undefined) throw new WebhookRejection('UNKNOWN_TENANT', 'no such tenant');
-  return found;
 }
 
 function rawQueryOf(target: string | undefined): string {

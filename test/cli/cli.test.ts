@@ -72,6 +72,21 @@ describe(`wxlive CLI (${cliInvocation().mode})`, () => {
     const badRate = await wxlive('tenant', 'update', '--tenant', body.tenant.id, '--rate-limit', '0');
     expect(badRate.code).toBe(2);
     expect(badRate.stderr).toContain('--rate-limit expects a whole number');
+    // Credential rotation: the previous token and key stay accepted for the overlap window; nothing secret printed.
+    const aes = randomEncodingAesKey();
+    const rotate = await wxlive('tenant', 'update', '--tenant', body.tenant.id, '--token', 'rotatedtoken9', '--encoding-aes-key', aes, '--json');
+    expect(rotate.stderr).toBe('');
+    expect(rotate.code).toBe(0);
+    expect(parse<{ previousCredentialsAcceptedUntil: string }>(rotate.stdout).previousCredentialsAcceptedUntil).toMatch(/^20\d\d-/);
+    expect(rotate.stdout).not.toContain(aes);
+    expect(await new TenantsService(env.database.db, env.box, systemClock).crypto(body.tenant.id)).toMatchObject({
+      token: 'rotatedtoken9',
+      encodingAesKey: aes,
+      previous: { token: secrets.token, encodingAesKey: secrets.aes },
+    });
+    const refused = await wxlive('tenant', 'update', '--tenant', body.tenant.id, '--token', 'no spaces allowed');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('token must be 3 to 32 letters and digits');
 
     const list = await wxlive('tenant', 'list');
     expect(list.code).toBe(0);

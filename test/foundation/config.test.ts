@@ -76,8 +76,21 @@ describe('configuration', () => {
 
 describe('worker tuning (JOBS_*)', () => {
   it('defaults to production values and names a malformed variable', () => {
-    expect(loadConfig({}).jobs).toEqual({ lockDurationMs: 30_000, stalledIntervalMs: 30_000, reconcileIntervalMs: 60_000, ticketWaitMs: 600_000 });
+    expect(loadConfig({}).jobs).toEqual({
+      lockDurationMs: 30_000,
+      stalledIntervalMs: 30_000,
+      reconcileIntervalMs: 60_000,
+      ticketWaitMs: 600_000,
+      retentionIntervalMs: 600_000,
+    });
     expect(loadConfig({ JOBS_LOCK_DURATION_MS: '1500' }).jobs.lockDurationMs).toBe(1500);
     expect(() => loadConfig({ JOBS_LOCK_DURATION_MS: 'soon' })).toThrow(/^JOBS_LOCK_DURATION_MS: /);
+  });
+
+  it('keeps retention and the credential overlap at their defaults, and refuses a retention not longer than the replay window', () => {
+    expect(loadConfig({}).retention).toEqual({ inboxMs: 7 * 86_400_000, deliveryMs: 7 * 86_400_000 });
+    expect(loadConfig({}).credentialOverlapMs).toBe(60 * 60_000);
+    expect(() => loadConfig({ INBOX_RETENTION_DAYS: '0' })).toThrow(/^INBOX_RETENTION_DAYS: /);
+    expect(() => loadConfig({ INBOX_RETENTION_DAYS: '1', WEBHOOK_REPLAY_WINDOW_SECONDS: '86400' })).toThrow(/^WEBHOOK_REPLAY_WINDOW_SECONDS: must be shorter/);
   });
 });

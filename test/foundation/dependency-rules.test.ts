@@ -38,7 +38,7 @@ describe('dependency rules', () => {
   it('reads the imports it judges (the rules below are not vacuous)', () => {
     expect(edges).toContainEqual({ from: 'src/wechat/simulator/pusher.ts', to: 'src/wechat/wire/push-xml.ts' });
     expect(edges).toContainEqual({ from: 'src/graphql/schema.ts', to: 'src/resolvers/index.ts' });
-    expect(edges).toContainEqual({ from: 'src/webhooks/tenant-crypt-cache.ts', to: 'src/wechat/wire/msg-crypt.ts' });
+    expect(edges).toContainEqual({ from: 'src/webhooks/rotating-crypt.ts', to: 'src/wechat/wire/msg-crypt.ts' });
   });
 
   it('keeps src/wechat (client, tokens, wire format, simulator) on src/lib alone: it knows no receiver, service, job or API', () => {

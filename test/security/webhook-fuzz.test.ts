@@ -233,8 +233,14 @@ describe('over HTTP against the real app', () => {
     }
     if (added > 0) {
       expect([answer.status, answer.text]).toEqual([200, 'success']);
-      const [latest] = await env.database.db.select({ payload: webhookInbox.payload }).from(webhookInbox).orderBy(desc(webhookInbox.id)).limit(1);
-      expect(signedPlaintexts.has(latest?.payload ?? '') || plaintextModeSigned(query, body, latest?.payload)).toBe(true);
+      const [latest] = await env.database.db
+        .select({ payload: webhookInbox.payload, rawBody: webhookInbox.rawBody })
+        .from(webhookInbox)
+        .orderBy(desc(webhookInbox.id))
+        .limit(1);
+      // A push of a type the gateway does not act on keeps only the envelope as it came (issue 18).
+      if (latest?.payload === null) expect(latest.rawBody?.toString('utf8')).toBe(body);
+      else expect(signedPlaintexts.has(latest?.payload ?? '') || plaintextModeSigned(query, body, latest?.payload)).toBe(true);
     }
   }
 

@@ -60,7 +60,7 @@ describe('duplicate delivery', () => {
     expect(rows[0]?.processedAt).toBeInstanceOf(Date);
   });
 
-  it('stores an unknown event, marks it processed and acknowledges it', async () => {
+  it('stores an unknown event as its envelope only (not decrypted), marks it processed and acknowledges it', async () => {
     const t = await createTenantWithMerchants(env.database.db, env.box, 0);
     const appId = randomAppId();
     const xml = `<xml><ToUserName><![CDATA[gh_abc]]></ToUserName><FromUserName><![CDATA[o_user]]></FromUserName><CreateTime>${nowSeconds(server.clock)}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[weapp_audit_success]]></Event><SuccTime>1</SuccTime></xml>`;
@@ -68,7 +68,8 @@ describe('duplicate delivery', () => {
     expect(await post(eventsUrl(server, t.tenant.id, appId), push)).toEqual({ status: 200, text: 'success' });
     expect(server.outcomes.at(-1)).toEqual(['accepted', 'unknown']);
     const [row] = await inboxRows(env.database, t.tenant.id);
-    expect(row).toMatchObject({ kind: 'event', eventType: 'weapp_audit_success', appId, payload: xml, attempts: 0 });
+    expect(row).toMatchObject({ kind: 'event', eventType: 'weapp_audit_success', appId, payload: null, attempts: 0 });
+    expect(row?.rawBody?.toString('utf8')).toBe(push.body);
     expect(row?.processedAt).toBeInstanceOf(Date);
   });
 });

@@ -1,6 +1,7 @@
 import type { TenantQuotaSettings, TenantSummary } from '../../services/tenants.service.js';
 import type { Args } from '../args.js';
-import { EXIT } from '../cli-errors.js';
+import { systemContext } from '../../services/context.js';
+import { CliError, EXIT } from '../cli-errors.js';
 import { type Command, str } from '../command.js';
 import type { Output } from '../output.js';
 import { shortTime } from '../output.js';
@@ -76,23 +77,48 @@ export const tenantCreate: Command = {
   },
 };
 
+const credentialOptions = { token: str, 'encoding-aes-key': str, 'component-app-secret': str };
+
 export const tenantUpdate: Command = {
   name: 'tenant update',
-  synopsis: `--tenant ID ${quotaSynopsis}`,
+  synopsis: `--tenant ID ${quotaSynopsis} [--token T] [--encoding-aes-key K] [--component-app-secret S]`,
   summary:
-    'Change quota settings ("--daily-quota-per-tenant unlimited" clears the tenant-wide cap) and the GraphQL rate limit per API key (--rate-limit requests/s, --rate-burst bucket size; "default": RATE_LIMIT_*; needs Redis).',
-  options: { tenant: str, ...quotaOptions },
+    'Change quota settings ("--daily-quota-per-tenant unlimited" clears the tenant-wide cap), the GraphQL rate limit per API key (--rate-limit requests/s, --rate-burst bucket size; "default": RATE_LIMIT_*; needs Redis), or rotate credentials: pushes under the previous token and EncodingAESKey are accepted for CREDENTIAL_OVERLAP_MINUTES; a new app secret drops the cached component token.',
+  options: { tenant: str, ...quotaOptions, ...credentialOptions },
   async run({ args, out, runtime }) {
     const id = args.tenantId();
     const settings = quotaSettings(args);
-    if (Object.keys(settings).length === 0) {
-      throw args.error('give at least one of --daily-quota-per-app, --daily-quota-per-tenant, --calls-per-second, --rate-limit, --rate-burst');
+    const credentials = {
+      token: args.string('token'),
+      encodingAesKey: args.string('encoding-aes-key'),
+      componentAppSecret: args.string('component-app-secret'),
+    };
+    const rotates = Object.values(credentials).some((v) => v !== undefined);
+    if (Object.keys(settings).length === 0 && !rotates) {
+      throw args.error(
+        'give at least one of --daily-quota-per-app, --daily-quota-per-tenant, --calls-per-second, --rate-limit, --rate-burst, --token, --encoding-aes-key, --component-app-secret',
+      );
     }
-    // A rate limit change is published to the gateways, whose key caches hold the old one.
+    // Redis for a rate limit change (published to the gateways, whose key caches hold the old one)
+    // and to drop the cached component token after a new secret.
     const rateChange = settings.rateLimitPerSecond !== undefined || settings.rateLimitBurst !== undefined;
-    const { services } = await runtime({ redis: rateChange });
-    const tenant = await services.tenants.update(id, settings);
-    out.result({ tenant: tenantJson(tenant) }, () => printTenants(out, [tenant]));
+    const { services } = await runtime({ redis: rateChange || credentials.componentAppSecret !== undefined });
+    let tenant = Object.keys(settings).length > 0 ? await services.tenants.update(id, settings) : undefined;
+    let previousAcceptedUntil: Date | null = null;
+    if (rotates) {
+      const rotated = await services.tenants.updateCredentials(systemContext(id), credentials);
+      const [problem] = rotated.userErrors;
+      // The userError's message already says what to do.
+      if (problem || !rotated.tenant) throw new CliError(problem?.code ?? 'INVALID_INPUT', problem?.message ?? 'The credentials were not changed.');
+      tenant = rotated.tenant;
+      previousAcceptedUntil = rotated.previousAcceptedUntil;
+    }
+    if (!tenant) throw new Error('tenant update changed nothing');
+    const shown = tenant;
+    out.result({ tenant: tenantJson(shown), previousCredentialsAcceptedUntil: previousAcceptedUntil?.toISOString() ?? null }, () => {
+      printTenants(out, [shown]);
+      if (previousAcceptedUntil) out.line(`Pushes under the previous token and EncodingAESKey are accepted until ${previousAcceptedUntil.toISOString()}.`);
+    });
     return EXIT.OK;
   },
 };

@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { type WebhookDeliveryStatus, webhookDeliveries, webhookEndpoints } from '../../db/tables.js';
+import { type WebhookDeliveryStatus, webhookDeliveries, webhookEndpoints, webhookInbox } from '../../db/tables.js';
 import { inTenant } from '../../db/tenant-scope.js';
 import type { Clock } from '../../lib/clock.js';
 import type { TenantContext } from '../context.js';
@@ -62,12 +62,17 @@ export class WebhookDeliveriesService {
     const now = new Date(this.deps.clock.now());
     const outcome = await inTenant(this.deps.db, ctx.tenantId, async (db) => {
       const [found] = await db
-        .select({ enabled: webhookEndpoints.enabled })
+        .select({
+          enabled: webhookEndpoints.enabled,
+          // A relayed push nothing acts on keeps its envelope only until relayed (the retention job).
+          envelopeGone: sql<boolean>`${webhookDeliveries.inboxId} is not null and not exists (select 1 from ${webhookInbox} i where i.id = ${webhookDeliveries.inboxId} and i.raw_body is not null)`,
+        })
         .from(webhookDeliveries)
         .innerJoin(webhookEndpoints, eq(webhookEndpoints.id, webhookDeliveries.endpointId))
         .where(and(eq(webhookDeliveries.tenantId, ctx.tenantId), eq(webhookDeliveries.id, id)));
       if (!found) return 'missing' as const;
       if (!found.enabled) return 'disabled' as const;
+      if (found.envelopeGone) return 'gone' as const;
       const [row] = await db
         .update(webhookDeliveries)
         .set({ status: 'PENDING', nextAttemptAt: now, deliveredAt: null })
@@ -76,6 +81,16 @@ export class WebhookDeliveriesService {
       return row;
     });
     if (outcome === 'missing' || outcome === undefined) return notFound;
+    if (outcome === 'gone') {
+      return {
+        delivery: null,
+        userErrors: [
+          userError('NOT_FOUND', 'The push this delivery relayed is no longer stored (its type is relayed only, and its envelope is dropped once relayed).', [
+            'id',
+          ]),
+        ],
+      };
+    }
     if (outcome === 'disabled') return { delivery: null, userErrors: [userError('WEBHOOK_ENDPOINT_DISABLED', undefined, ['id'])] };
     await this.deps.queue.enqueue([{ tenantId: ctx.tenantId, deliveryId: outcome.id, endpointId: outcome.endpointId, dueAt: now.getTime() }]);
     return { delivery: outcome, userErrors: [] };

@@ -49,6 +49,8 @@ export interface TokenManager {
   /** As readComponentToken, for one authorizer. */
   readAuthorizerToken(tenantId: string, appId: string, rejected?: string): Promise<CachedAccessToken>;
   invalidateComponentToken(tenantId: string, staleToken: string): Promise<boolean>;
+  /** Drops the cached component token whatever it is (the app secret changed): the next use fetches one with the new secret. */
+  forgetComponentToken(tenantId: string): Promise<void>;
   invalidateAuthorizerToken(tenantId: string, appId: string, staleToken: string): Promise<boolean>;
   /** Run `call` with the component token; on 40001/40014/42001 refresh once and retry once. */
   withComponentToken<T>(tenantId: string, call: (token: string, component: ComponentCredentials) => Promise<T>): Promise<T>;
@@ -61,6 +63,16 @@ export interface TokenManager {
   saveTicket(tenantId: string, ticket: string): Promise<void>;
   /** Cache an authorizer token WeChat handed out with an authorization (api_query_auth). */
   rememberAuthorizerToken(tenantId: string, appId: string, token: string, expiresInSec: number): Promise<void>;
+}
+
+/**
+ * Drops a tenant's cached component token and any remembered refresh failure, on every process
+ * (they share Redis). For callers without a token manager, such as the CLI after `tenant update
+ * --component-app-secret`.
+ */
+export async function forgetComponentToken(redis: RedisClient, prefix: string, tenantId: string, componentAppId: string): Promise<void> {
+  const keys = componentTokenKeys(prefix, tenantId, componentAppId);
+  await redis.del(keys.token, keys.failure);
 }
 
 export function createTokenManager(options: TokenManagerOptions): TokenManager {
@@ -90,9 +102,9 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   }
 
   async function readComponentToken(tenantId: string, rejected?: string): Promise<CachedAccessToken> {
-    const credentials = await component(tenantId);
-    const keys = componentTokenKeys(prefix, tenantId, credentials.componentAppId);
-    const fetch = () => fetchComponentToken(tenantId, credentials);
+    const { componentAppId } = await component(tenantId);
+    const keys = componentTokenKeys(prefix, tenantId, componentAppId);
+    const fetch = () => fetchComponentToken(tenantId);
     return rejected === undefined ? cache.read(keys, 'api_component_token', fetch) : cache.replaceIfCurrent(keys, 'api_component_token', fetch, rejected);
   }
 
@@ -100,7 +112,11 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     return (await readComponentToken(tenantId)).token;
   }
 
-  async function fetchComponentToken(tenantId: string, credentials: ComponentCredentials): Promise<FetchedToken> {
+  async function fetchComponentToken(tenantId: string): Promise<FetchedToken> {
+    // The secret is read afresh, not from the memo: a refresh is rare, and one right after the
+    // secret was rotated (from another process) must use the new secret.
+    const credentials = await store.getComponent(tenantId);
+    components.set(tenantId, { value: credentials, until: clock.now() + componentCacheMs });
     const ticket = await store.getTicket(tenantId);
     if (ticket === null) {
       throw new WechatError({
@@ -146,6 +162,12 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   async function invalidateComponentToken(tenantId: string, staleToken: string): Promise<boolean> {
     const { componentAppId } = await component(tenantId);
     return cache.invalidate(componentTokenKeys(prefix, tenantId, componentAppId), staleToken);
+  }
+
+  async function forgetComponentTokenOf(tenantId: string): Promise<void> {
+    components.delete(tenantId);
+    const { componentAppId } = await component(tenantId);
+    await forgetComponentToken(redis, prefix, tenantId, componentAppId);
   }
 
   async function invalidateAuthorizerToken(tenantId: string, appId: string, staleToken: string): Promise<boolean> {
@@ -201,6 +223,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     readComponentToken,
     readAuthorizerToken,
     invalidateComponentToken,
+    forgetComponentToken: forgetComponentTokenOf,
     invalidateAuthorizerToken,
     withComponentToken,
     withAuthorizerToken,

@@ -97,11 +97,13 @@ export interface StartOptions {
   lookup?: Lookup;
   /** Remember valid API keys this long (on the harness's manual clock); default 0: no cache. */
   apiKeyCacheTtlMs?: number;
+  /** The clock of the services and the token manager (default a ManualClock at the real time). */
+  clock?: ManualClock;
 }
 
 /** The GraphQL API behind a real node:http server on a random port, over the test's Postgres and Redis. */
 export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}): Promise<GraphqlApp> {
-  const clock = new ManualClock(Date.now());
+  const clock = options.clock ?? new ManualClock(Date.now());
   const queue = new RecordingQueue();
   const webhookQueue = new RecordingWebhookQueue();
   const logger = options.logger ?? silentLogger;
@@ -117,6 +119,8 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
     ...(options.urlPolicy === undefined ? {} : { urlPolicy: options.urlPolicy }),
     ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
     ...(options.apiKeyCacheTtlMs === undefined ? {} : { apiKeyCacheTtlMs: options.apiKeyCacheTtlMs }),
+    // As in createApp: a new app secret drops the cached component token (`tokens` is made below).
+    onComponentSecretChanged: (tenantId) => tokens.forgetComponentToken(tenantId),
   });
   const quotaLimiter = new QuotaLimiter(env.redis, { prefix: env.redisPrefix, windowCapPerApp: 10 });
   const preAuth = new FakePreAuth();

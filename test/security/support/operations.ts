@@ -256,6 +256,22 @@ export const OPERATIONS: readonly OperationCase[] = [
     checkForeign: (value) => expect(value).toEqual({ endpoint: null, secret: null, userErrors: [{ code: 'NOT_FOUND' }] }),
   },
   {
+    // Acts on the caller's own tenant only: B rotates its own token, A's stay as they were (the snapshot).
+    field: 'updateTenantCredentials',
+    type: 'mutation',
+    scope: 'admin',
+    document: `mutation {
+      updateTenantCredentials(input: { token: "attackertoken1" }) { tenant { id name } previousCredentialsAcceptedUntil userErrors { code } }
+    }`,
+    variables: () => ({}),
+    checkForeign(value, victim, attacker) {
+      const answer = value as { tenant: { id: string; name: string }; userErrors: unknown[] };
+      expect(answer.tenant.id).toBe(attacker.tenantId);
+      expect(answer.tenant.name).not.toBe(victim.tenantName);
+      expect(answer.userErrors).toEqual([]);
+    },
+  },
+  {
     field: 'webhookDeliveries',
     type: 'query',
     scope: 'admin',
