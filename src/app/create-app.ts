@@ -12,6 +12,7 @@ import { queueDashboardRoutes } from '../http/queue-dashboard.js';
 import { createRouter, type Route } from '../http/router.js';
 import { createApplyClients, type JobsRuntime, startJobsRuntime } from '../jobs/jobs-runtime.js';
 import type { JobsTuning } from '../jobs/jobs-tuning.js';
+import { type LiveSyncLoop, type LiveSyncLoopOptions, startLiveSyncLoop } from '../jobs/live-sync.js';
 import { createWebhookDelivery, type WebhookDelivery } from '../jobs/webhook-runtime.js';
 import { type Clock, systemClock } from '../lib/clock.js';
 import { createLogger, type Logger } from '../lib/logger.js';
@@ -20,12 +21,14 @@ import { SecretBox } from '../lib/secret-box.js';
 import { createMetrics, type Metrics, recordGraphqlOperation } from '../metrics/metrics.js';
 import { createWebhookMetrics } from '../metrics/webhook-metrics.js';
 import { AuthorizationLinkService } from '../services/authorization-link.service.js';
+import type { LiveSyncPace } from '../services/live-ops/live-sync.service.js';
 import { QuotaService } from '../services/quota.service.js';
 import { TokenService } from '../services/token.service.js';
 import { createWechatApi, type WechatApi } from '../wechat/wechat-api.js';
 import { createWebhooks, exchangeViaWechatApi, type Webhooks } from '../webhooks/webhooks.module.js';
 import { healthRoutes } from './health.routes.js';
 import { registerAppMetrics } from './app-metrics.js';
+import { createLiveOps, type LiveOps } from './live-ops.js';
 import { createServices, type Services } from './services.js';
 
 export interface AppOptions {
@@ -40,6 +43,8 @@ export interface AppOptions {
   graphiql?: GraphiqlOptions;
   /** Extra routes (the simulator-backed demo adds none; tests may). */
   routes?: Route[];
+  /** The live sync loop's polling (tests poll faster) and pace (LIVE_SYNC_PACE by default). */
+  liveSync?: Partial<Omit<LiveSyncLoopOptions, 'batch'>> & { pace?: Partial<LiveSyncPace> };
 }
 
 export interface App {
@@ -56,6 +61,10 @@ export interface App {
   wechat: WechatApi;
   metrics: Metrics;
   jobs: JobsRuntime | undefined;
+  /** Live management after OPENED: per-API quota, calls, event publisher, room sync. */
+  liveOps: LiveOps;
+  /** The worker's live sync loop (ROLE=worker or all, LIVE_SYNC_CONCURRENCY > 0). */
+  liveSync: LiveSyncLoop | undefined;
   /** Outbound webhooks: the queue, the delivery log and, in the worker role, the worker. */
   outbound: WebhookDelivery;
   webhooks: Webhooks | undefined;
@@ -131,10 +140,22 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
   });
 
+  const liveOps = createLiveOps({
+    db: database.db,
+    redis,
+    redisPrefix: config.redisPrefix,
+    wechat,
+    webhookQueue: outbound.queue,
+    clock,
+    logger,
+    ...(options.liveSync?.pace === undefined ? {} : { pace: options.liveSync.pace }),
+  });
+
   const runsApi = config.role !== 'worker';
   const runsWorker = config.role !== 'api';
 
   let jobs: JobsRuntime | undefined;
+  let liveSync: LiveSyncLoop | undefined;
   if (runsWorker) {
     const workerConnection = createRedis(config, { purpose: 'worker' });
     redisClients.push(workerConnection);
@@ -154,6 +175,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logger: logger.child({ component: 'jobs' }),
       tuning: { ...config.jobs, ...options.jobsTuning },
     });
+    if (config.liveSyncConcurrency > 0) {
+      const { pace: _pace, ...loop } = options.liveSync ?? {};
+      liveSync = startLiveSyncLoop(liveOps.sync, logger.child({ component: 'live-sync' }), { ...loop, batch: config.liveSyncConcurrency });
+    }
     outbound.startWorker({
       connection: workerConnection,
       allowPrivateAddresses: config.outboundWebhooks.allowPrivateAddresses,
@@ -259,6 +284,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     wechat,
     metrics,
     jobs,
+    liveOps,
+    liveSync,
     outbound,
     webhooks,
     graphql,
@@ -272,6 +299,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         };
         await step('http and websockets drained', () => graphql?.stop());
         await step('webhook processing finished', () => webhooks?.stop());
+        await step('live sync stopped', () => liveSync?.close());
         await step('worker drained', () => jobs?.close());
         await step('metrics server closed', () => (metricsServer ? closeServer(metricsServer) : undefined));
         await step('outbox relay stopped', () => publisher.stop());
