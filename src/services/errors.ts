@@ -80,6 +80,13 @@ export class DomainError extends Error {
   ) {
     super(detail ? `${detail} ${ERROR_CODES[code]}` : ERROR_CODES[code]);
   }
+
+  /** A user error thrown where the operation has no userErrors (a query): same code, same message. */
+  static of(error: UserError): DomainError {
+    const thrown = new DomainError(error.code);
+    thrown.message = error.message;
+    return thrown;
+  }
 }
 
 export function assertNever(x: never): never {

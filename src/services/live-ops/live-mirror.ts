@@ -353,3 +353,25 @@ function deliveriesOf(db: Db, clock: Clock, events: readonly LiveEventView[]): P
     events.map((e) => ({ tenantId: e.tenantId, type: e.type, source: `live_event:${e.cursor}`, data: { ...e.data, cursor: e.cursor } })),
   );
 }
+
+/** A room deleted through the gateway: kept, marked removed, and announced. */
+export async function removeRoom(db: Db, clock: Clock, at: { tenantId: string; appId: string }, roomId: number): Promise<MirrorChanges> {
+  const now = new Date(clock.now());
+  const rows = await db
+    .update(liveRooms)
+    .set({ goneAt: now, updatedAt: now })
+    .where(and(eq(liveRooms.tenantId, at.tenantId), eq(liveRooms.appId, at.appId), eq(liveRooms.roomId, roomId), isNull(liveRooms.goneAt)))
+    .returning();
+  const events = await recordEvents(
+    db,
+    now,
+    rows.map((row) => ({
+      tenantId: at.tenantId,
+      appId: at.appId,
+      type: 'live_room.updated' as const,
+      subjectId: row.roomId,
+      data: eventData(roomView(row), row.status),
+    })),
+  );
+  return { events, deliveries: await deliveriesOf(db, clock, events) };
+}

@@ -314,8 +314,9 @@ export function createLiveClient(http: WechatHttp): LiveClient {
             coverImg: g.cover_img,
             url: g.url,
             priceType: g.price_type,
-            price: g.price,
-            price2: g.price2,
+            // getliveinfo lists room goods in fen; everywhere else WeChat speaks yuan.
+            price: g.price / 100,
+            price2: g.price2 / 100,
           })),
         })),
       };
