@@ -4,6 +4,7 @@ import { type Config, ConfigError } from '../config/config.js';
 import { connectPglite, connectPostgres, type Database } from '../db/client.js';
 import { RedisChangePublisher } from '../events/change-feed.js';
 import { ChangeSubscriber } from '../events/change-subscriber.js';
+import { LiveEventSubscriber } from '../events/live-event-feed.js';
 import { OutboxRelay } from '../events/outbox-relay.js';
 import { createGraphqlServer, type GraphqlServer } from '../graphql/index.js';
 import { withCors } from '../http/cors.js';
@@ -21,6 +22,7 @@ import { SecretBox } from '../lib/secret-box.js';
 import { createMetrics, type Metrics, recordGraphqlOperation } from '../metrics/metrics.js';
 import { createWebhookMetrics } from '../metrics/webhook-metrics.js';
 import { AuthorizationLinkService } from '../services/authorization-link.service.js';
+import { LiveEventsService } from '../services/live-ops/live-events.service.js';
 import type { LiveSyncPace } from '../services/live-ops/live-sync.service.js';
 import { QuotaService } from '../services/quota.service.js';
 import { TokenService } from '../services/token.service.js';
@@ -197,6 +199,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     redisClients.push(subscriberConnection);
     logRedisOutages(subscriberConnection, 'subscriber', logger);
     subscriber = new ChangeSubscriber(subscriberConnection, config.redisPrefix, logger);
+    // The same connection: one psubscribe per feed, each handling its own pattern.
+    const liveEventSubscriber = new LiveEventSubscriber(subscriberConnection, config.redisPrefix, logger);
     graphql = createGraphqlServer({
       db: database.db,
       services: {
@@ -215,6 +219,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         webhookDeliveries: outbound.deliveries,
       },
       changes: { subscriber, redis, prefix: config.redisPrefix },
+      liveEvents: { subscriber: liveEventSubscriber, events: new LiveEventsService(database.db) },
       config: config.graphql,
       logger: logger.child({ component: 'graphql' }),
       onOperation: (report) => recordGraphqlOperation(metrics, report),
@@ -248,7 +253,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ...(config.adminToken ? queueDashboardRoutes(queue.queue, config.adminToken) : []),
       ...(options.routes ?? []),
     ];
-    registerAppMetrics({ metrics, db: database.db, queue, subscriber, tenants: services.tenants, limiter, gate, outbox: publisher, clock });
+    registerAppMetrics({
+      metrics,
+      db: database.db,
+      queue,
+      subscriber,
+      liveSubscriber: liveEventSubscriber,
+      tenants: services.tenants,
+      limiter,
+      gate,
+      outbox: publisher,
+      clock,
+    });
     server = createServer(createRouter(routes, logger));
     await graphql.start(server);
     webhooks.sweeper.start();

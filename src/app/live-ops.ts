@@ -5,6 +5,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import { LiveCalls } from '../services/live-ops/live-calls.js';
+import { LiveChangeSink } from '../services/live-ops/live-changes.js';
 import type { LiveEventPublisher } from '../services/live-ops/live-mirror.js';
 import { type LiveSyncPace, LiveSyncService } from '../services/live-ops/live-sync.service.js';
 import type { WebhookDeliveryQueue } from '../services/webhooks/deliveries.service.js';
@@ -37,8 +38,7 @@ export function createLiveOps(deps: {
   const sync = new LiveSyncService({
     db,
     calls,
-    publisher,
-    webhookQueue: deps.webhookQueue,
+    changes: new LiveChangeSink(logger.child({ component: 'live-changes' }), publisher, deps.webhookQueue),
     clock,
     logger: logger.child({ component: 'live-sync' }),
     ...(deps.pace === undefined ? {} : { pace: deps.pace }),

@@ -10,6 +10,7 @@ import type { TokenService } from '../services/token.service.js';
 import type { WebhookDeliveriesService } from '../services/webhooks/deliveries.service.js';
 import type { WebhookEndpointsService } from '../services/webhooks/endpoints.service.js';
 import type { ApplicationFeed } from './application-feed.js';
+import type { LiveRoomFeed } from './live-room-feed.js';
 
 /** Everything resolvers may call: one service per resolver method. */
 export interface GraphqlServices {
@@ -23,6 +24,8 @@ export interface GraphqlServices {
   webhookEndpoints: WebhookEndpointsService;
   webhookDeliveries: WebhookDeliveriesService;
   feed: ApplicationFeed;
+  /** `liveRoomUpdated`. */
+  liveRoomFeed: LiveRoomFeed;
 }
 
 /**

@@ -12,12 +12,15 @@ import type { Db } from '../db/client.js';
 import { sharedTenantScope } from '../db/tenant-scope.js';
 import { type ExecutionResult, type GraphQLSchema, getOperationAST, NoSchemaIntrospectionCustomRule, specifiedRules } from 'graphql';
 import type { ChangeSubscriber } from '../events/change-subscriber.js';
+import type { LiveEventSubscriber } from '../events/live-event-feed.js';
+import type { LiveEventsService } from '../services/live-ops/live-events.service.js';
 import type { Route } from '../http/router.js';
 import { addToLogContext } from '../lib/log-context.js';
 import { activeSpan, inSpan } from '../lib/tracing.js';
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import { ApplicationFeed, redisChangeSource } from './application-feed.js';
+import { LiveRoomFeed, liveEventSource, NO_LIVE_EVENTS } from './live-room-feed.js';
 import { authenticate, cachedAuthenticator } from './authenticate.js';
 import { CompiledOperations } from './compiled-operations.js';
 import { GraphqlContext, type GraphqlServices } from './context.js';
@@ -31,7 +34,7 @@ import { graphqlSchema } from './schema.js';
 import { attachWebSocket } from './ws-server.js';
 
 export interface GraphqlServerDeps {
-  services: Omit<GraphqlServices, 'feed'>;
+  services: Omit<GraphqlServices, 'feed' | 'liveRoomFeed'>;
   /**
    * The services' database: with it, each query operation runs as one unit of work, its
    * resolvers' tenant scopes sharing one transaction (sharedTenantScope) instead of one each.
@@ -40,6 +43,8 @@ export interface GraphqlServerDeps {
   db?: Db;
   /** Live changes (this instance's one psubscribe) and the kept stream for `after:` replays. */
   changes: { subscriber: ChangeSubscriber; redis: RedisClient; prefix: string };
+  /** Live room and goods events (`liveRoomUpdated`): this instance's psubscribe and live_events for `after:`. Absent: the subscription sees none. */
+  liveEvents?: { subscriber: LiveEventSubscriber; events: LiveEventsService };
   /** `config.graphql`. */
   config: ProtectionLimits & { introspection: boolean };
   logger: Logger;
@@ -84,7 +89,11 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
     logger,
     ...(deps.maxPendingPerSubscriber === undefined ? {} : { maxPending: deps.maxPendingPerSubscriber }),
   });
-  const services: GraphqlServices = { ...deps.services, feed };
+  const liveRoomFeed = new LiveRoomFeed(deps.liveEvents ? liveEventSource(deps.liveEvents.subscriber, deps.liveEvents.events) : NO_LIVE_EVENTS, {
+    logger,
+    ...(deps.maxPendingPerSubscriber === undefined ? {} : { maxPending: deps.maxPendingPerSubscriber }),
+  });
+  const services: GraphqlServices = { ...deps.services, feed, liveRoomFeed };
   const authenticator = cachedAuthenticator(services.tenants, deps.authCacheTtlMs ?? 0);
   const rules = protectionRules(deps.config);
   const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
@@ -132,6 +141,7 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
     async start(httpServer) {
       if (apollo) throw new Error('the GraphQL server is already started');
       await deps.changes.subscriber.start();
+      await deps.liveEvents?.subscriber.start();
       const ws = attachWebSocket(httpServer, {
         schema,
         services,

@@ -4,6 +4,7 @@ import { AuthorizationLinkResolver } from './authorization-link.resolver.js';
 import { AuthorizerResolver } from './authorizer.resolver.js';
 import { LiveApplicationResolver } from './live-application.resolver.js';
 import { LiveApplicationUpdatedResolver } from './live-application-updated.resolver.js';
+import { LiveRoomUpdatedResolver } from './live-room-updated.resolver.js';
 import { QuotaResolver } from './quota.resolver.js';
 import { TenantResolver } from './tenant.resolver.js';
 import { WebhookDeliveryResolver } from './webhook-delivery.resolver.js';
@@ -17,6 +18,7 @@ export const resolvers = [
   TenantResolver,
   AuthorizationLinkResolver,
   LiveApplicationUpdatedResolver,
+  LiveRoomUpdatedResolver,
   AccessTokenResolver,
   WebhookEndpointResolver,
   WebhookDeliveryResolver,

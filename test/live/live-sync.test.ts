@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/lib/logger.js';
 import { nextQuotaDayStart } from '../../src/lib/quota-day.js';
 import { systemContext } from '../../src/services/context.js';
 import { LiveCalls } from '../../src/services/live-ops/live-calls.js';
+import { LiveChangeSink } from '../../src/services/live-ops/live-changes.js';
 import { type LiveEventView, mirrorGoods } from '../../src/services/live-ops/live-mirror.js';
 import { LIVE_SYNC_PACE, LiveSyncService } from '../../src/services/live-ops/live-sync.service.js';
 import type { LiveQuotaGroup } from '../../src/wechat/endpoints.js';
@@ -57,8 +58,11 @@ function syncer(limits: Partial<Record<LiveQuotaGroup, number>> = {}) {
   const sync = new LiveSyncService({
     db: env.appDatabase.db,
     calls,
-    publisher: { publish: async (_t, events) => void published.push(...events) },
-    webhookQueue: { enqueue: async (d) => void enqueued.push(...d.map((x) => x.deliveryId)) },
+    changes: new LiveChangeSink(
+      silentLogger,
+      { publish: async (_t, events) => void published.push(...events) },
+      { enqueue: async (d) => void enqueued.push(...d.map((x) => x.deliveryId)) },
+    ),
     clock,
     logger: silentLogger,
   });

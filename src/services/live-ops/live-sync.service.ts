@@ -6,13 +6,14 @@ import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
 import { nextQuotaDayStart } from '../../lib/quota-day.js';
 import { LIVE_INFO_PAGE_SIZE } from '../../wechat/endpoints.js';
+import { isWechatError } from '../../wechat/errors.js';
 import type { WechatGoods, WechatRoom } from '../../wechat/live/live-client.js';
 import { systemContext, type TenantContext } from '../context.js';
 import type { UserError } from '../errors.js';
-import type { WebhookDeliveryQueue } from '../webhooks/deliveries.service.js';
 import type { DueDelivery } from '../webhooks/event-fan-out.js';
 import type { LiveCalls } from './live-calls.js';
-import { type LiveEventPublisher, type LiveEventView, type LiveRoomView, mirrorGoods, mirrorRooms } from './live-mirror.js';
+import type { LiveChangeSink } from './live-changes.js';
+import { type LiveEventView, type LiveRoomView, mirrorGoods, mirrorRooms } from './live-mirror.js';
 
 /**
  * How often a merchant's rooms are read: every pacing decision of the sync loop, in one place.
@@ -54,9 +55,8 @@ const EMPTY_ROOM_LIST = 9410000;
 export interface LiveSyncDeps {
   db: Db;
   calls: LiveCalls;
-  publisher: LiveEventPublisher;
-  /** Where deliveries are enqueued after commit; without it they wait for the delivery sweep. */
-  webhookQueue?: WebhookDeliveryQueue;
+  /** Subscribers and the webhook queue, after commit. */
+  changes: LiveChangeSink;
   clock: Clock;
   logger: Logger;
   pace?: Partial<LiveSyncPace>;
@@ -164,7 +164,7 @@ export class LiveSyncService {
   }
 
   private async sync(ctx: TenantContext, appId: string, operation: string, lease: Date | null): Promise<LiveSyncOutcome> {
-    const { clock, logger } = this.deps;
+    const { clock } = this.deps;
     const tenantId = ctx.tenantId;
     const readAt = clock.now();
     const read = await this.read(ctx, appId, operation);
@@ -215,13 +215,7 @@ export class LiveSyncService {
         .where(and(eq(liveSyncState.tenantId, tenantId), eq(liveSyncState.appId, appId)));
       return { events, deliveries, mirror, stale, nextSyncAt: stale && state ? state.nextSyncAt : nextSyncAt };
     });
-    if (written.events.length > 0) {
-      await this.deps.publisher.publish(tenantId, written.events).catch((err: unknown) => {
-        // Committed: a subscriber that missed it live gets it by resuming from its cursor.
-        logger.warn({ err, tenantId, appId }, 'live events not published');
-      });
-    }
-    if (written.deliveries.length > 0) await this.deps.webhookQueue?.enqueue(written.deliveries).catch(() => undefined);
+    await this.deps.changes.announce(tenantId, written);
     return {
       tenantId,
       appId,
@@ -243,16 +237,16 @@ export class LiveSyncService {
     let start = 0;
     for (let page = 0; page < MAX_PAGES; page++) {
       const result = await calls.call(ctx, appId, { endpoint: 'live_info', operation, request: { start, limit: LIVE_INFO_PAGE_SIZE } }, (c, token) =>
-        c.rooms(token, start, LIVE_INFO_PAGE_SIZE),
+        c.rooms(token, start, LIVE_INFO_PAGE_SIZE).catch((error: unknown) => {
+          // An empty page: no room at all, or the list shrank under us. Either way the list is whole.
+          if (isWechatError(error) && error.errcode === EMPTY_ROOM_LIST) return { total: start, rooms: [] };
+          throw error;
+        }),
       );
       if (!result.ok) {
         if (result.error.code !== 'API_QUOTA_REACHED') read.calls++;
-        // An empty page: no room at all, or the list shrank under us. Either way the list is whole.
-        if (result.error.errcode === EMPTY_ROOM_LIST) read.complete = true;
-        else {
-          read.error = result.error;
-          read.quotaSpent = result.error.code === 'API_QUOTA_REACHED';
-        }
+        read.error = result.error;
+        read.quotaSpent = result.error.code === 'API_QUOTA_REACHED';
         break;
       }
       read.calls++;
