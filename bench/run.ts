@@ -16,6 +16,7 @@ import { canPin, pinSelf } from './support/processes.js';
 import { runTenantScopeBench, type TenantScopeFigures } from './tenant-scope.bench.js';
 import { runWebhookIngestBench, type WebhookIngestFigures } from './webhook-ingest.bench.js';
 import { type OutboundFigures, runOutboundBench } from './outbound.bench.js';
+import { type LiveSyncFigures, runLiveSyncBench } from './live-sync.bench.js';
 
 /** The whole run gives up after this long (a hung figure must not hang CI). */
 const RUN_LIMIT_MS = 12 * 60_000;
@@ -221,6 +222,38 @@ function outboundRows(f: OutboundFigures): Row[] {
   ];
 }
 
+function liveSyncRows(f: LiveSyncFigures): Row[] {
+  const { sync, bare, http } = f.median;
+  const perCall = ratio(sync.rooms, sync.liveInfoCalls);
+  const cpu = ratio(sync.cpuUsPerRoom, bare.cpuUsPerRoom);
+  return [
+    {
+      figure: `8. live sync: rooms synced per getliveinfo call (quota efficiency; ${f.merchants} merchants x ${f.roomsPerMerchant} rooms, pages of 80)`,
+      median: fmt(perCall, 1),
+      baseline: fmt(f.roomsPerMerchant / Math.ceil(f.roomsPerMerchant / 80), 1),
+      ratio: `${fmt(ratio(perCall, f.roomsPerMerchant / Math.ceil(f.roomsPerMerchant / 80)), 2)}x`,
+      target: '= ceil(rooms/80) calls',
+      result: verdict(sync.liveInfoCalls === f.merchants * Math.ceil(f.roomsPerMerchant / 80)),
+    },
+    {
+      figure: `8. live sync: CPU per synced room, us (gateway process incl. simulator), 10% changed -> ${fmt(sync.events)} events, vs same pages + one plain upsert per room`,
+      median: fmt(sync.cpuUsPerRoom),
+      baseline: fmt(bare.cpuUsPerRoom),
+      ratio: `${fmt(cpu, 2)}x`,
+      target: '<= 1.5x',
+      result: verdict(cpu <= 1.5),
+    },
+    {
+      figure: '8. live sync: rooms/s, sync / bare upserts / pages only; Postgres CPU per room, us, sync / bare; process CPU per room, pages only',
+      median: fmt(sync.roomsPerSec),
+      baseline: `${fmt(bare.roomsPerSec)} / ${fmt(http.roomsPerSec)}; pg ${fmt(sync.postgresCpuUsPerRoom)} / ${fmt(bare.postgresCpuUsPerRoom)}; ${fmt(http.cpuUsPerRoom)} us`,
+      ratio: '',
+      target: '',
+      result: 'info',
+    },
+  ];
+}
+
 export function formatTable(rows: Row[]): string {
   const header: Row = { figure: 'figure', median: 'median', baseline: 'baseline median', ratio: 'ratio', target: 'target', result: 'info' };
   const cells = (r: Row) => [r.figure, r.median, r.baseline, r.ratio, r.target, r === header ? 'pass/fail' : r.result];
@@ -282,6 +315,7 @@ async function main(): Promise<void> {
   await step('idleRss', () => runIdleRssBench(), idleRows);
   await step('scope', () => runTenantScopeBench({ log }), scopeRows);
   await step('outbound', () => runOutboundBench({ log }), outboundRows);
+  await step('liveSync', () => runLiveSyncBench({ log }), liveSyncRows);
 
   const table = formatTable(rows);
   const result = {
