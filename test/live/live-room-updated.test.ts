@@ -138,6 +138,9 @@ describe('liveRoomUpdated and live_room.updated', () => {
     await subscribe(b.key, seenB);
     // Naming another tenant's merchant gives nothing either.
     await subscribe(b.key, seenBFiltered, { appId: a.appId });
+    // A read-only key subscribes like any other.
+    const seenReadOnly: Seen[] = [];
+    await subscribe((await app.services.tenants.createApiKey(a.tenantId, ['read'])).key, seenReadOnly);
 
     const roomId = await createRoom(a.tenantId, a.appId, 3600, 1800);
     // The loop read the merchant's empty list when it was enrolled; its next read is the rare one.
@@ -153,6 +156,7 @@ describe('liveRoomUpdated and live_room.updated', () => {
       ['live_room.updated', a.appId, 'NOT_STARTED'],
       ['live_room.updated', a.appId, 'LIVE'],
     ]);
+    await expectEventually(() => expect(seenReadOnly.map((s) => s.cursor)).toEqual(seenA.map((s) => s.cursor)));
     const cursors = seenA.map((s) => Number(s.cursor));
     expect([...cursors].sort((x, y) => x - y)).toEqual(cursors);
 
@@ -186,6 +190,24 @@ describe('liveRoomUpdated and live_room.updated', () => {
     // Another tenant's subscriber saw nothing of A's.
     expect(seenB.filter((s) => s.appId === a.appId)).toEqual([]);
     expect(seenBFiltered).toEqual([]);
+  });
+
+  it('refuses a key without the read scope', async () => {
+    const a = await openTenant();
+    const tokenOnly = (await app.services.tenants.createApiKey(a.tenantId, ['token'])).key;
+    const client = createClient({
+      url: `${(app.url as string).replace('http', 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${tokenOnly}` },
+    });
+    clients.push(client);
+    const error = await new Promise<unknown>((resolve) => {
+      client.subscribe(
+        { query: 'subscription { liveRoomUpdated { cursor } }' },
+        { next: () => resolve('got an event'), error: resolve, complete: () => resolve(null) },
+      );
+    });
+    expect((Array.isArray(error) ? error[0] : error) as { extensions?: { code?: string } }).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
   });
 
   it('refuses a cursor it never issued', async () => {

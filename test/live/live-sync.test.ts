@@ -206,6 +206,36 @@ describe('live sync loop', () => {
     expect((await stateOf(appId))?.nextSyncAt.getTime()).toBe(clock.now() + LIVE_SYNC_PACE.rareMs);
   });
 
+  it('retries a failed read soon once, then at the rare pace while it keeps failing; a merchant marked due is read on the next round', async () => {
+    const { sync } = syncer();
+    const t = await createTenant(admin, env);
+    const appId = await openMerchant(t);
+    const ctx = systemContext(t.tenantId);
+    await sync.enroll();
+    const next = async () => {
+      const claims = (await sync.claim(100)).filter((c) => c.appId === appId);
+      expect(claims).toHaveLength(1);
+      return sync.syncClaimed(claims[0] as (typeof claims)[number]);
+    };
+    await admin.setLiveScenario(appId, ['live_info'], { kind: 'errcode', errcode: -1, times: 2 });
+    const first = await next();
+    expect(first.error).toMatchObject({ errcode: -1 });
+    expect(first.nextSyncAt.getTime()).toBe(clock.now() + LIVE_SYNC_PACE.retryMs);
+    clock.advance(LIVE_SYNC_PACE.retryMs);
+    const second = await next();
+    expect(second.nextSyncAt.getTime()).toBe(clock.now() + LIVE_SYNC_PACE.rareMs);
+    expect((await stateOf(appId))?.lastError).toContain('-1');
+    clock.advance(LIVE_SYNC_PACE.rareMs);
+    const third = await next();
+    expect(third).toMatchObject({ error: null, complete: true });
+    expect((await stateOf(appId))?.lastError).toBeNull();
+
+    // Rarely due now; marked due (a room made through the gateway), it is claimed at once.
+    expect((await sync.claim(100)).filter((c) => c.appId === appId)).toEqual([]);
+    await sync.markDue(ctx, appId);
+    expect((await sync.claim(100)).filter((c) => c.appId === appId)).toHaveLength(1);
+  });
+
   it('stops for a merchant whose getliveinfo quota is spent, and resumes on the next quota day', async () => {
     const t = await createTenant(admin, env);
     const appId = await openMerchant(t);

@@ -147,6 +147,20 @@ export class LiveSyncService {
     return rows.map((r) => ({ tenantId: r.tenant_id, appId: r.app_id, leaseUntil: new Date(until) }));
   }
 
+  /**
+   * Makes a merchant due now (a room or good was just created or changed through the gateway), so
+   * the loop reads it on its next round instead of at its rare pace. Never later than it was.
+   */
+  async markDue(ctx: TenantContext, appId: string): Promise<void> {
+    const now = new Date(this.deps.clock.now());
+    await inTenant(this.deps.db, ctx.tenantId, (db) =>
+      db
+        .update(liveSyncState)
+        .set({ nextSyncAt: sql`least(${liveSyncState.nextSyncAt}, ${now.toISOString()}::timestamptz)` })
+        .where(and(eq(liveSyncState.tenantId, ctx.tenantId), eq(liveSyncState.appId, appId))),
+    );
+  }
+
   /** The loop's sync of a claimed merchant; the lease is released with the new `next_sync_at`. */
   syncClaimed(claim: LiveSyncClaim): Promise<LiveSyncOutcome> {
     return this.sync(systemContext(claim.tenantId), claim.appId, 'room-sync', claim.leaseUntil);
@@ -198,7 +212,7 @@ export class LiveSyncService {
         deliveries = [...deliveries, ...goods.deliveries];
       }
       const auditing = await this.auditingGoods(db, tenantId, appId);
-      const nextSyncAt = new Date(await this.nextSyncAt(ctx, appId, read, mirror, auditing.length));
+      const nextSyncAt = new Date(await this.nextSyncAt(ctx, appId, read, mirror, auditing.length, state?.lastError != null));
       await db
         .update(liveSyncState)
         .set({
@@ -216,6 +230,9 @@ export class LiveSyncService {
       return { events, deliveries, mirror, stale, nextSyncAt: stale && state ? state.nextSyncAt : nextSyncAt };
     });
     await this.deps.changes.announce(tenantId, written);
+    if (read.error && !read.quotaSpent) {
+      this.deps.logger.warn({ tenantId, appId, code: read.error.code, errcode: read.error.errcode, nextSyncAt: written.nextSyncAt }, 'live sync read failed');
+    }
     return {
       tenantId,
       appId,
@@ -288,10 +305,18 @@ export class LiveSyncService {
    * Soon near a change, rarely otherwise, never faster than the rest of the day's getliveinfo
    * quota allows at this merchant's pages per sync; the next quota day once it is spent.
    */
-  private async nextSyncAt(ctx: TenantContext, appId: string, read: Read, rooms: readonly LiveRoomView[], auditing: number): Promise<number> {
+  private async nextSyncAt(
+    ctx: TenantContext,
+    appId: string,
+    read: Read,
+    rooms: readonly LiveRoomView[],
+    auditing: number,
+    failedBefore: boolean,
+  ): Promise<number> {
     const nowMs = this.deps.clock.now();
     if (read.quotaSpent) return nextQuotaDayStart(nowMs);
-    if (read.error) return nowMs + this.pace.retryMs;
+    // Once soon, then at the rare pace while it keeps failing (a merchant WeChat refuses for good is dropped at enrollment when revoked).
+    if (read.error) return nowMs + (failedBefore ? this.pace.rareMs : this.pace.retryMs);
     let delay = Math.min(roomsDelay(rooms, nowMs, this.pace), auditing > 0 ? this.pace.auditingMs : Number.POSITIVE_INFINITY);
     const usage = (await this.deps.calls.quota(ctx, appId)).find((u) => u.group === 'live_info');
     if (usage) {
