@@ -179,7 +179,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
     if (config.liveSyncConcurrency > 0) {
       const { pace: _pace, ...loop } = options.liveSync ?? {};
-      liveSync = startLiveSyncLoop(liveOps.sync, logger.child({ component: 'live-sync' }), { ...loop, batch: config.liveSyncConcurrency });
+      liveSync = startLiveSyncLoop(liveOps.sync, logger.child({ component: 'live-sync' }), {
+        ...loop,
+        batch: config.liveSyncConcurrency,
+        onSynced: (o) => {
+          metrics.liveSyncs.inc({ outcome: o.error === null ? 'ok' : o.error.code === 'API_QUOTA_REACHED' ? 'quota' : 'failed' });
+          metrics.liveSyncRooms.inc(o.rooms);
+          for (const e of o.events) metrics.liveEvents.inc({ type: e.type });
+        },
+      });
     }
     outbound.startWorker({
       connection: workerConnection,

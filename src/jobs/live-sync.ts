@@ -24,7 +24,12 @@ export interface LiveSyncLoop {
  * merchants are due, `idleMs` apart otherwise. Which merchant is due when is the service's
  * decision (LIVE_SYNC_PACE); the timers here only pace the polling of live_sync_state.
  */
-export function startLiveSyncLoop(sync: LiveSyncService, logger: Logger, options: Partial<LiveSyncLoopOptions> = {}, autostart = true): LiveSyncLoop {
+export function startLiveSyncLoop(
+  sync: LiveSyncService,
+  logger: Logger,
+  options: Partial<LiveSyncLoopOptions> & { onSynced?: (outcome: LiveSyncOutcome) => void } = {},
+  autostart = true,
+): LiveSyncLoop {
   const o = { ...DEFAULT_LIVE_SYNC_LOOP, ...options };
   let enrolledAt = Number.NEGATIVE_INFINITY;
   let closed = false;
@@ -41,7 +46,10 @@ export function startLiveSyncLoop(sync: LiveSyncService, logger: Logger, options
     const settled = await Promise.allSettled(claims.map((c) => sync.syncClaimed(c)));
     const outcomes: LiveSyncOutcome[] = [];
     settled.forEach((s, i) => {
-      if (s.status === 'fulfilled') outcomes.push(s.value);
+      if (s.status === 'fulfilled') {
+        outcomes.push(s.value);
+        o.onSynced?.(s.value);
+      }
       // The lease runs out and the merchant is claimed again: a bounded retry, logged each time.
       else logger.error({ err: s.reason, tenantId: claims[i]?.tenantId, appId: claims[i]?.appId }, 'live sync failed');
     });

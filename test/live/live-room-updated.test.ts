@@ -187,6 +187,13 @@ describe('liveRoomUpdated and live_room.updated', () => {
     await subscribe(a.key, resumed, { after: seenA[0]?.cursor });
     await expectEventually(() => expect(resumed.map((s) => s.room?.status)).toEqual(['LIVE', 'ENDED']));
 
+    // The loop's counters: reads, rooms read, changes found.
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    const sample = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? Number.NaN);
+    expect(sample(/^wxlive_live_syncs_total\{outcome="ok"\} (\d+)$/m)).toBeGreaterThanOrEqual(3);
+    expect(sample(/^wxlive_live_sync_rooms_total (\d+)$/m)).toBeGreaterThanOrEqual(3);
+    expect(sample(/^wxlive_live_events_total\{type="live_room.updated"\} (\d+)$/m)).toBeGreaterThanOrEqual(3);
+
     // Another tenant's subscriber saw nothing of A's.
     expect(seenB.filter((s) => s.appId === a.appId)).toEqual([]);
     expect(seenBFiltered).toEqual([]);

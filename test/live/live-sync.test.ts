@@ -179,6 +179,20 @@ describe('live sync loop', () => {
     expect(mine(await b.sync.claim(100)).sort()).toEqual([...appIds].sort());
   });
 
+  it('syncs each due merchant exactly once when two workers run rounds at the same time', async () => {
+    const a = syncer();
+    const b = syncer();
+    const t = await createTenant(admin, env);
+    const appIds = await Promise.all(Array.from({ length: 8 }, () => openMerchant(t)));
+    await a.sync.enroll();
+    const before = (await admin.counters()).calls.live_info?.byAppId ?? {};
+    const outcomes = (await Promise.all([a.loop.runOnce(), b.loop.runOnce(), a.loop.runOnce(), b.loop.runOnce(), a.loop.runOnce()])).flat();
+    const mine = outcomes.filter((o) => appIds.includes(o.appId)).map((o) => o.appId);
+    expect(mine.sort()).toEqual([...appIds].sort());
+    const after = (await admin.counters()).calls.live_info?.byAppId ?? {};
+    expect(appIds.map((id) => (after[id] ?? 0) - (before[id] ?? 0))).toEqual(appIds.map(() => 1));
+  });
+
   it("turns a good's audit passing into live_goods.updated", async () => {
     const { calls, loop, published } = syncer();
     const appId = await openMerchant();
