@@ -4,7 +4,7 @@ import { type Config, ConfigError } from '../config/config.js';
 import { connectPglite, connectPostgres, type Database } from '../db/client.js';
 import { RedisChangePublisher } from '../events/change-feed.js';
 import { ChangeSubscriber } from '../events/change-subscriber.js';
-import { LiveEventSubscriber } from '../events/live-event-feed.js';
+import { LiveEventSubscriber, RedisLiveEventPublisher } from '../events/live-event-feed.js';
 import { OutboxRelay } from '../events/outbox-relay.js';
 import { createGraphqlServer, type GraphqlServer } from '../graphql/index.js';
 import { withCors } from '../http/cors.js';
@@ -26,12 +26,12 @@ import { LiveEventsService } from '../services/live-ops/live-events.service.js';
 import type { LiveSyncPace } from '../services/live-ops/live-sync.service.js';
 import { QuotaService } from '../services/quota.service.js';
 import { TokenService } from '../services/token.service.js';
+import { createImageFetcher } from '../lib/image-fetch.js';
 import { createWechatApi, type WechatApi } from '../wechat/wechat-api.js';
 import { createWebhooks, exchangeViaWechatApi, type Webhooks } from '../webhooks/webhooks.module.js';
 import { healthRoutes } from './health.routes.js';
 import { registerAppMetrics } from './app-metrics.js';
-import { createLiveOps, type LiveOps } from './live-ops.js';
-import { createServices, type Services } from './services.js';
+import { createLiveServices, createServices, type LiveServices, type Services } from './services.js';
 
 export interface AppOptions {
   clock?: Clock;
@@ -60,11 +60,11 @@ export interface App {
   /** The commands connection (a Cluster when REDIS_CLUSTER_NODES is set). */
   redis: RedisClient;
   services: Services;
+  /** Live management after OPENED (rooms, goods, roles, images; per-API quota and audit trail). */
+  live: LiveServices;
   wechat: WechatApi;
   metrics: Metrics;
   jobs: JobsRuntime | undefined;
-  /** Live management after OPENED: per-API quota, calls, event publisher, room sync. */
-  liveOps: LiveOps;
   /** The worker's live sync loop (ROLE=worker or all, LIVE_SYNC_CONCURRENCY > 0). */
   liveSync: LiveSyncLoop | undefined;
   /** Outbound webhooks: the queue, the delivery log and, in the worker role, the worker. */
@@ -142,14 +142,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
   });
 
-  const liveOps = createLiveOps({
+  const images = createImageFetcher({
+    allowHttp: config.outboundWebhooks.allowHttp,
+    allowPrivateAddresses: config.outboundWebhooks.allowPrivateAddresses,
+  });
+  const live = createLiveServices({
     db: database.db,
     redis,
     redisPrefix: config.redisPrefix,
-    wechat,
-    webhookQueue: outbound.queue,
     clock,
-    logger,
+    logger: logger.child({ component: 'live' }),
+    wechat: { run: (tenantId, appId, call) => wechat.runLive(tenantId, appId, call) },
+    webhookQueue: outbound.queue,
+    fetchImage: images.fetch,
+    publisher: new RedisLiveEventPublisher(redis, config.redisPrefix),
     ...(options.liveSync?.pace === undefined ? {} : { pace: options.liveSync.pace }),
   });
 
@@ -179,7 +185,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     });
     if (config.liveSyncConcurrency > 0) {
       const { pace: _pace, ...loop } = options.liveSync ?? {};
-      liveSync = startLiveSyncLoop(liveOps.sync, logger.child({ component: 'live-sync' }), {
+      liveSync = startLiveSyncLoop(live.sync, logger.child({ component: 'live-sync' }), {
         ...loop,
         batch: config.liveSyncConcurrency,
         onSynced: (o) => {
@@ -225,6 +231,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         }),
         webhookEndpoints: services.webhookEndpoints,
         webhookDeliveries: outbound.deliveries,
+        liveRooms: live.liveRooms,
+        liveGoods: live.liveGoods,
+        liveRoles: live.liveRoles,
+        liveMedia: live.liveMedia,
+        liveApi: live.liveApi,
       },
       changes: { subscriber, redis, prefix: config.redisPrefix },
       liveEvents: { subscriber: liveEventSubscriber, events: new LiveEventsService(database.db) },
@@ -306,9 +317,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     redis,
     services,
     wechat,
+    live,
     metrics,
     jobs,
-    liveOps,
     liveSync,
     outbound,
     webhooks,
@@ -328,6 +339,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         await step('metrics server closed', () => (metricsServer ? closeServer(metricsServer) : undefined));
         await step('outbox relay stopped', () => publisher.stop());
         await step('webhook deliveries drained', () => outbound.close());
+        images.close();
         await step('queue closed', () => queue.close());
         await step('redis closed', () => Promise.all(redisClients.map((r) => r.quit().catch(() => r.disconnect()))));
         await step('database closed', () => database.close());

@@ -1,10 +1,22 @@
 import type { Db } from '../db/client.js';
+import { ApiQuotaLimiter } from '../jobs/api-quota.js';
 import type { Clock } from '../lib/clock.js';
+import type { ImageFetcher } from '../lib/image-fetch.js';
 import type { Logger } from '../lib/logger.js';
+import type { RedisClient } from '../lib/redis.js';
 import type { SecretBox } from '../lib/secret-box.js';
 import { AuthorizersService } from '../services/authorizers.service.js';
 import { PgCredentialStore } from '../services/credential-store.pg.js';
 import { LiveApplicationLifecycle, LiveApplicationQueries } from '../services/live-application/index.js';
+import { LiveApiService } from '../services/live-ops/live-api.service.js';
+import { LiveCalls, type LiveWechat } from '../services/live-ops/live-calls.js';
+import { LiveChangeSink } from '../services/live-ops/live-changes.js';
+import { LiveGoodsService } from '../services/live-ops/live-goods.service.js';
+import { LiveMediaService } from '../services/live-ops/live-media.service.js';
+import type { LiveEventPublisher } from '../services/live-ops/live-mirror.js';
+import { LiveRolesService } from '../services/live-ops/live-roles.service.js';
+import { LiveRoomsService } from '../services/live-ops/live-rooms.service.js';
+import { type LiveSyncPace, LiveSyncService } from '../services/live-ops/live-sync.service.js';
 import type { ApplicationQueue, ChangePublisher } from '../services/ports.js';
 import { SecretRotationService } from '../services/secret-rotation.service.js';
 import { TenantsService } from '../services/tenants.service.js';
@@ -56,5 +68,48 @@ export function createServices(deps: {
       ...(deps.lookup === undefined ? {} : { lookup: deps.lookup }),
     }),
     secrets: new SecretRotationService(db, box),
+  };
+}
+
+/** Live management after OPENED: rooms, goods, roles, images, and the per-API quota and audit trail. */
+export interface LiveServices {
+  calls: LiveCalls;
+  liveRooms: LiveRoomsService;
+  liveGoods: LiveGoodsService;
+  liveRoles: LiveRolesService;
+  liveMedia: LiveMediaService;
+  liveApi: LiveApiService;
+  /** The sync loop's reads (and forced ones): the mirror kept fresh, changes turned into events. */
+  sync: LiveSyncService;
+}
+
+export function createLiveServices(deps: {
+  db: Db;
+  redis: RedisClient;
+  redisPrefix: string;
+  clock: Clock;
+  logger: Logger;
+  wechat: LiveWechat;
+  /** Subscribers of liveRoomUpdated on every instance; without it they catch up from live_events. */
+  publisher?: LiveEventPublisher;
+  webhookQueue?: WebhookDeliveryQueue;
+  fetchImage?: ImageFetcher;
+  /** The sync loop's pace (LIVE_SYNC_PACE by default). */
+  pace?: Partial<LiveSyncPace>;
+}): LiveServices {
+  const { db, clock, logger } = deps;
+  // The limiter seeds a day Redis lost from the audit trail, which LiveCalls writes: a late binding.
+  let calls: LiveCalls | undefined;
+  const quota = new ApiQuotaLimiter(deps.redis, { prefix: deps.redisPrefix, recordedCalls: (q) => (calls ? calls.recordedCalls(q) : Promise.resolve(0)) });
+  calls = new LiveCalls({ db, wechat: deps.wechat, quota, clock, logger });
+  const changes = new LiveChangeSink(logger, deps.publisher, deps.webhookQueue);
+  return {
+    calls,
+    liveRooms: new LiveRoomsService({ db, clock, calls, changes }),
+    liveGoods: new LiveGoodsService({ db, clock, calls, changes }),
+    liveRoles: new LiveRolesService(calls),
+    liveMedia: new LiveMediaService({ calls, clock, ...(deps.fetchImage ? { fetchImage: deps.fetchImage } : {}) }),
+    liveApi: new LiveApiService(calls),
+    sync: new LiveSyncService({ db, calls, changes, clock, logger, ...(deps.pace === undefined ? {} : { pace: deps.pace }) }),
   };
 }

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { createServices, type Services } from '../app/services.js';
+import { createLiveServices, createServices, type LiveServices, type Services } from '../app/services.js';
 import { type Config, ConfigError, loadConfig } from '../config/config.js';
 import { connectPostgres } from '../db/client.js';
 import { RedisChangePublisher } from '../events/change-feed.js';
@@ -10,6 +10,7 @@ import { createLogger } from '../lib/logger.js';
 import { createRedis, type RedisClient } from '../lib/redis.js';
 import { SecretBox } from '../lib/secret-box.js';
 import { DomainError } from '../services/errors.js';
+import { createWechatApi } from '../wechat/wechat-api.js';
 import type { ApplicationQueue, ChangePublisher } from '../services/ports.js';
 import type { TenantSummary } from '../services/tenants.service.js';
 import { CliError } from './cli-errors.js';
@@ -18,6 +19,8 @@ import { CliError } from './cli-errors.js';
 export interface CliRuntime {
   config: Config;
   services: Services;
+  /** Live management (rooms, goods), reaching WeChat at WECHAT_API_BASE; opened with { redis: true } only. */
+  live: LiveServices | undefined;
   /** The tenant, or DomainError TENANT_NOT_FOUND: foreign keys would otherwise fail less readably. */
   tenant(id: string): Promise<TenantSummary>;
   close(): Promise<void>;
@@ -48,13 +51,15 @@ export async function openCliRuntime(env: Record<string, string | undefined>, op
   try {
     let queue = offlineQueue;
     let publisher = offlinePublisher;
+    let redis: RedisClient | undefined;
     if (options.redis) {
-      const redis = await connectRedis(config);
-      closers.push(() => redis.quit());
-      const clients = createApplyClients({ config, redis, clock: systemClock });
+      const connected = await connectRedis(config);
+      redis = connected;
+      closers.push(() => connected.quit());
+      const clients = createApplyClients({ config, redis: connected, clock: systemClock });
       closers.push(() => clients.queue.close());
       queue = clients.queue;
-      const relay = new OutboxRelay({ db: database.db, redis: new RedisChangePublisher(redis, config.redisPrefix), clock: systemClock, logger });
+      const relay = new OutboxRelay({ db: database.db, redis: new RedisChangePublisher(connected, config.redisPrefix), clock: systemClock, logger });
       // Deletes the rows it published before Redis and Postgres close (closers run in reverse).
       closers.push(() => relay.stop());
       publisher = relay;
@@ -68,9 +73,29 @@ export async function openCliRuntime(env: Record<string, string | undefined>, op
       publisher,
       urlPolicy: config.outboundWebhooks,
     });
+    const live = redis
+      ? createLiveServices({
+          db: database.db,
+          redis,
+          redisPrefix: config.redisPrefix,
+          clock: systemClock,
+          logger,
+          wechat: liveWechat(
+            createWechatApi({
+              baseUrl: config.wechatApiBase,
+              timeoutMs: config.wechatTimeoutMs,
+              redis,
+              prefix: config.redisPrefix,
+              store: services.credentials,
+              logger,
+            }),
+          ),
+        })
+      : undefined;
     return {
       config,
       services,
+      live,
       async tenant(id) {
         const tenant = await services.tenants.get(id);
         if (!tenant) throw new DomainError('TENANT_NOT_FOUND', `Tenant ${id} does not exist.`);
@@ -97,4 +122,8 @@ async function connectRedis(config: Config): Promise<RedisClient> {
     const variable = config.redisClusterNodes ? 'REDIS_CLUSTER_NODES' : 'REDIS_URL';
     throw new CliError('REDIS_UNAVAILABLE', `${variable}: cannot reach Redis (${err instanceof Error ? err.message : String(err)})`);
   }
+}
+
+function liveWechat(api: ReturnType<typeof createWechatApi>) {
+  return { run: api.runLive.bind(api) } as const;
 }

@@ -4,6 +4,11 @@ import type { AuthorizationLinkService } from '../services/authorization-link.se
 import type { AuthorizersService } from '../services/authorizers.service.js';
 import type { TenantContext } from '../services/context.js';
 import type { HistoryEventView, LiveApplicationLifecycle, LiveApplicationQueries } from '../services/live-application/index.js';
+import type { LiveApiService } from '../services/live-ops/live-api.service.js';
+import type { LiveGoodsService } from '../services/live-ops/live-goods.service.js';
+import type { LiveMediaService } from '../services/live-ops/live-media.service.js';
+import type { LiveRolesService } from '../services/live-ops/live-roles.service.js';
+import type { LiveRoomsService } from '../services/live-ops/live-rooms.service.js';
 import type { QuotaService } from '../services/quota.service.js';
 import type { TenantsService } from '../services/tenants.service.js';
 import type { TokenService } from '../services/token.service.js';
@@ -23,6 +28,11 @@ export interface GraphqlServices {
   tokens: TokenService;
   webhookEndpoints: WebhookEndpointsService;
   webhookDeliveries: WebhookDeliveriesService;
+  liveRooms: LiveRoomsService;
+  liveGoods: LiveGoodsService;
+  liveRoles: LiveRolesService;
+  liveMedia: LiveMediaService;
+  liveApi: LiveApiService;
   feed: ApplicationFeed;
   /** `liveRoomUpdated`. */
   liveRoomFeed: LiveRoomFeed;

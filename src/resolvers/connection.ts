@@ -25,3 +25,17 @@ export function toConnection<T extends { id: string; createdAt: Date | string }>
     },
   };
 }
+
+/** A page keyed by something other than (createdAt, id): the service says how an item becomes its cursor. */
+export function toKeysetConnection<T>(page: Page<T>, cursorOf: (item: T) => string, after?: string | null): Connection<T> {
+  const edges = page.items.map((node) => ({ cursor: cursorOf(node), node }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: page.hasNextPage,
+      hasPreviousPage: Boolean(after),
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
+}

@@ -91,7 +91,7 @@ async function subscribe(key: string, seen: Seen[], variables: Record<string, un
 }
 
 async function createRoom(tenantId: string, appId: string, startInS: number, lengthS: number): Promise<number> {
-  const calls = app.liveOps.calls;
+  const calls = app.live.calls;
   const ctx = systemContext(tenantId);
   const upload = await calls.call(ctx, appId, { endpoint: 'media_upload', operation: 'test', request: {} }, (c, token) =>
     c.uploadImage(token, { filename: 'cover.png', contentType: 'image/png', bytes: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]) }),

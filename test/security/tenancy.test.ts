@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { webhookDeliveries } from '../../src/db/tables.js';
+import { eq } from 'drizzle-orm';
+import { authorizers, liveGoods, liveRooms, webhookDeliveries } from '../../src/db/tables.js';
 import { changeFeedKeys } from '../../src/events/change-feed.js';
 import { systemContext } from '../../src/services/context.js';
 import { collect, type GraphqlApp, startGraphqlApp, wsOnce } from '../graphql/support/graphql-harness.js';
@@ -19,6 +20,7 @@ import {
   type Victim,
 } from './support/operations.js';
 import { tenantSnapshot } from './support/tenant-snapshot.js';
+import { RedisLiveEventPublisher } from '../../src/events/live-event-feed.js';
 
 let env: TestEnv;
 let app: GraphqlApp;
@@ -77,7 +79,44 @@ beforeAll(async () => {
       createdAt: new Date(),
     })
     .returning({ id: webhookDeliveries.id });
+  // A's merchant has live open, a room and a good in the mirror.
+  await env.database.db.update(authorizers).set({ liveOpen: true }).where(eq(authorizers.appId, app1));
+  const at = new Date();
+  await env.database.db.insert(liveRooms).values({
+    tenantId: a.tenant.id,
+    appId: app1,
+    roomId: 4242,
+    name: 'Victim room',
+    status: 'NOT_STARTED',
+    liveStatus: 102,
+    startTime: new Date(at.getTime() + 86_400_000),
+    endTime: new Date(at.getTime() + 90_000_000),
+    anchorName: 'Victim anchor',
+    coverImg: 'https://mmbiz.qpic.cn/victim/0',
+    shareImg: 'https://mmbiz.qpic.cn/victim/0',
+    feedsImg: 'https://mmbiz.qpic.cn/victim/0',
+    settings: {},
+    goods: [],
+    syncedAt: at,
+    updatedAt: at,
+  });
+  await env.database.db.insert(liveGoods).values({
+    tenantId: a.tenant.id,
+    appId: app1,
+    goodsId: 777,
+    auditId: 888,
+    name: 'Victim goods',
+    coverImgUrl: 'https://mmbiz.qpic.cn/victim/0',
+    url: 'pages/goods?id=1',
+    priceType: 1,
+    price: '10',
+    auditStatus: 'APPROVED',
+    syncedAt: at,
+    updatedAt: at,
+  });
   victim = {
+    roomId: 4242,
+    goodsId: 777,
     webhookEndpointId: endpoint.endpoint?.id as string,
     webhookDeliveryId: delivery?.id as string,
     tenantId: a.tenant.id,
@@ -137,12 +176,25 @@ async function runAs(op: OperationCase, key: string, attacker: Attacker & { ownA
   }
   // A subscription aimed at A's application, next to an unfiltered one as the sentinel: once B's own
   // change reaches the sentinel, A's earlier change would have reached the probe too.
-  const listeners = app.subscriber.listenerCount;
+  const listening = () => app.subscriber.listenerCount + app.liveSubscriber.listenerCount;
+  const listeners = listening();
   const client = app.wsClient(key);
   const probe = collect<Record<string, { id: string }>>(client, op.document, variables);
   const sentinel = collect<{ liveApplicationUpdated: { appId: string } }>(client, 'subscription { liveApplicationUpdated { appId status } }');
-  await expectEventually(() => expect(app.subscriber.listenerCount).toBe(listeners + 2));
+  await expectEventually(() => expect(listening()).toBe(listeners + 2));
   await app.services.lifecycle.cancel(systemContext(victim.tenantId), victim.applicationIds[1]);
+  // A live room event of A's, published before B's own change on the same Redis: it would reach B's probe first.
+  await new RedisLiveEventPublisher(env.redis, env.redisPrefix).publish(victim.tenantId, [
+    {
+      cursor: '999999',
+      tenantId: victim.tenantId,
+      appId: victim.appIds[0],
+      type: 'live_room.updated',
+      subjectId: victim.roomId,
+      data: { roomId: victim.roomId, appId: victim.appIds[0], name: 'A room', status: 'LIVE', previousStatus: 'NOT_STARTED' },
+      createdAt: new Date(),
+    },
+  ]);
   const own = await app.request(APPLY, { appId: attacker.ownAppId }, key);
   expect(graphqlCodes(own.body)).toEqual([]);
   await expectEventually(() => expect(sentinel.results.map((r) => r.data?.liveApplicationUpdated.appId)).toEqual([attacker.ownAppId]));

@@ -3,6 +3,8 @@ import type { Db } from '../../db/client.js';
 import { authorizers, liveApiCalls } from '../../db/tables.js';
 import { inTenant } from '../../db/tenant-scope.js';
 import type { ApiQuotaLimiter, ApiQuotaUsage } from '../../jobs/api-quota.js';
+
+export type { ApiQuotaUsage };
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
 import { LIVE_ENDPOINTS, type LiveEndpoint, type LiveQuotaGroup } from '../../wechat/endpoints.js';

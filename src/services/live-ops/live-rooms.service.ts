@@ -33,9 +33,9 @@ export interface LiveRoomInput {
   subAnchorWechat?: string | null;
   createrWechat?: string | null;
   /** PHONE (0) or PUSH (1, OBS and the like). */
-  type: 'PHONE' | 'PUSH';
+  type?: 'PHONE' | 'PUSH' | null;
   /** PORTRAIT (0) or LANDSCAPE (1). */
-  screenType: 'PORTRAIT' | 'LANDSCAPE';
+  screenType?: 'PORTRAIT' | 'LANDSCAPE' | null;
   closeLike?: boolean | null;
   closeGoods?: boolean | null;
   closeComment?: boolean | null;

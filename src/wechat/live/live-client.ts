@@ -81,6 +81,8 @@ export interface GoodsFields {
   price2?: number;
   /** The Mini Program page of the good. */
   url: string;
+  /** The Mini Program the page belongs to, when not the merchant's own. */
+  thirdPartyAppid?: string;
 }
 
 export interface WechatGoods {

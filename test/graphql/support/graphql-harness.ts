@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { FormattedExecutionResult } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { createServices, type Services } from '../../../src/app/services.js';
+import { createLiveServices, createServices, type Services } from '../../../src/app/services.js';
 import type { Db } from '../../../src/db/client.js';
 import { OutboxRelay } from '../../../src/events/outbox-relay.js';
 import { LiveGrantsGate } from '../../../src/jobs/live-grants-gate.js';
@@ -22,9 +22,11 @@ import type { DueDelivery } from '../../../src/services/webhooks/event-fan-out.j
 import type { Lookup, UrlPolicy } from '../../../src/services/webhooks/url-policy.js';
 import { createWechatClient } from '../../../src/wechat/client/wechat-client.js';
 import { createTokenManager, type TokenManager } from '../../../src/wechat/tokens/token-manager.js';
-import { componentLoginPageUrl } from '../../../src/wechat/wechat-api.js';
+import { componentLoginPageUrl, createWechatApi } from '../../../src/wechat/wechat-api.js';
 import type { TestEnv } from '../../support/test-env.js';
 import { RecordingQueue } from './recording-queue.js';
+import { LiveEventSubscriber } from '../../../src/events/live-event-feed.js';
+import { LiveEventsService } from '../../../src/services/live-ops/live-events.service.js';
 
 /** Stands in for WeChat's pre-auth code call; records every call so tests can assert it happened. */
 export class FakePreAuth {
@@ -60,6 +62,8 @@ export interface GraphqlApp {
   graphql: GraphqlServer;
   publisher: OutboxRelay;
   subscriber: ChangeSubscriber;
+  /** liveRoomUpdated's listeners. */
+  liveSubscriber: LiveEventSubscriber;
   /** POST /graphql with a bearer key (or none). */
   request<T = unknown>(query: string, variables?: Record<string, unknown>, key?: string | null, headers?: Record<string, string>): Promise<GraphqlResponse<T>>;
   wsClient(key: string | undefined, options?: { onClose?: (code: number) => void }): Client;
@@ -126,6 +130,7 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
   // A psubscribe sent while ioredis still connects breaks its ready check ("Connection in subscriber mode").
   if (subRedis.status !== 'ready') await new Promise((resolve) => subRedis.once('ready', resolve));
   const subscriber = new ChangeSubscriber(subRedis, env.redisPrefix, logger);
+  const liveSubscriber = new LiveEventSubscriber(subRedis, env.redisPrefix, logger);
   const graphql = createGraphqlServer({
     db,
     services: {
@@ -143,8 +148,26 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
       tokens: new TokenService({ tokens, authorizers: services.authorizers }),
       webhookEndpoints: services.webhookEndpoints,
       webhookDeliveries: new WebhookDeliveriesService({ db, clock, queue: webhookQueue }),
+      ...createLiveServices({
+        db,
+        redis: env.redis,
+        redisPrefix: env.redisPrefix,
+        clock,
+        logger,
+        wechat: liveWechat(
+          createWechatApi({
+            baseUrl: options.wechatApiBase ?? 'http://127.0.0.1:9',
+            redis: env.redis,
+            prefix: env.redisPrefix,
+            store: services.credentials,
+            clock,
+          }),
+        ),
+        webhookQueue,
+      }),
     },
     changes: { subscriber, redis: env.redis, prefix: env.redisPrefix },
+    liveEvents: { subscriber: liveSubscriber, events: new LiveEventsService(db) },
     config: { introspection: false, maxDepth: 8, maxCost: 5000, maxAliases: 30, ...options.config },
     logger,
     ...(options.maxPendingPerSubscriber === undefined ? {} : { maxPendingPerSubscriber: options.maxPendingPerSubscriber }),
@@ -172,6 +195,7 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
     graphql,
     publisher,
     subscriber,
+    liveSubscriber,
     async request<T>(query: string, variables?: Record<string, unknown>, key?: string | null, headers: Record<string, string> = {}) {
       const res = await fetch(url, {
         method: 'POST',
@@ -233,4 +257,8 @@ export async function wsOnce<T = Record<string, unknown>>(
   } finally {
     await iterator.return?.();
   }
+}
+
+function liveWechat(api: ReturnType<typeof createWechatApi>) {
+  return { run: api.runLive.bind(api) } as const;
 }

@@ -21,6 +21,9 @@ export interface Victim {
   /** A's webhook endpoint, and a delivery in its log. */
   webhookEndpointId: string;
   webhookDeliveryId: string;
+  /** A room and a good in the live mirror of `appIds[0]` (OPENED, live open). */
+  roomId: number;
+  goodsId: number;
 }
 
 export interface Attacker {
@@ -277,7 +280,172 @@ export const OPERATIONS: readonly OperationCase[] = [
     variables: (v) => ({ appId: v.appIds[1], id: v.applicationIds[1], after: v.feedCursor }),
     checkForeign: (value) => expect(value).toEqual([]),
   },
+  {
+    field: 'liveRoomUpdated',
+    type: 'subscription',
+    // From the start of the feed: B's replay reads B's live_events only, and A's merchant filters nothing in.
+    document: `subscription($appId: String, $after: String) {
+      liveRoomUpdated(appId: $appId, after: $after) { cursor type appId room { roomId name } }
+    }`,
+    variables: (v) => ({ appId: v.appIds[0], after: '0' }),
+    checkForeign: (value) => expect(value).toEqual([]),
+  },
+  ...liveOperations(),
 ];
+
+/** Live management: B names A's merchant, room and good; B's own service refuses before WeChat or the mirror. */
+function liveOperations(): OperationCase[] {
+  const notFound = (extra: Record<string, unknown>) => (value: unknown) => expect(value).toEqual({ ...extra, userErrors: [{ code: 'NOT_FOUND' }] });
+  const room = (v: Victim) => ({
+    appId: v.appIds[0],
+    name: 'Stolen room',
+    coverMediaId: 'media',
+    shareMediaId: 'media',
+    startTime: new Date(Math.ceil((Date.now() + 86_400_000) / 1000) * 1000).toISOString(),
+    endTime: new Date(Math.ceil((Date.now() + 90_000_000) / 1000) * 1000).toISOString(),
+    anchorName: 'Anchor',
+    anchorWechat: 'anchor',
+  });
+  const mutation = (field: string, document: string, variables: OperationCase['variables'], empty: Record<string, unknown>): OperationCase => ({
+    field,
+    type: 'mutation',
+    document,
+    variables,
+    checkForeign: notFound(empty),
+  });
+  return [
+    {
+      field: 'liveRooms',
+      type: 'query',
+      document: 'query($appId: String!) { liveRooms(appId: $appId, first: 100) { edges { cursor node { roomId appId name } } pageInfo { hasNextPage } } }',
+      variables: (v) => ({ appId: v.appIds[0] }),
+      checkForeign: (value) => expect(value).toEqual({ edges: [], pageInfo: { hasNextPage: false } }),
+    },
+    {
+      field: 'liveRoom',
+      type: 'query',
+      document: 'query($appId: String!, $roomId: Int!) { liveRoom(appId: $appId, roomId: $roomId) { roomId name } }',
+      variables: (v) => ({ appId: v.appIds[0], roomId: v.roomId }),
+      checkForeign: (value) => expect(value).toBeNull(),
+    },
+    {
+      field: 'liveRoomPushUrl',
+      type: 'query',
+      document: 'query($appId: String!, $roomId: Int!) { liveRoomPushUrl(appId: $appId, roomId: $roomId) { pushUrl userErrors { code } } }',
+      variables: (v) => ({ appId: v.appIds[0], roomId: v.roomId }),
+      checkForeign: notFound({ pushUrl: null }),
+    },
+    {
+      field: 'liveRoomShareCode',
+      type: 'query',
+      document: 'query($appId: String!, $roomId: Int!) { liveRoomShareCode(appId: $appId, roomId: $roomId) { shareCode { cdnUrl } userErrors { code } } }',
+      variables: (v) => ({ appId: v.appIds[0], roomId: v.roomId }),
+      checkForeign: notFound({ shareCode: null }),
+    },
+    {
+      field: 'liveGoods',
+      type: 'query',
+      document: 'query($appId: String!) { liveGoods(appId: $appId, first: 100) { edges { cursor node { goodsId name } } pageInfo { hasNextPage } } }',
+      variables: (v) => ({ appId: v.appIds[0] }),
+      checkForeign: (value) => expect(value).toEqual({ edges: [], pageInfo: { hasNextPage: false } }),
+    },
+    {
+      field: 'liveRoles',
+      type: 'query',
+      document: 'query($appId: String!) { liveRoles(appId: $appId) { total members { username } userErrors { code } } }',
+      variables: (v) => ({ appId: v.appIds[0] }),
+      checkForeign: notFound({ total: 0, members: [] }),
+    },
+    {
+      field: 'liveApiQuota',
+      type: 'query',
+      document: 'query($appId: String!) { liveApiQuota(appId: $appId) { group used } }',
+      variables: (v) => ({ appId: v.appIds[0] }),
+      checkForeign: (value) => expect(value ?? null).toBeNull(),
+      errors: ['NOT_FOUND'],
+    },
+    {
+      field: 'liveApiCalls',
+      type: 'query',
+      document: 'query($appId: String!) { liveApiCalls(appId: $appId) { edges { node { id endpoint } } } }',
+      variables: (v) => ({ appId: v.appIds[0] }),
+      checkForeign: (value) => expect(value ?? null).toBeNull(),
+      errors: ['NOT_FOUND'],
+    },
+    mutation(
+      'createLiveRoom',
+      'mutation($input: CreateLiveRoomInput!) { createLiveRoom(input: $input) { room { roomId } userErrors { code } } }',
+      (v) => ({ input: room(v) }),
+      { room: null },
+    ),
+    mutation(
+      'editLiveRoom',
+      'mutation($input: EditLiveRoomInput!) { editLiveRoom(input: $input) { room { roomId name } userErrors { code } } }',
+      (v) => ({ input: { ...room(v), roomId: v.roomId } }),
+      { room: null },
+    ),
+    mutation(
+      'deleteLiveRoom',
+      'mutation($appId: String!, $roomId: Int!) { deleteLiveRoom(appId: $appId, roomId: $roomId) { deletedRoomId userErrors { code } } }',
+      (v) => ({ appId: v.appIds[0], roomId: v.roomId }),
+      { deletedRoomId: null },
+    ),
+    mutation(
+      'addGoodsToLiveRoom',
+      'mutation($input: AddGoodsToLiveRoomInput!) { addGoodsToLiveRoom(input: $input) { room { roomId } userErrors { code } } }',
+      (v) => ({ input: { appId: v.appIds[0], roomId: v.roomId, goodsIds: [v.goodsId] } }),
+      { room: null },
+    ),
+    mutation(
+      'addLiveGoods',
+      'mutation($input: AddLiveGoodsInput!) { addLiveGoods(input: $input) { goods { goodsId } userErrors { code } } }',
+      (v) => ({ input: { appId: v.appIds[0], name: 'Stolen goods', coverMediaId: 'media', url: 'pages/x', priceType: 1, price: 1 } }),
+      { goods: null },
+    ),
+    mutation(
+      'updateLiveGoods',
+      'mutation($input: UpdateLiveGoodsInput!) { updateLiveGoods(input: $input) { goods { goodsId price } userErrors { code } } }',
+      (v) => ({ input: { appId: v.appIds[0], goodsId: v.goodsId, price: 0.01 } }),
+      { goods: null },
+    ),
+    mutation(
+      'resetLiveGoodsAudit',
+      'mutation($appId: String!, $goodsId: Int!) { resetLiveGoodsAudit(appId: $appId, goodsId: $goodsId) { goods { goodsId } userErrors { code } } }',
+      (v) => ({ appId: v.appIds[0], goodsId: v.goodsId }),
+      { goods: null },
+    ),
+    mutation(
+      'resubmitLiveGoodsAudit',
+      'mutation($appId: String!, $goodsId: Int!) { resubmitLiveGoodsAudit(appId: $appId, goodsId: $goodsId) { goods { goodsId } userErrors { code } } }',
+      (v) => ({ appId: v.appIds[0], goodsId: v.goodsId }),
+      { goods: null },
+    ),
+    mutation(
+      'deleteLiveGoods',
+      'mutation($appId: String!, $goodsId: Int!) { deleteLiveGoods(appId: $appId, goodsId: $goodsId) { deletedGoodsId userErrors { code } } }',
+      (v) => ({ appId: v.appIds[0], goodsId: v.goodsId }),
+      { deletedGoodsId: null },
+    ),
+    mutation(
+      'addLiveRole',
+      'mutation($input: LiveRoleInput!) { addLiveRole(input: $input) { ok userErrors { code } } }',
+      (v) => ({ input: { appId: v.appIds[0], username: 'intruder', role: 'ADMIN' } }),
+      { ok: false },
+    ),
+    mutation(
+      'deleteLiveRole',
+      'mutation($input: LiveRoleInput!) { deleteLiveRole(input: $input) { ok userErrors { code } } }',
+      (v) => ({ input: { appId: v.appIds[0], username: 'anchor', role: 'ANCHOR' } }),
+      { ok: false },
+    ),
+    mutation(
+      'uploadLiveImage',
+      'mutation($input: UploadLiveImageInput!) { uploadLiveImage(input: $input) { image { mediaId } userErrors { code } } }',
+      (v) => ({ input: { appId: v.appIds[0], dataBase64: 'iVBORw0KGgo=' } }),
+      { image: null },
+    ),
+  ];
+}
 
 /** Every root field of schema.graphql, as `type.field`. */
 export function schemaOperations(path = 'schema.graphql'): string[] {

@@ -1,5 +1,9 @@
 import { asc, eq } from 'drizzle-orm';
 import {
+  liveApiCalls,
+  liveEvents,
+  liveGoods,
+  liveRooms,
   apiKeys,
   authorizers,
   componentTickets,
@@ -28,6 +32,10 @@ export async function tenantSnapshot(env: TestEnv, tenantId: string) {
     inbox: await db.select().from(webhookInbox).where(eq(webhookInbox.tenantId, tenantId)).orderBy(asc(webhookInbox.id)),
     webhookEndpoints: await db.select().from(webhookEndpoints).where(eq(webhookEndpoints.tenantId, tenantId)).orderBy(asc(webhookEndpoints.id)),
     webhookDeliveries: await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.tenantId, tenantId)).orderBy(asc(webhookDeliveries.id)),
+    liveRooms: await db.select().from(liveRooms).where(eq(liveRooms.tenantId, tenantId)).orderBy(asc(liveRooms.roomId)),
+    liveGoods: await db.select().from(liveGoods).where(eq(liveGoods.tenantId, tenantId)).orderBy(asc(liveGoods.goodsId)),
+    liveApiCalls: await db.select().from(liveApiCalls).where(eq(liveApiCalls.tenantId, tenantId)).orderBy(asc(liveApiCalls.id)),
+    liveEvents: await db.select().from(liveEvents).where(eq(liveEvents.tenantId, tenantId)).orderBy(asc(liveEvents.id)),
   };
   const keys = [...(await scanKeys(env, `*{t:${tenantId}}*`)), ...(await scanKeys(env, `*:${tenantId}*`))].sort();
   const redis: Record<string, string | null> = {};
