@@ -6,6 +6,7 @@ import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import type { SecretBox } from '../lib/secret-box.js';
 import { AuthorizersService } from '../services/authorizers.service.js';
+import { systemContext } from '../services/context.js';
 import { PgCredentialStore } from '../services/credential-store.pg.js';
 import { LiveApplicationLifecycle, LiveApplicationQueries } from '../services/live-application/index.js';
 import { LiveApiService } from '../services/live-ops/live-api.service.js';
@@ -102,7 +103,20 @@ export function createLiveServices(deps: {
   let calls: LiveCalls | undefined;
   const quota = new ApiQuotaLimiter(deps.redis, { prefix: deps.redisPrefix, recordedCalls: (q) => (calls ? calls.recordedCalls(q) : Promise.resolve(0)) });
   calls = new LiveCalls({ db, wechat: deps.wechat, quota, clock, logger });
-  const changes = new LiveChangeSink(logger, deps.publisher, deps.webhookQueue);
+  // A room made or a good added through the gateway is read by the sync loop on its next round
+  // (a start 10 minutes ahead, an audit starting), not at the rare pace; the loop's own changes are not.
+  let sync: LiveSyncService | undefined;
+  const changes = new LiveChangeSink(logger, deps.publisher, deps.webhookQueue, async (tenantId, appIds) => {
+    for (const appId of appIds) await sync?.markDue(systemContext(tenantId), appId);
+  });
+  sync = new LiveSyncService({
+    db,
+    calls,
+    changes: new LiveChangeSink(logger, deps.publisher, deps.webhookQueue),
+    clock,
+    logger,
+    ...(deps.pace === undefined ? {} : { pace: deps.pace }),
+  });
   return {
     calls,
     liveRooms: new LiveRoomsService({ db, clock, calls, changes }),
@@ -110,6 +124,6 @@ export function createLiveServices(deps: {
     liveRoles: new LiveRolesService(calls),
     liveMedia: new LiveMediaService({ calls, clock, ...(deps.fetchImage ? { fetchImage: deps.fetchImage } : {}) }),
     liveApi: new LiveApiService(calls),
-    sync: new LiveSyncService({ db, calls, changes, clock, logger, ...(deps.pace === undefined ? {} : { pace: deps.pace }) }),
+    sync,
   };
 }

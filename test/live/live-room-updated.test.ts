@@ -4,7 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type App, createApp } from '../../src/app/create-app.js';
-import { authorizers } from '../../src/db/tables.js';
+import { authorizers, liveSyncState } from '../../src/db/tables.js';
 import { ManualClock } from '../../src/lib/clock.js';
 import { systemContext } from '../../src/services/context.js';
 import { LIVE_SYNC_PACE } from '../../src/services/live-ops/live-sync.service.js';
@@ -197,6 +197,38 @@ describe('liveRoomUpdated and live_room.updated', () => {
     // Another tenant's subscriber saw nothing of A's.
     expect(seenB.filter((s) => s.appId === a.appId)).toEqual([]);
     expect(seenBFiltered).toEqual([]);
+  });
+
+  it('reads a room made through the gateway on the next round, not at the rare pace, and so sees it start', async () => {
+    const a = await openTenant();
+    const seen: Seen[] = [];
+    await subscribe(a.key, seen, { appId: a.appId });
+    // Enrolled and read once (no room yet): the next read is 10 minutes away.
+    const state = async () => (await env.database.db.select().from(liveSyncState).where(eq(liveSyncState.appId, a.appId)))[0];
+    await expectEventually(async () => expect((await state())?.nextSyncAt.getTime()).toBe(clock.now() + LIVE_SYNC_PACE.rareMs));
+    const ctx = systemContext(a.tenantId);
+    const upload = await app.live.calls.call(ctx, a.appId, { endpoint: 'media_upload', operation: 'test', request: {} }, (c, token) =>
+      c.uploadImage(token, { filename: 'cover.png', contentType: 'image/png', bytes: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]) }),
+    );
+    if (!upload.ok) throw new Error(upload.error.message);
+    const start = new Date(Math.ceil((clock.now() + 12 * 60_000) / 1000) * 1000);
+    const created = await app.live.liveRooms.create(ctx, {
+      appId: a.appId,
+      name: '十二分钟后开播',
+      coverMediaId: upload.value.mediaId,
+      shareMediaId: upload.value.mediaId,
+      startTime: start,
+      endTime: new Date(start.getTime() + 3600_000),
+      anchorName: '主播小李',
+      anchorWechat: 'anchor_li',
+    });
+    expect(created.userErrors).toEqual([]);
+    const roomId = created.room?.roomId;
+    // The mutation's own event, then the loop reads the merchant at once and keeps it at the 30 s pace.
+    await expectEventually(() => expect(seen.filter((s) => s.room?.roomId === roomId).map((s) => s.room?.status)).toEqual(['NOT_STARTED']));
+    await expectEventually(async () => expect((await state())?.nextSyncAt.getTime()).toBe(clock.now() + LIVE_SYNC_PACE.soonMs));
+    clock.advance(12 * 60_000 + 1_000);
+    await expectEventually(() => expect(seen.filter((s) => s.room?.roomId === roomId).map((s) => s.room?.status)).toEqual(['NOT_STARTED', 'LIVE']));
   });
 
   it('refuses a key without the read scope', async () => {
