@@ -10,6 +10,7 @@
  * CPU is this process's (the load, the simulator and the code measured; the simulator's share is
  * the same on both sides) and Postgres's, per room synced.
  */
+import { pathToFileURL } from 'node:url';
 import { eq, sql } from 'drizzle-orm';
 import { liveSyncState, authorizers } from '../src/db/tables.js';
 import { RedisLiveEventPublisher } from '../src/events/live-event-feed.js';
@@ -253,4 +254,22 @@ export async function runLiveSyncBench(
     await sim.stop();
     await env.cleanup();
   }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runLiveSyncBench({
+    log: (line) => process.stderr.write(`${line}\n`),
+    ...(process.env.BENCH_ROUNDS ? { rounds: Number(process.env.BENCH_ROUNDS) } : {}),
+    ...(process.env.BENCH_MERCHANTS ? { merchants: Number(process.env.BENCH_MERCHANTS) } : {}),
+    ...(process.env.BENCH_ROOMS ? { roomsPerMerchant: Number(process.env.BENCH_ROOMS) } : {}),
+  }).then(
+    (result) => {
+      process.stdout.write(`${JSON.stringify(result.median, null, 2)}\n`);
+      process.exit(0);
+    },
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
 }
