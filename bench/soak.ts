@@ -9,14 +9,26 @@
  * test/support/ledger.ts), every subscriber must have seen each application's final status, and
  * the summary gives applications, pushes and memory (VmRSS) per process at start and end. Exits
  * 1 when anything does not balance.
+ *
+ * `--chaos` adds, during the load: a worker SIGKILLed (and started again), Redis restarted (the
+ * soak's own redis-server), every Postgres connection of the gateway terminated, and WeChat (the
+ * simulator, behind a TCP proxy) unreachable for 30 s (a twentieth of the run when that is
+ * shorter); plus a GraphQL read load (a console's page of applications with history, per tenant,
+ * 5 a second). The console retries an apply a fault refused, as a console does. The ledger must
+ * still balance: every accepted application in its expected status, WeChat's calls accounted
+ * for (a call whose answer a fault lost may be made again: at most two unrecorded per merchant),
+ * every push stored and processed, every subscriber at every final status, memory flat.
  */
 import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { inspect, parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { inArray } from 'drizzle-orm';
+import { Queue } from 'bullmq';
+import { eq, inArray } from 'drizzle-orm';
 import { connectPostgres } from '../src/db/client.js';
-import { type ApplicationStatus, liveApplications } from '../src/db/tables.js';
+import { type ApplicationStatus, liveApplicationEvents, liveApplications } from '../src/db/tables.js';
+import { APPLY_QUEUE_NAME } from '../src/jobs/apply-queue.js';
+import { bullPrefix } from '../src/jobs/quota-keys.js';
 import { SecretBox } from '../src/lib/secret-box.js';
 import { TenantsService } from '../src/services/tenants.service.js';
 import { SimulatorAdmin } from '../src/wechat/simulator/admin-client.js';
@@ -25,18 +37,22 @@ import type { AppBehaviourInput } from '../src/wechat/simulator/types.js';
 import { GatewayClient } from '../test/faults/support/gateway-client.js';
 import { type GatewayProcess, readRssKiB, spawnGateway } from '../test/faults/support/gateway-process.js';
 import { PushRelay } from '../test/faults/support/push-relay.js';
-import { freePort } from '../test/faults/support/tcp-proxy.js';
+import { RedisProcess } from '../test/faults/support/redis-process.js';
+import { freePort, TcpProxy } from '../test/faults/support/tcp-proxy.js';
 import { randomAppId, tenantInput } from '../test/support/fixtures.js';
 import { expectLedgerBalanced, LedgerImbalance, type LedgerReport } from '../test/support/ledger.js';
 import { adminSql, databaseUrl } from '../test/support/pg-admin.js';
 import { deleteKeys } from '../test/support/test-env.js';
 import { systemClock } from '../src/lib/clock.js';
 
-const { values: args } = parseArgs({ options: { minutes: { type: 'string', default: '1' }, rate: { type: 'string', default: '4' } } });
+const { values: args } = parseArgs({
+  options: { minutes: { type: 'string', default: '1' }, rate: { type: 'string', default: '4' }, chaos: { type: 'boolean', default: false } },
+});
 const minutes = Number(args.minutes);
 const rate = Number(args.rate);
+const chaos = args.chaos === true;
 if (!(minutes > 0) || !(rate > 0 && rate <= 50)) {
-  process.stderr.write('usage: npm run soak -- --minutes N [--rate applies-per-second, at most 50]\n');
+  process.stderr.write('usage: npm run soak -- --minutes N [--rate applies-per-second, at most 50] [--chaos]\n');
   process.exit(2);
 }
 const durationMs = Math.round(minutes * 60_000);
@@ -104,7 +120,7 @@ const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 
 async function main(): Promise<number> {
   const dbName = `wxlive_soak_${Date.now()}_${randomBytes(3).toString('hex')}`;
-  const redisUrl = process.env.REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  let redisUrl = process.env.REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const redisPrefix = `soak-${randomUUID().slice(0, 8)}`;
   const secretKey = randomBytes(32);
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -122,10 +138,18 @@ async function main(): Promise<number> {
       const a = adminSql();
       await a.unsafe(`drop database if exists "${dbName}" with (force)`).finally(() => a.end());
     });
+    // Chaos restarts Redis: a redis-server of the soak's own, never the machine's shared one.
+    const ownRedis = chaos ? await RedisProcess.start() : undefined;
+    if (ownRedis) {
+      redisUrl = ownRedis.url;
+      cleanups.push(() => ownRedis.stop());
+    }
     const database = connectPostgres(databaseUrl(dbName), { max: 4 });
     cleanups.push(() => database.close());
     await database.migrate();
     const redis = new Redis(redisUrl);
+    // Chaos restarts this Redis: ioredis reconnects; its errors meanwhile are expected.
+    redis.on('error', () => {});
     cleanups.push(async () => {
       await deleteKeys(redis, redisPrefix);
       await redis.quit();
@@ -134,13 +158,16 @@ async function main(): Promise<number> {
     const sim = await startSimulator({ port: 0 });
     cleanups.push(() => sim.stop());
     const simAdmin = new SimulatorAdmin(sim.url);
+    // The gateway reaches WeChat through a proxy chaos can take down; the soak talks to the simulator directly.
+    const wechatProxy = chaos ? await TcpProxy.start({ host: '127.0.0.1', port: Number(new URL(sim.url).port) }) : undefined;
+    if (wechatProxy) cleanups.push(() => wechatProxy.close());
 
     const env = {
       DATABASE_URL: databaseUrl(dbName),
       REDIS_URL: redisUrl,
       REDIS_PREFIX: redisPrefix,
       SECRET_KEY: secretKey.toString('base64'),
-      WECHAT_API_BASE: sim.url,
+      WECHAT_API_BASE: wechatProxy ? `http://${wechatProxy.address}` : sim.url,
       HOST: '127.0.0.1',
       DB_POOL_SIZE: '5',
       APPLY_BACKOFF_MS: '500',
@@ -153,7 +180,9 @@ async function main(): Promise<number> {
       spawnGateway('worker', env),
       spawnGateway('worker', env),
     ]);
-    cleanups.push(() => Promise.all(processes.map((p) => p.kill())));
+    /** Processes chaos killed; their exit and logs are not judged. */
+    const killed: GatewayProcess[] = [];
+    cleanups.push(() => Promise.all([...processes, ...killed].map((p) => p.kill())));
     const names = ['api-1', 'api-2', 'worker-1', 'worker-2'];
     const apiUrls = processes.filter((p) => p.role === 'api').map((p) => p.url as string);
     const relay = await PushRelay.start({ targets: apiUrls });
@@ -243,12 +272,25 @@ async function main(): Promise<number> {
         `${Math.round((Date.now() - started) / 1000)} s: ${accepted} accepted, ${relay.records.length} pushes, ${subscribers.reduce((n, s) => n + s.events, 0)} deliveries`,
       );
     }, 10_000);
+    /** A console retries what a fault refused (re-applying answers with the same application). */
+    const retried = async <T>(what: () => Promise<T>): Promise<T> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await what();
+        } catch (err) {
+          if (!chaos || attempt >= 60) throw err;
+          consoleRetries++;
+          await sleep(500);
+        }
+      }
+    };
+    let consoleRetries = 0;
     const act = async (tickNo: number) => {
       const client = (m: Merchant) => clients[m.tenant] as GatewayClient;
       if (tickNo % 17 === 16 && applied.length > 0) {
         // A console retrying an apply it already made: answered with the same application.
         const m = applied[applied.length - 1] as Merchant;
-        await client(m).applyLive(m.appId);
+        await retried(() => client(m).applyLive(m.appId));
         return;
       }
       const batch = tickNo % 10 === 9 ? 3 : 1;
@@ -259,7 +301,9 @@ async function main(): Promise<number> {
       for (const m of ms) byTenant.set(m.tenant, [...(byTenant.get(m.tenant) ?? []), m]);
       for (const [t, list] of byTenant) {
         const c = clients[t] as GatewayClient;
-        const outcomes = list.length === 1 ? [await c.applyLive((list[0] as Merchant).appId)] : await c.applyLiveBatch(list.map((m) => m.appId));
+        const outcomes = await retried(async () =>
+          list.length === 1 ? [await c.applyLive((list[0] as Merchant).appId)] : await c.applyLiveBatch(list.map((m) => m.appId)),
+        );
         for (const [i, o] of outcomes.entries()) {
           const m = list[i] as Merchant;
           if (!o.application) {
@@ -271,11 +315,67 @@ async function main(): Promise<number> {
           if (m.kind === 'cancelled') {
             const id = o.application.id;
             await sleep(300);
-            await c.cancel(id);
+            await retried(() => c.cancel(id));
           }
         }
       }
     };
+    const faults: string[] = [];
+    const reads = { ok: 0, failed: 0 };
+    let loadOver = false;
+    const readers = chaos
+      ? clients.map(async (c) => {
+          while (!loadOver) {
+            await c.readPage().then(
+              () => reads.ok++,
+              () => reads.failed++,
+            );
+            await sleep(200);
+          }
+        })
+      : [];
+    const at = (fraction: number) => sleep(Math.max(0, started + fraction * durationMs - Date.now()));
+    const fault = async (name: string, run: () => Promise<unknown>) => {
+      const t0 = Date.now();
+      await run();
+      const line = `${name} at ${Math.round((t0 - started) / 1000)} s (${((Date.now() - t0) / 1000).toFixed(1)} s)`;
+      faults.push(line);
+      log(`chaos: ${line}`);
+    };
+    const chaosRun = chaos
+      ? (async () => {
+          await at(0.15);
+          await fault('SIGKILL worker-1, started again', async () => {
+            const victim = processes[2] as GatewayProcess;
+            await victim.kill();
+            killed.push(victim);
+            processes[2] = await spawnGateway('worker', env);
+          });
+          await at(0.35);
+          await fault('Redis restarted (2 s down)', () => (ownRedis as RedisProcess).restart({ downMs: 2_000 }));
+          await at(0.55);
+          await fault('Postgres connections of the gateway terminated', async () => {
+            const a = adminSql();
+            try {
+              const [row] = await a.unsafe<{ n: number }[]>(
+                'select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+                [dbName],
+              );
+              faults.push(`  ${row?.n ?? 0} connections terminated`);
+            } finally {
+              await a.end();
+            }
+          });
+          await at(0.7);
+          const downMs = Math.min(30_000, durationMs / 20);
+          await fault(`WeChat unreachable for ${Math.round(downMs / 1000)} s`, async () => {
+            const proxy = wechatProxy as TcpProxy;
+            await proxy.down();
+            await sleep(downMs);
+            await proxy.up();
+          });
+        })()
+      : Promise.resolve();
     while (Date.now() - started < durationMs && next < order.length) {
       const due = started + (tick * 1000) / rate;
       if (due > Date.now()) await sleep(due - Date.now());
@@ -295,6 +395,9 @@ async function main(): Promise<number> {
       pending.add(p);
     }
     await Promise.all(pending);
+    await chaosRun;
+    loadOver = true;
+    await Promise.all(readers);
     clearInterval(progress);
     const loadSeconds = (Date.now() - started) / 1000;
     log(`load done after ${loadSeconds.toFixed(0)} s; waiting for the pipeline and the pushes to settle`);
@@ -308,8 +411,8 @@ async function main(): Promise<number> {
         expectedStatus: (a) => KINDS.find((k) => k.kind === kindByApp.get(a.appId))?.expect ?? ['OPENED'],
         // A cancel that lands while WeChat holds the call: WeChat keeps the application, the row stays
         // CANCELLED and that call has no ATTEMPT in its history (the transition refuses a non-QUEUED row).
-        unrecordedCallsAllowed: (appId) => (kindByApp.get(appId) === 'cancelled' ? 1 : 0),
-        timeoutMs: 60_000,
+        unrecordedCallsAllowed: (appId) => (kindByApp.get(appId) === 'cancelled' ? 1 : 0) + (chaos ? 2 : 0),
+        timeoutMs: chaos ? 120_000 : 60_000,
         intervalMs: 1_000,
       });
     } catch (err) {
@@ -344,13 +447,41 @@ async function main(): Promise<number> {
 
     const problems: string[] = [];
     problems.push(...report.problems);
+    // What a stuck application's job is doing, to say why it is stuck rather than only that it is.
+    const stuck = finalRows.filter((r) => r.status === 'QUEUED');
+    if (stuck.length > 0) {
+      const queue = new Queue(APPLY_QUEUE_NAME, { connection: redis, prefix: bullPrefix(redisPrefix) });
+      for (const r of stuck.slice(0, 10)) {
+        const job = await queue.getJob(r.id);
+        const state = job ? await job.getState() : 'no job';
+        const history = await database.db
+          .select({ type: liveApplicationEvents.type, errcode: liveApplicationEvents.errcode, message: liveApplicationEvents.message })
+          .from(liveApplicationEvents)
+          .where(eq(liveApplicationEvents.applicationId, r.id));
+        problems.push(
+          `  ${r.id}: job ${state}${job ? `, ${job.attemptsMade} attempts, delay ${job.delay} ms, failed: ${job.failedReason ?? '-'}, data ${JSON.stringify(job.data).slice(0, 160)}` : ''}; history ${history.map((h) => `${h.type}${h.errcode === null ? '' : `(${h.errcode})`}${h.message ? ` ${h.message.slice(0, 60)}` : ''}`).join(' → ')}`,
+        );
+      }
+      await queue.close();
+    }
     for (const g of gaps) if (g.missing.length > 0) problems.push(`subscriber ${g.s.name} never saw the final status of ${g.missing.length} applications`);
     exits.forEach((code, i) => {
       if (code !== 0) problems.push(`${names[i]} exited ${code} at shutdown`);
     });
+    const errorLogs: string[] = [];
     processes.forEach((p, i) => {
       const bad = p.problems.filter((line) => !line.startsWith('{') || (JSON.parse(line) as { level: number }).level >= 50);
-      if (bad.length > 0) problems.push(`${names[i]} logged ${bad.length} errors, first: ${bad[0]?.slice(0, 300)}`);
+      if (bad.length === 0) return;
+      // Under chaos the faults are logged as errors (a lost connection, WeChat unreachable): reported, not failed.
+      if (chaos) errorLogs.push(`  ${names[i]}: ${bad.length} error lines, first: ${bad[0]?.slice(0, 200)}`);
+      else problems.push(`${names[i]} logged ${bad.length} errors, first: ${bad[0]?.slice(0, 300)}`);
+    });
+    // Memory flat: no process of the whole run ends more than 50 % (and 100 MiB) above where it started.
+    processes.forEach((_p, i) => {
+      if (killed.length > 0 && i === 2) return;
+      const start = rssStart[i] ?? 0;
+      const end = rssEnd[i] ?? 0;
+      if (end > start * 1.5 && end - start > 100 * 1024) problems.push(`${names[i]} memory grew from ${mib(start)} to ${mib(end)}`);
     });
     for (const e of errors.slice(0, 5)) problems.push(`load: ${e}`);
 
@@ -372,6 +503,14 @@ async function main(): Promise<number> {
           `  ${(names[i] ?? '').padEnd(9)} pid ${String(p.pid).padEnd(7)} ${mib(rssStart[i] ?? 0).padStart(9)} ${mib(rssEnd[i] ?? 0).padStart(9)} ${mib(rssPeak[i] ?? 0).padStart(9)}`,
       ),
       `  soak (simulator, relay, load, subscribers) ${mib(selfStart)} → ${mib(selfEnd)}`,
+      ...(chaos
+        ? [
+            `chaos: ${faults.length === 0 ? 'no fault ran' : ''}`,
+            ...faults.map((f) => `  ${f}`),
+            `  GraphQL reads: ${reads.ok} answered, ${reads.failed} failed; console retries of refused mutations: ${consoleRetries}`,
+            ...(errorLogs.length > 0 ? ['  error log lines (expected around faults):', ...errorLogs] : []),
+          ]
+        : []),
       problems.length === 0 ? 'result: ledger balanced, every subscriber saw every final status, clean shutdown' : `result: ${problems.length} problems`,
       ...problems.map((p) => `  ✗ ${p}`),
     ];

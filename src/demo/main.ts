@@ -62,7 +62,9 @@ async function main(): Promise<void> {
     `  Tenant:              ${seeded.tenantId}`,
     `  API key:             ${seeded.apiKey}`,
     '',
-    'Three merchants were applied for: one opens in a few seconds, one is rejected, one stays SUBMITTED. Try:',
+    'Three merchants were applied for: one opens in a few seconds, one is rejected, one stays SUBMITTED.',
+    `A fourth, ${seeded.liveAppId}, had live before the gateway: its room ${seeded.roomId} goes live in about 20 s and ends 40 s later`,
+    `(liveRooms(appId: "${seeded.liveAppId}") reads it; subscribe to liveRoomUpdated(appId: "${seeded.liveAppId}") in GraphiQL to watch it). Try:`,
     '',
     `  curl -s ${url}/graphql -H 'content-type: application/json' -H 'authorization: Bearer ${seeded.apiKey}' \\`,
     `    -d '${JSON.stringify({ query })}'`,
@@ -72,7 +74,11 @@ async function main(): Promise<void> {
   ];
   console.log(out.join('\n'));
   if (process.env.WXLIVE_DEMO_JSON === '1')
-    console.log(JSON.stringify({ demo: { url, apiKey: seeded.apiKey, tenantId: seeded.tenantId, simulatorUrl: sim.url } }));
+    console.log(
+      JSON.stringify({
+        demo: { url, apiKey: seeded.apiKey, tenantId: seeded.tenantId, simulatorUrl: sim.url, liveAppId: seeded.liveAppId, roomId: seeded.roomId },
+      }),
+    );
 
   const stop = async () => {
     console.log('stopping the demo...');

@@ -14,14 +14,23 @@ export const DEMO = {
     { appId: 'wx00000000000000a1', scenario: { kind: 'accept' }, openAfterMs: 3000 },
     { appId: 'wx00000000000000b2', scenario: { kind: 'not_paid' }, openAfterMs: null },
     { appId: 'wx00000000000000c3', scenario: { kind: 'accept' }, openAfterMs: null },
+    // Live opened before the gateway (WeChat grants no new live today): imported open, it has a room.
+    { appId: 'wx00000000000000d4', scenario: { kind: 'accept' }, openAfterMs: null, liveOpen: true },
   ] as SimMerchant[],
+  /** The live merchant's room goes live this long after the demo starts, and ends this long after that. */
+  room: { liveAfterMs: 20_000, endAfterMs: 40_000 },
 };
+
+/** A 1×1 PNG: the room's cover and share image, uploaded as temporary media like any console's. */
+const PIXEL = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 
 export interface SimMerchant {
   appId: string;
   scenario: SimScenario;
   /** After an accepted apply the simulated admin accepts after this long; null = never. */
   openAfterMs: number | null;
+  /** Live already open (imported so): no application is made for it. */
+  liveOpen?: boolean;
 }
 
 export interface SimComponent {
@@ -54,7 +63,7 @@ export async function connectTenantToSimulator(
   for (const m of merchants) {
     const { refreshToken } = await sim.addAuthorizer({ componentAppId: component.componentAppId, appId: m.appId, refreshToken: `sim-refresh-${m.appId}` });
     await sim.setBehaviour({ appId: m.appId, scenario: m.scenario, openAfterMs: m.openAfterMs });
-    imports.push({ appId: m.appId, refreshToken, permissionSets: [52] });
+    imports.push({ appId: m.appId, refreshToken, permissionSets: [52], liveOpen: m.liveOpen === true });
   }
   await deps.authorizers.import(systemContext(tenantId), imports);
 }
@@ -62,7 +71,11 @@ export async function connectTenantToSimulator(
 export interface SeededDemo {
   tenantId: string;
   apiKey: string;
+  /** The merchants applied for. */
   appIds: string[];
+  /** The merchant whose live is open, and its room (made on the first run). */
+  liveAppId: string;
+  roomId: number | null;
 }
 
 /** The demo tenant and its three merchants; the three applications are made on the first run. */
@@ -74,10 +87,43 @@ export async function seedDemo(app: App, sim: SimulatorAdmin): Promise<SeededDem
   const apiKey = (await tenants.createApiKey(tenantId, ['write'])).key;
   await connectTenantToSimulator(sim, { webhookBaseUrl: app.url, authorizers }, tenantId, componentOf(DEMO), DEMO.merchants);
   const ctx = systemContext(tenantId);
-  const appIds = DEMO.merchants.map((m) => m.appId);
+  const appIds = DEMO.merchants.filter((m) => !m.liveOpen).map((m) => m.appId);
   const current = await applications.list(ctx, { first: 10 });
   if (current.items.length === 0) await lifecycle.applyBatch(ctx, appIds);
-  return { tenantId, apiKey, appIds };
+  const live = DEMO.merchants.find((m) => m.liveOpen) as SimMerchant;
+  const roomId = await demoRoom(app, sim, tenantId, live.appId);
+  return { tenantId, apiKey, appIds, liveAppId: live.appId, roomId };
+}
+
+/**
+ * A room for the live merchant, through the same services a console's mutations use (image
+ * upload, createroom); then the simulated anchor goes live and ends, which the sync loop sees
+ * and turns into liveRoomUpdated events. The simulator forgets its rooms when the demo stops,
+ * so each run makes one.
+ */
+async function demoRoom(app: App, sim: SimulatorAdmin, tenantId: string, appId: string): Promise<number | null> {
+  const ctx = systemContext(tenantId);
+  const image = await app.live.liveMedia.upload(ctx, { appId, dataBase64: PIXEL });
+  if (!image.image) throw new Error(`demo room image: ${JSON.stringify(image.userErrors)}`);
+  const start = Math.ceil((Date.now() + 3_600_000) / 1000) * 1000;
+  const created = await app.live.liveRooms.create(ctx, {
+    appId,
+    name: 'Demo live room',
+    coverMediaId: image.image.mediaId,
+    shareMediaId: image.image.mediaId,
+    startTime: new Date(start),
+    endTime: new Date(start + 2 * 3_600_000),
+    anchorName: 'Demo anchor',
+    anchorWechat: 'demo_anchor',
+    closeKf: true,
+  });
+  const room = created.room;
+  if (!room) throw new Error(`demo room: ${JSON.stringify(created.userErrors)}`);
+  const later = (ms: number, liveStatus: number) =>
+    setTimeout(() => void sim.setLiveRoomStatus(appId, room.roomId, liveStatus).catch(() => undefined), ms).unref();
+  later(DEMO.room.liveAfterMs, 101);
+  later(DEMO.room.liveAfterMs + DEMO.room.endAfterMs, 103);
+  return room.roomId;
 }
 
 function componentOf(c: SimComponent): SimComponent {

@@ -27,7 +27,7 @@ import { GraphqlContext, type GraphqlServices } from './context.js';
 import { classifyError, ExposedError, formatForClient, MASKED_MESSAGE, maskedMessage } from './errors.js';
 import { DEFAULT_BODY_LIMIT, type FastPath, graphqlHttpHandler } from './http-handler.js';
 import { jitGateway, type PrecomputedResults } from './jit-executor.js';
-import { type OnOperation, operationMetricsPlugin } from './operation-metrics.js';
+import { allHooks, type OnOperation, operationMetricsPlugin } from './operation-metrics.js';
 import { assertOperationAllowed, missingScope } from './operation-scopes.js';
 import { PARSE_OPTIONS, type ProtectionLimits, protectionRules } from './protection.js';
 import { graphqlSchema } from './schema.js';
@@ -66,6 +66,11 @@ export interface GraphqlServerDeps {
   authCacheTtlMs?: number;
   /** Each GraphQL request over HTTP, whichever path answered it (metrics). */
   onOperation?: OnOperation;
+  /**
+   * More observers of every GraphQL request over HTTP (audit, usage reporting, ...): the one
+   * extension point both paths report to, once per request (see operation-metrics.ts).
+   */
+  operationHooks?: readonly OnOperation[];
 }
 
 export interface GraphqlServer {
@@ -99,6 +104,7 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
   const bodyLimit = deps.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
   const precomputed: PrecomputedResults = new WeakMap();
   const db = deps.db;
+  const onOperation = allHooks([...(deps.onOperation ? [deps.onOperation] : []), ...(deps.operationHooks ?? [])]);
   const queryUnit = db
     ? (context: object, execute: () => Promise<ExecutionResult>) =>
         context instanceof GraphqlContext ? sharedTenantScope(db, context.tenant.tenantId, execute) : execute()
@@ -115,8 +121,9 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
           allows: (context, operation) => missingScope(context.tenant, operation.scopes) === undefined,
           // Only results without errors are answered here: queries, their codes empty.
           served: (context, operation, seconds) => {
-            nameOperationSpan('query', getOperationAST(operation.document)?.name?.value);
-            deps.onOperation?.({ type: 'query', tenantId: context.tenant.tenantId, errorCodes: [], seconds });
+            const operationName = getOperationAST(operation.document)?.name?.value;
+            nameOperationSpan('query', operationName);
+            onOperation?.({ type: 'query', tenantId: context.tenant.tenantId, errorCodes: [], seconds, operationName, path: 'fast' });
           },
         };
   let apollo: ApolloServer<GraphqlContext> | undefined;
@@ -136,7 +143,19 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
 
   return {
     schema,
-    route: { method: 'ALL', path: '/graphql', handler: tracedOperation(graphqlHttpHandler(() => apollo, contextFor, bodyLimit, fast)) },
+    route: {
+      method: 'ALL',
+      path: '/graphql',
+      handler: tracedOperation(
+        graphqlHttpHandler(
+          () => apollo,
+          contextFor,
+          bodyLimit,
+          fast,
+          (code) => onOperation?.({ type: 'none', tenantId: undefined, errorCodes: [code], seconds: undefined, path: 'http' }),
+        ),
+      ),
+    },
 
     async start(httpServer) {
       if (apollo) throw new Error('the GraphQL server is already started');
@@ -176,7 +195,7 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
           ApolloServerPluginDrainHttpServer({ httpServer }),
           { serverWillStart: async () => ({ drainServer: () => ws.close() }) },
           requestPlugin(),
-          ...(deps.onOperation ? [operationMetricsPlugin(deps.onOperation)] : []),
+          ...(onOperation ? [operationMetricsPlugin(onOperation)] : []),
         ],
       });
       try {

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { ApolloServer } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import type { ExecutionResult } from 'graphql';
+import Negotiator from 'negotiator';
 import { BodyTooLargeError, type RequestContext, readBody, sendJson } from '../http/router.js';
 import type { CompiledOperation, CompiledOperations } from './compiled-operations.js';
 import type { PrecomputedResults } from './jit-executor.js';
@@ -44,6 +45,8 @@ export function graphqlHttpHandler<TContext extends object>(
   context: (authorization: string | undefined, requestId: string) => Promise<TContext>,
   bodyLimit = DEFAULT_BODY_LIMIT,
   fast?: FastPath<TContext>,
+  /** A request refused here before any GraphQL pipeline ran (406: no response type the client accepts). */
+  refused?: (code: string) => void,
 ) {
   return async ({ req, res, url, requestId }: RequestContext): Promise<void> => {
     const server = getServer();
@@ -61,6 +64,19 @@ export function graphqlHttpHandler<TContext extends object>(
         if (!(err instanceof BodyTooLargeError)) throw err;
         res.setHeader('connection', 'close');
         sendJson(res, 413, { errors: [{ message: `The request body is over ${bodyLimit} bytes.`, extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
+        return;
+      }
+      // Apollo would run the operation (a mutation too) and only then answer 406: refuse first.
+      if (!answerable(req.headers.accept)) {
+        sendJson(res, 406, {
+          errors: [
+            {
+              message: 'The accept header accepts neither application/json nor application/graphql-response+json; send one of them (or no accept header).',
+              extensions: { code: 'BAD_REQUEST' },
+            },
+          ],
+        });
+        refused?.('BAD_REQUEST');
         return;
       }
       const text = raw.toString('utf8');
@@ -131,7 +147,7 @@ function isPlainBody(body: unknown): body is PlainBody {
  * The response type Apollo chooses for these exact `accept` values (an absent header means JSON);
  * any other value takes Apollo's path, where its content negotiation decides.
  */
-const FAST_ACCEPT = new Map<string | undefined, string>([
+export const FAST_ACCEPT = new Map<string | undefined, string>([
   [undefined, 'application/json; charset=utf-8'],
   ['*/*', 'application/json; charset=utf-8'],
   ['application/json', 'application/json; charset=utf-8'],
@@ -180,6 +196,19 @@ async function serveFast<TContext extends object>(
   res.end(json);
   fast.served?.(contextValue, operation, (performance.now() - started) / 1000);
   return SERVED;
+}
+
+/** The types a single GraphQL result can be sent as, Apollo's list (chooseContentTypeForSingleResultResponse). */
+const RESULT_TYPES = [
+  'application/json; charset=utf-8',
+  'application/graphql-response+json; charset=utf-8',
+  'application/json; callbackSpec=1.0; charset=utf-8',
+];
+
+/** Whether a result can be sent in a type the `accept` header allows (an absent header allows JSON). */
+function answerable(accept: string | undefined): boolean {
+  if (accept === undefined || FAST_ACCEPT.has(accept)) return true;
+  return new Negotiator({ headers: { accept } }).mediaType(RESULT_TYPES) !== undefined;
 }
 
 function isJson(contentType: string | undefined): boolean {

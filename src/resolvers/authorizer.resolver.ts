@@ -30,7 +30,12 @@ export class AuthorizerResolver {
     @Ctx() { tenant, services }: GraphqlContext,
   ): Promise<{ results: ImportResult[]; userErrors: UserError[] }> {
     if (input.length > MAX_IMPORT) return { results: [], userErrors: [userError('BATCH_TOO_LARGE', `Got ${input.length} authorizers.`, ['input'])] };
-    const items = input.map((i) => ({ appId: i.appId, refreshToken: i.refreshToken, permissionSets: i.permissionSets ?? undefined }));
+    const items = input.map((i) => ({
+      appId: i.appId,
+      refreshToken: i.refreshToken,
+      permissionSets: i.permissionSets ?? undefined,
+      liveOpen: i.liveOpen ?? null,
+    }));
     return { results: await services.authorizers.import(tenant, items), userErrors: [] };
   }
 }

@@ -1,8 +1,15 @@
 import 'reflect-metadata';
 import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { GraphqlContext } from '../graphql/context.js';
-import { AddGoodsToLiveRoomInput, CreateLiveRoomInput, EditLiveRoomInput } from '../schema/live-ops.input.js';
-import { DeleteLiveRoomPayload, LiveRoomPayload, LiveRoomPushUrlPayload, LiveRoomShareCodePayload } from '../schema/live-ops.payload.js';
+import { AddGoodsToLiveRoomInput, AddLiveRoomAssistantsInput, CreateLiveRoomInput, EditLiveRoomInput } from '../schema/live-ops.input.js';
+import {
+  DeleteLiveRoomPayload,
+  LiveRoomAssistantChangePayload,
+  LiveRoomAssistantsPayload,
+  LiveRoomPayload,
+  LiveRoomPushUrlPayload,
+  LiveRoomShareCodePayload,
+} from '../schema/live-ops.payload.js';
 import { LiveReplayList, LiveRoom, LiveRoomConnection } from '../schema/live-room.type.js';
 import type { LiveRoomView } from '../services/live-ops/live-mirror.js';
 import type { RoomResult } from '../services/live-ops/live-rooms.service.js';
@@ -54,6 +61,36 @@ export class LiveRoomResolver {
   ): Promise<LiveRoomShareCodePayload> {
     const r = await services.liveRooms.sharedCode(tenant, appId, roomId, params);
     return r.ok ? { shareCode: r.value, userErrors: [] } : { shareCode: null, userErrors: [r.error] };
+  }
+
+  @Query(() => LiveRoomAssistantsPayload, { description: "A room's assistants, read through WeChat (room quota)." })
+  async liveRoomAssistants(
+    @Arg('appId', () => String) appId: string,
+    @Arg('roomId', () => Int) roomId: number,
+    @Ctx() { tenant, services }: GraphqlContext,
+  ): Promise<LiveRoomAssistantsPayload> {
+    const r = await services.liveRooms.assistants(tenant, appId, roomId);
+    return r.ok ? { assistants: r.value.list, maxCount: r.value.maxCount, userErrors: [] } : { assistants: [], maxCount: 0, userErrors: [r.error] };
+  }
+
+  @Mutation(() => LiveRoomAssistantChangePayload, { description: 'addassistant (room quota).' })
+  async addLiveRoomAssistants(
+    @Arg('input', () => AddLiveRoomAssistantsInput) input: AddLiveRoomAssistantsInput,
+    @Ctx() { tenant, services }: GraphqlContext,
+  ): Promise<LiveRoomAssistantChangePayload> {
+    const userErrors = await services.liveRooms.addAssistants(tenant, input.appId, input.roomId, input.users);
+    return { ok: userErrors.length === 0, userErrors };
+  }
+
+  @Mutation(() => LiveRoomAssistantChangePayload, { description: 'removeassistant (room quota).' })
+  async removeLiveRoomAssistant(
+    @Arg('appId', () => String) appId: string,
+    @Arg('roomId', () => Int) roomId: number,
+    @Arg('username', () => String) username: string,
+    @Ctx() { tenant, services }: GraphqlContext,
+  ): Promise<LiveRoomAssistantChangePayload> {
+    const userErrors = await services.liveRooms.removeAssistant(tenant, appId, roomId, username);
+    return { ok: userErrors.length === 0, userErrors };
   }
 
   @FieldResolver(() => LiveReplayList, { description: "The room's replays, read through WeChat when asked for (live_info quota)." })

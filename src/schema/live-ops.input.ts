@@ -170,3 +170,24 @@ export class UploadLiveImageInput {
   @Field(() => String, { nullable: true, description: 'The bytes in base64 (bounded by the request body limit, 1 MiB by default).' })
   dataBase64?: string | null;
 }
+
+@InputType()
+export class LiveRoomAssistantInput {
+  @Field(() => String, { description: 'WeChat id (微信号).' })
+  username!: string;
+
+  @Field(() => String, { description: 'The name shown in the room.' })
+  nickname!: string;
+}
+
+@InputType()
+export class AddLiveRoomAssistantsInput {
+  @Field(() => String)
+  appId!: string;
+
+  @Field(() => Int)
+  roomId!: number;
+
+  @Field(() => [LiveRoomAssistantInput])
+  users!: LiveRoomAssistantInput[];
+}

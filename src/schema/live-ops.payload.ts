@@ -103,3 +103,36 @@ export class LiveRoomShareCodePayload {
   @Field(() => [UserError])
   userErrors!: UserError[];
 }
+
+@ObjectType({ simpleResolvers: true })
+export class LiveRoomAssistant {
+  @Field(() => String, { description: 'WeChat id (微信号), as WeChat shows it.' })
+  username!: string;
+
+  @Field(() => String)
+  nickname!: string;
+
+  @Field(() => String)
+  openid!: string;
+}
+
+@ObjectType({ simpleResolvers: true, description: "A room's assistants, read through WeChat (room quota)." })
+export class LiveRoomAssistantsPayload {
+  @Field(() => [LiveRoomAssistant])
+  assistants!: LiveRoomAssistant[];
+
+  @Field(() => Int, { description: 'How many WeChat allows in this room.' })
+  maxCount!: number;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}
+
+@ObjectType({ simpleResolvers: true })
+export class LiveRoomAssistantChangePayload {
+  @Field(() => Boolean, { description: 'WeChat accepted it.' })
+  ok!: boolean;
+
+  @Field(() => [UserError])
+  userErrors!: UserError[];
+}

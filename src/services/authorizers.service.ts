@@ -30,6 +30,12 @@ export interface ImportAuthorizerInput {
   refreshToken: string;
   /** Granted permission set ids; when omitted, live (52) is assumed granted and WeChat has the last word (61007). */
   permissionSets?: number[] | undefined;
+  /**
+   * Live is already open for this merchant (opened before the gateway: WeChat grants no new live
+   * permissions today, errcode 268489001). The gateway then serves its rooms, goods and roles
+   * without an application. An import never closes live that is open.
+   */
+  liveOpen?: boolean | null | undefined;
 }
 
 export interface ImportResult {
@@ -123,6 +129,8 @@ export class AuthorizersService {
               refreshTokenEnc: this.box.seal(i.refreshToken),
               permissionSets: i.permissionSets ?? [LIVE_PERMISSION_SET],
               status: 'AUTHORIZED' as const,
+              liveOpen: i.liveOpen === true,
+              liveOpenedAt: i.liveOpen === true ? now : null,
               createdAt: now,
               updatedAt: now,
             })),
@@ -133,6 +141,8 @@ export class AuthorizersService {
               refreshTokenEnc: sql`excluded.refresh_token_enc`,
               permissionSets: sql`excluded.permission_sets`,
               status: 'AUTHORIZED',
+              liveOpen: sql`${authorizers.liveOpen} or excluded.live_open`,
+              liveOpenedAt: sql`coalesce(${authorizers.liveOpenedAt}, excluded.live_opened_at)`,
               updatedAt: now,
             },
           })
@@ -188,7 +198,7 @@ export class AuthorizersService {
   }
 
   /** From an `authorized` / `updateauthorized` push, after exchanging the authorization code. */
-  async upsertAuthorized(ctx: TenantContext, input: Required<ImportAuthorizerInput>): Promise<Authorizer> {
+  async upsertAuthorized(ctx: TenantContext, input: Required<Omit<ImportAuthorizerInput, 'liveOpen'>>): Promise<Authorizer> {
     const { tenantId } = ctx;
     const now = new Date(this.clock.now());
     const [row] = await this.written(ctx, (db) =>

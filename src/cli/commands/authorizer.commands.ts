@@ -1,7 +1,7 @@
 import { type Authorizer, LIVE_PERMISSION_SET } from '../../services/authorizers.service.js';
 import { systemContext } from '../../services/context.js';
 import { EXIT } from '../cli-errors.js';
-import { type Command, str } from '../command.js';
+import { bool, type Command, str } from '../command.js';
 import { shortTime } from '../output.js';
 
 export function authorizerJson(a: Authorizer) {
@@ -12,9 +12,9 @@ const permissionSet = (raw: string) => (/^\d{1,4}$/.test(raw) ? Number(raw) : un
 
 export const authorizerImport: Command = {
   name: 'authorizer import',
-  synopsis: '--tenant ID --app-id A --refresh-token R [--permission-sets 1,52]',
-  summary: 'Import a merchant that authorized the provider before the gateway existed.',
-  options: { tenant: str, 'app-id': str, 'refresh-token': str, 'permission-sets': str },
+  synopsis: '--tenant ID --app-id A --refresh-token R [--permission-sets 1,52] [--live-open]',
+  summary: 'Import a merchant that authorized the provider before the gateway existed (--live-open: its live is already open).',
+  options: { tenant: str, 'app-id': str, 'refresh-token': str, 'permission-sets': str, 'live-open': bool },
   async run({ args, out, runtime }) {
     const id = args.tenantId();
     const appId = args.appId('app-id', true);
@@ -22,7 +22,7 @@ export const authorizerImport: Command = {
     const permissionSets = args.list('permission-sets', permissionSet, 'permission set numbers such as 1,52');
     const rt = await runtime();
     await rt.tenant(id);
-    const [result] = await rt.services.authorizers.import(systemContext(id), [{ appId, refreshToken, permissionSets }]);
+    const [result] = await rt.services.authorizers.import(systemContext(id), [{ appId, refreshToken, permissionSets, liveOpen: args.flag('live-open') }]);
     if (!result) throw new Error('import returned no result');
     const authorizer = result.authorizer;
     out.result({ authorizer: authorizer ? authorizerJson(authorizer) : null, userErrors: result.userErrors }, () => {

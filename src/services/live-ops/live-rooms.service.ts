@@ -322,6 +322,41 @@ export class LiveRoomsService {
     );
   }
 
+  /** A room's assistants (at most WeChat's maxCount), read through WeChat (room quota). */
+  assistants(
+    ctx: TenantContext,
+    appId: string,
+    roomId: number,
+  ): Promise<CallResult<{ maxCount: number; list: { username: string; nickname: string; openid: string }[] }>> {
+    return this.readCall(ctx, appId, { endpoint: 'room_assistant_list', operation: 'liveRoomAssistants', request: { roomId } }, (c, token) =>
+      c.assistants(token, roomId),
+    );
+  }
+
+  /** Adds assistants (WeChat ids and the nicknames shown in the room); WeChat allows a handful per room. */
+  async addAssistants(ctx: TenantContext, appId: string, roomId: number, users: readonly { username: string; nickname: string }[]): Promise<UserError[]> {
+    if (users.length === 0 || users.some((u) => !u.username.trim() || !u.nickname.trim())) {
+      return [userError('INVALID_INPUT', 'users: give at least one, each with a WeChat id (username) and a nickname.', ['input', 'users'])];
+    }
+    const added = await this.readCall(
+      ctx,
+      appId,
+      { endpoint: 'room_add_assistant', operation: 'addLiveRoomAssistants', request: { roomId, users: users.map((u) => u.username) } },
+      (c, token) => c.addAssistant(token, roomId, users),
+    );
+    return added.ok ? [] : [added.error];
+  }
+
+  async removeAssistant(ctx: TenantContext, appId: string, roomId: number, username: string): Promise<UserError[]> {
+    const removed = await this.readCall(
+      ctx,
+      appId,
+      { endpoint: 'room_remove_assistant', operation: 'removeLiveRoomAssistant', request: { roomId, username } },
+      (c, token) => c.removeAssistant(token, roomId, username),
+    );
+    return removed.ok ? [] : [removed.error];
+  }
+
   /** Every replay of a room, through WeChat (one live_info call per 100). */
   async replays(ctx: TenantContext, appId: string, roomId: number): Promise<CallResult<{ total: number; items: WechatReplay[] }>> {
     const items: WechatReplay[] = [];

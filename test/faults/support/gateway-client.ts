@@ -123,12 +123,27 @@ export class GatewayClient {
     }
   }
 
+  /** A console's page read: the newest applications (the soak's GraphQL read load). */
+  async readPage(first = 20): Promise<number> {
+    const data = await this.request<{ liveApplications: { edges: unknown[] } }>(
+      'query($first: Int) { liveApplications(first: $first) { edges { node { id status history { status } } } } }',
+      {
+        first,
+      },
+    );
+    return data.liveApplications.edges.length;
+  }
+
   private async request<T>(query: string, variables: Record<string, unknown>): Promise<T> {
     const base = this.baseUrls[this.next++ % this.baseUrls.length];
+    // A console gives up on an answer that takes 30 s: a hang is an error, not a stall of the caller.
     const response = await fetch(`${base}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${this.apiKey}` },
       body: JSON.stringify({ query, variables }),
+      signal: AbortSignal.timeout(30_000),
+    }).catch((err: unknown) => {
+      throw new Error(`${base}: ${query.slice(0, 40)}…: ${err instanceof Error ? err.message : String(err)}`);
     });
     const body = (await response.json()) as { data?: T | null; errors?: { message: string }[] };
     if (!body.data) throw new Error(`GraphQL ${response.status}: ${JSON.stringify(body.errors ?? body)}`);

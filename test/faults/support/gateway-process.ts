@@ -78,8 +78,8 @@ export async function spawnGateway(role: GatewayRole, env: Record<string, string
     setTimeout(() => {
       if (ready) return;
       child.kill('SIGKILL');
-      reject(new Error(`${role} process not ready within 30 s:\n${output}`));
-    }, 30_000).unref();
+      reject(new Error(`${role} process not ready within 90 s:\n${output}`));
+    }, 90_000).unref();
   });
   const pid = child.pid as number;
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;

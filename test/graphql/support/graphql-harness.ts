@@ -92,6 +92,8 @@ export interface StartOptions {
   quotaReader?: QuotaReader;
   /** false runs queries with graphql-js instead of graphql-jit. */
   jit?: boolean;
+  /** Observers of every GraphQL request over HTTP (GraphqlServerDeps.operationHooks). */
+  operationHooks?: GraphqlServerDeps['operationHooks'];
   /** Where the token queries reach WeChat (the simulator); by default nowhere (a closed port). */
   wechatApiBase?: string;
   /** Which webhook endpoint URLs may be registered (default https to public addresses), and the DNS the check uses. */
@@ -173,6 +175,7 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
     ...(options.maxPendingPerSubscriber === undefined ? {} : { maxPendingPerSubscriber: options.maxPendingPerSubscriber }),
     ...(options.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: options.bodyLimitBytes }),
     ...(options.jit === undefined ? {} : { jit: options.jit }),
+    ...(options.operationHooks === undefined ? {} : { operationHooks: options.operationHooks }),
   });
   const server: Server = createServer(createRouter([graphql.route], logger));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -438,6 +438,26 @@ function liveOperations(): OperationCase[] {
       (v) => ({ input: { appId: v.appIds[0], username: 'anchor', role: 'ANCHOR' } }),
       { ok: false },
     ),
+    {
+      field: 'liveRoomAssistants',
+      type: 'query',
+      document:
+        'query($appId: String!, $roomId: Int!) { liveRoomAssistants(appId: $appId, roomId: $roomId) { maxCount assistants { username } userErrors { code } } }',
+      variables: (v) => ({ appId: v.appIds[0], roomId: v.roomId }),
+      checkForeign: notFound({ maxCount: 0, assistants: [] }),
+    },
+    mutation(
+      'addLiveRoomAssistants',
+      'mutation($input: AddLiveRoomAssistantsInput!) { addLiveRoomAssistants(input: $input) { ok userErrors { code } } }',
+      (v) => ({ input: { appId: v.appIds[0], roomId: v.roomId, users: [{ username: 'intruder', nickname: 'x' }] } }),
+      { ok: false },
+    ),
+    mutation(
+      'removeLiveRoomAssistant',
+      'mutation($appId: String!, $roomId: Int!) { removeLiveRoomAssistant(appId: $appId, roomId: $roomId, username: "helper") { ok userErrors { code } } }',
+      (v) => ({ appId: v.appIds[0], roomId: v.roomId }),
+      { ok: false },
+    ),
     mutation(
       'uploadLiveImage',
       'mutation($input: UploadLiveImageInput!) { uploadLiveImage(input: $input) { image { mediaId } userErrors { code } } }',
