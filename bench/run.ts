@@ -17,6 +17,7 @@ import { runTenantScopeBench, type TenantScopeFigures } from './tenant-scope.ben
 import { runWebhookIngestBench, type WebhookIngestFigures } from './webhook-ingest.bench.js';
 import { type OutboundFigures, runOutboundBench } from './outbound.bench.js';
 import { type RetentionFigures, runRetentionBench } from './retention.bench.js';
+import { type LiveSyncFigures, runLiveSyncBench } from './live-sync.bench.js';
 
 /** The whole run gives up after this long (a hung figure must not hang CI). */
 const RUN_LIMIT_MS = 12 * 60_000;
@@ -252,6 +253,38 @@ function retentionRows(f: RetentionFigures): Row[] {
   ];
 }
 
+function liveSyncRows(f: LiveSyncFigures): Row[] {
+  const { sync, bare, http } = f.median;
+  const perCall = ratio(sync.rooms, sync.liveInfoCalls);
+  const cpu = ratio(sync.cpuUsPerRoom, bare.cpuUsPerRoom);
+  return [
+    {
+      figure: `9. live sync: rooms synced per getliveinfo call (quota efficiency; ${f.merchants} merchants x ${f.roomsPerMerchant} rooms, pages of 80)`,
+      median: fmt(perCall, 1),
+      baseline: fmt(f.roomsPerMerchant / Math.ceil(f.roomsPerMerchant / 80), 1),
+      ratio: `${fmt(ratio(perCall, f.roomsPerMerchant / Math.ceil(f.roomsPerMerchant / 80)), 2)}x`,
+      target: '= ceil(rooms/80) calls',
+      result: verdict(sync.liveInfoCalls === f.merchants * Math.ceil(f.roomsPerMerchant / 80)),
+    },
+    {
+      figure: `9. live sync: CPU per synced room, us (gateway process incl. simulator), 10% changed -> ${fmt(sync.events)} events, vs same pages + one plain upsert per room`,
+      median: fmt(sync.cpuUsPerRoom),
+      baseline: fmt(bare.cpuUsPerRoom),
+      ratio: `${fmt(cpu, 2)}x`,
+      target: '<= 1.5x',
+      result: verdict(cpu <= 1.5),
+    },
+    {
+      figure: '9. live sync: rooms/s, sync / bare upserts / pages only; Postgres CPU per room, us, sync / bare; process CPU per room, pages only',
+      median: fmt(sync.roomsPerSec),
+      baseline: `${fmt(bare.roomsPerSec)} / ${fmt(http.roomsPerSec)}; pg ${fmt(sync.postgresCpuUsPerRoom)} / ${fmt(bare.postgresCpuUsPerRoom)}; ${fmt(http.cpuUsPerRoom)} us`,
+      ratio: '',
+      target: '',
+      result: 'info',
+    },
+  ];
+}
+
 export function formatTable(rows: Row[]): string {
   const header: Row = { figure: 'figure', median: 'median', baseline: 'baseline median', ratio: 'ratio', target: 'target', result: 'info' };
   const cells = (r: Row) => [r.figure, r.median, r.baseline, r.ratio, r.target, r === header ? 'pass/fail' : r.result];
@@ -315,6 +348,7 @@ async function main(): Promise<void> {
   await step('outbound', () => runOutboundBench({ log }), outboundRows);
   // BENCH_RETENTION_ROWS (default 1M here, to stay inside the run's limit; 10M takes ~10 min to generate on 2 cores).
   await step('retention', () => runRetentionBench({ log }), retentionRows);
+  await step('liveSync', () => runLiveSyncBench({ log }), liveSyncRows);
 
   const table = formatTable(rows);
   const result = {

@@ -20,6 +20,8 @@ export function registerAppMetrics(deps: {
   db: Db;
   queue: ApplyQueue;
   subscriber: ChangeSubscriber;
+  /** liveRoomUpdated's listeners, counted with the applications'. */
+  liveSubscriber?: { listenerCount: number };
   tenants: TenantsService;
   limiter: QuotaLimiter;
   gate: LiveGrantsGate;
@@ -48,7 +50,7 @@ export function registerAppMetrics(deps: {
     help: 'GraphQL subscriptions open on this instance',
     registers: [registry],
     collect() {
-      this.set(deps.subscriber.listenerCount);
+      this.set(deps.subscriber.listenerCount + (deps.liveSubscriber?.listenerCount ?? 0));
     },
   });
   new Gauge({

@@ -5,6 +5,7 @@ import { connectPglite, connectPostgres, type Database } from '../db/client.js';
 import { RedisChangePublisher } from '../events/change-feed.js';
 import { listenForApiKeyInvalidations, RedisApiKeyInvalidations } from '../events/api-key-invalidations.js';
 import { ChangeSubscriber } from '../events/change-subscriber.js';
+import { LiveEventSubscriber, RedisLiveEventPublisher } from '../events/live-event-feed.js';
 import { OutboxRelay } from '../events/outbox-relay.js';
 import { ApiRateLimiter } from '../graphql/api-rate-limiter.js';
 import { createGraphqlServer, type GraphqlServer } from '../graphql/index.js';
@@ -14,6 +15,7 @@ import { queueDashboardRoutes } from '../http/queue-dashboard.js';
 import { createRouter, type Route } from '../http/router.js';
 import { createApplyClients, type JobsRuntime, startJobsRuntime } from '../jobs/jobs-runtime.js';
 import type { JobsTuning } from '../jobs/jobs-tuning.js';
+import { type LiveSyncLoop, type LiveSyncLoopOptions, startLiveSyncLoop } from '../jobs/live-sync.js';
 import { createWebhookDelivery, type WebhookDelivery } from '../jobs/webhook-runtime.js';
 import { type Clock, systemClock } from '../lib/clock.js';
 import { createLogger, type Logger } from '../lib/logger.js';
@@ -22,6 +24,8 @@ import { SecretBox } from '../lib/secret-box.js';
 import { createMetrics, type Metrics, recordGraphqlOperation } from '../metrics/metrics.js';
 import { createWebhookMetrics } from '../metrics/webhook-metrics.js';
 import { AuthorizationLinkService } from '../services/authorization-link.service.js';
+import { LiveEventsService } from '../services/live-ops/live-events.service.js';
+import type { LiveSyncPace } from '../services/live-ops/live-sync.service.js';
 import { QuotaService } from '../services/quota.service.js';
 import { TokenService } from '../services/token.service.js';
 import { createImageFetcher } from '../lib/image-fetch.js';
@@ -43,6 +47,8 @@ export interface AppOptions {
   graphiql?: GraphiqlOptions;
   /** Extra routes (the simulator-backed demo adds none; tests may). */
   routes?: Route[];
+  /** The live sync loop's polling (tests poll faster) and pace (LIVE_SYNC_PACE by default). */
+  liveSync?: Partial<Omit<LiveSyncLoopOptions, 'batch'>> & { pace?: Partial<LiveSyncPace> };
 }
 
 export interface App {
@@ -61,6 +67,8 @@ export interface App {
   wechat: WechatApi;
   metrics: Metrics;
   jobs: JobsRuntime | undefined;
+  /** The worker's live sync loop (ROLE=worker or all, LIVE_SYNC_CONCURRENCY > 0). */
+  liveSync: LiveSyncLoop | undefined;
   /** Outbound webhooks: the queue, the delivery log and, in the worker role, the worker. */
   outbound: WebhookDelivery;
   webhooks: Webhooks | undefined;
@@ -155,12 +163,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     wechat: { run: (tenantId, appId, call) => wechat.runLive(tenantId, appId, call) },
     webhookQueue: outbound.queue,
     fetchImage: images.fetch,
+    publisher: new RedisLiveEventPublisher(redis, config.redisPrefix),
+    ...(options.liveSync?.pace === undefined ? {} : { pace: options.liveSync.pace }),
   });
 
   const runsApi = config.role !== 'worker';
   const runsWorker = config.role !== 'api';
 
   let jobs: JobsRuntime | undefined;
+  let liveSync: LiveSyncLoop | undefined;
   if (runsWorker) {
     const workerConnection = createRedis(config, { purpose: 'worker' });
     redisClients.push(workerConnection);
@@ -180,6 +191,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       logger: logger.child({ component: 'jobs' }),
       tuning: { ...config.jobs, ...options.jobsTuning },
     });
+    if (config.liveSyncConcurrency > 0) {
+      const { pace: _pace, ...loop } = options.liveSync ?? {};
+      liveSync = startLiveSyncLoop(live.sync, logger.child({ component: 'live-sync' }), {
+        ...loop,
+        batch: config.liveSyncConcurrency,
+        onSynced: (o) => {
+          metrics.liveSyncs.inc({ outcome: o.error === null ? 'ok' : o.error.code === 'API_QUOTA_REACHED' ? 'quota' : 'failed' });
+          metrics.liveSyncRooms.inc(o.rooms);
+          for (const e of o.events) metrics.liveEvents.inc({ type: e.type });
+        },
+      });
+    }
     outbound.startWorker({
       connection: workerConnection,
       allowPrivateAddresses: config.outboundWebhooks.allowPrivateAddresses,
@@ -199,6 +222,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     logRedisOutages(subscriberConnection, 'subscriber', logger);
     subscriber = new ChangeSubscriber(subscriberConnection, config.redisPrefix, logger);
     await listenForApiKeyInvalidations(subscriberConnection, config.redisPrefix, (i) => services.apiKeys.forget(i), logger);
+    // The same connection: one psubscribe per feed, each handling its own pattern.
+    const liveEventSubscriber = new LiveEventSubscriber(subscriberConnection, config.redisPrefix, logger);
     graphql = createGraphqlServer({
       db: database.db,
       services: {
@@ -223,6 +248,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         liveApi: live.liveApi,
       },
       changes: { subscriber, redis, prefix: config.redisPrefix },
+      liveEvents: { subscriber: liveEventSubscriber, events: new LiveEventsService(database.db) },
       config: config.graphql,
       logger: logger.child({ component: 'graphql' }),
       onOperation: (report) => recordGraphqlOperation(metrics, report),
@@ -262,7 +288,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       ...(config.adminToken ? queueDashboardRoutes(queue.queue, config.adminToken) : []),
       ...(options.routes ?? []),
     ];
-    registerAppMetrics({ metrics, db: database.db, queue, subscriber, tenants: services.tenants, limiter, gate, outbox: publisher, clock });
+    registerAppMetrics({
+      metrics,
+      db: database.db,
+      queue,
+      subscriber,
+      liveSubscriber: liveEventSubscriber,
+      tenants: services.tenants,
+      limiter,
+      gate,
+      outbox: publisher,
+      clock,
+    });
     server = createServer(createRouter(routes, logger));
     await graphql.start(server);
     webhooks.sweeper.start();
@@ -299,6 +336,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     live,
     metrics,
     jobs,
+    liveSync,
     outbound,
     webhooks,
     graphql,
@@ -312,6 +350,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         };
         await step('http and websockets drained', () => graphql?.stop());
         await step('webhook processing finished', () => webhooks?.stop());
+        await step('live sync stopped', () => liveSync?.close());
         await step('worker drained', () => jobs?.close());
         await step('metrics server closed', () => (metricsServer ? closeServer(metricsServer) : undefined));
         await step('outbox relay stopped', () => publisher.stop());

@@ -6,6 +6,7 @@ import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import type { SecretBox } from '../lib/secret-box.js';
 import { AuthorizersService } from '../services/authorizers.service.js';
+import { systemContext } from '../services/context.js';
 import { PgCredentialStore } from '../services/credential-store.pg.js';
 import { LiveApplicationLifecycle, LiveApplicationQueries } from '../services/live-application/index.js';
 import { LiveApiService } from '../services/live-ops/live-api.service.js';
@@ -17,6 +18,7 @@ import type { LiveEventPublisher } from '../services/live-ops/live-mirror.js';
 import { LiveRolesService } from '../services/live-ops/live-roles.service.js';
 import { LiveRoomsService } from '../services/live-ops/live-rooms.service.js';
 import { ApiKeysService } from '../services/api-keys/api-keys.service.js';
+import { type LiveSyncPace, LiveSyncService } from '../services/live-ops/live-sync.service.js';
 import type { ApiKeyInvalidations, ApplicationQueue, ChangePublisher } from '../services/ports.js';
 import { SecretRotationService } from '../services/secret-rotation.service.js';
 import { type OnComponentSecretChanged, TenantsService } from '../services/tenants.service.js';
@@ -99,6 +101,8 @@ export interface LiveServices {
   liveRoles: LiveRolesService;
   liveMedia: LiveMediaService;
   liveApi: LiveApiService;
+  /** The sync loop's reads (and forced ones): the mirror kept fresh, changes turned into events. */
+  sync: LiveSyncService;
 }
 
 export function createLiveServices(deps: {
@@ -112,19 +116,35 @@ export function createLiveServices(deps: {
   publisher?: LiveEventPublisher;
   webhookQueue?: WebhookDeliveryQueue;
   fetchImage?: ImageFetcher;
+  /** The sync loop's pace (LIVE_SYNC_PACE by default). */
+  pace?: Partial<LiveSyncPace>;
 }): LiveServices {
   const { db, clock, logger } = deps;
   // The limiter seeds a day Redis lost from the audit trail, which LiveCalls writes: a late binding.
   let calls: LiveCalls | undefined;
   const quota = new ApiQuotaLimiter(deps.redis, { prefix: deps.redisPrefix, recordedCalls: (q) => (calls ? calls.recordedCalls(q) : Promise.resolve(0)) });
   calls = new LiveCalls({ db, wechat: deps.wechat, quota, clock, logger });
-  const changes = new LiveChangeSink(logger, deps.publisher, deps.webhookQueue);
+  // A room made or a good added through the gateway is read by the sync loop on its next round
+  // (a start 10 minutes ahead, an audit starting), not at the rare pace; the loop's own changes are not.
+  let sync: LiveSyncService | undefined;
+  const changes = new LiveChangeSink(logger, deps.publisher, deps.webhookQueue, async (tenantId, appIds) => {
+    for (const appId of appIds) await sync?.markDue(systemContext(tenantId), appId);
+  });
+  sync = new LiveSyncService({
+    db,
+    calls,
+    changes: new LiveChangeSink(logger, deps.publisher, deps.webhookQueue),
+    clock,
+    logger,
+    ...(deps.pace === undefined ? {} : { pace: deps.pace }),
+  });
   return {
     calls,
-    liveRooms: new LiveRoomsService({ db, clock, calls, changes }),
+    liveRooms: new LiveRoomsService({ db, clock, calls, changes, refresh: (ctx, appId) => (sync as LiveSyncService).refresh(ctx, appId).then((r) => r.error) }),
     liveGoods: new LiveGoodsService({ db, clock, calls, changes }),
     liveRoles: new LiveRolesService(calls),
     liveMedia: new LiveMediaService({ calls, clock, ...(deps.fetchImage ? { fetchImage: deps.fetchImage } : {}) }),
     liveApi: new LiveApiService(calls),
+    sync,
   };
 }

@@ -81,6 +81,7 @@ export const envSchema = z.object({
   APPLY_HOURLY_CAP_PER_APP: z.coerce.number().int().min(1).default(10),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
   LIVE_GRANTS_PAUSE_MINUTES: z.coerce.number().int().min(1).max(10_080).default(60),
+  LIVE_SYNC_CONCURRENCY: z.coerce.number().int().min(0).max(100).default(4),
   GRAPHQL_INTROSPECTION: bool.default(true),
   /** Browser origins allowed to call /graphql (comma-separated exact origins, or *); empty: none. */
   CORS_ORIGINS: z
@@ -166,6 +167,8 @@ export interface Config {
   applyBackoffMs: number;
   applyHourlyCapPerApp: number;
   workerConcurrency: number;
+  /** Merchants one worker's live sync loop reads at once; 0: no sync loop in this process. */
+  liveSyncConcurrency: number;
   /** After WeChat's 268489001 (no new live grants), applyliveinfo is not called for this long, then probed once. */
   liveGrantsPauseMs: number;
   graphql: { introspection: boolean; maxDepth: number; maxCost: number; maxAliases: number };
@@ -236,6 +239,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     applyBackoffMs: e.APPLY_BACKOFF_MS,
     applyHourlyCapPerApp: e.APPLY_HOURLY_CAP_PER_APP,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    liveSyncConcurrency: e.LIVE_SYNC_CONCURRENCY,
     liveGrantsPauseMs: e.LIVE_GRANTS_PAUSE_MINUTES * 60_000,
     graphql: {
       introspection: e.GRAPHQL_INTROSPECTION,

@@ -16,6 +16,7 @@ import type { TokenService } from '../services/token.service.js';
 import type { WebhookDeliveriesService } from '../services/webhooks/deliveries.service.js';
 import type { WebhookEndpointsService } from '../services/webhooks/endpoints.service.js';
 import type { ApplicationFeed } from './application-feed.js';
+import type { LiveRoomFeed } from './live-room-feed.js';
 
 /** Everything resolvers may call: one service per resolver method. */
 export interface GraphqlServices {
@@ -35,6 +36,8 @@ export interface GraphqlServices {
   liveMedia: LiveMediaService;
   liveApi: LiveApiService;
   feed: ApplicationFeed;
+  /** `liveRoomUpdated`. */
+  liveRoomFeed: LiveRoomFeed;
 }
 
 /**

@@ -12,6 +12,8 @@ import type { Db } from '../db/client.js';
 import { sharedTenantScope } from '../db/tenant-scope.js';
 import { type ExecutionResult, type GraphQLSchema, getOperationAST, NoSchemaIntrospectionCustomRule, specifiedRules } from 'graphql';
 import type { ChangeSubscriber } from '../events/change-subscriber.js';
+import type { LiveEventSubscriber } from '../events/live-event-feed.js';
+import type { LiveEventsService } from '../services/live-ops/live-events.service.js';
 import type { Route } from '../http/router.js';
 import { addToLogContext } from '../lib/log-context.js';
 import { activeSpan, inSpan } from '../lib/tracing.js';
@@ -20,6 +22,7 @@ import type { RedisClient } from '../lib/redis.js';
 import { ApplicationFeed, redisChangeSource } from './application-feed.js';
 import type { ApiRateLimiter } from './api-rate-limiter.js';
 import { authenticateKey } from './authenticate.js';
+import { LiveRoomFeed, liveEventSource, NO_LIVE_EVENTS } from './live-room-feed.js';
 import { CompiledOperations } from './compiled-operations.js';
 import { GraphqlContext, type GraphqlServices } from './context.js';
 import { classifyError, ExposedError, formatForClient, MASKED_MESSAGE, maskedMessage, rateLimited } from './errors.js';
@@ -32,7 +35,7 @@ import { graphqlSchema } from './schema.js';
 import { attachWebSocket } from './ws-server.js';
 
 export interface GraphqlServerDeps {
-  services: Omit<GraphqlServices, 'feed'>;
+  services: Omit<GraphqlServices, 'feed' | 'liveRoomFeed'>;
   /**
    * The services' database: with it, each query operation runs as one unit of work, its
    * resolvers' tenant scopes sharing one transaction (sharedTenantScope) instead of one each.
@@ -41,6 +44,8 @@ export interface GraphqlServerDeps {
   db?: Db;
   /** Live changes (this instance's one psubscribe) and the kept stream for `after:` replays. */
   changes: { subscriber: ChangeSubscriber; redis: RedisClient; prefix: string };
+  /** Live room and goods events (`liveRoomUpdated`): this instance's psubscribe and live_events for `after:`. Absent: the subscription sees none. */
+  liveEvents?: { subscriber: LiveEventSubscriber; events: LiveEventsService };
   /** `config.graphql`. */
   config: ProtectionLimits & { introspection: boolean };
   logger: Logger;
@@ -87,7 +92,11 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
     logger,
     ...(deps.maxPendingPerSubscriber === undefined ? {} : { maxPending: deps.maxPendingPerSubscriber }),
   });
-  const services: GraphqlServices = { ...deps.services, feed };
+  const liveRoomFeed = new LiveRoomFeed(deps.liveEvents ? liveEventSource(deps.liveEvents.subscriber, deps.liveEvents.events) : NO_LIVE_EVENTS, {
+    logger,
+    ...(deps.maxPendingPerSubscriber === undefined ? {} : { maxPending: deps.maxPendingPerSubscriber }),
+  });
+  const services: GraphqlServices = { ...deps.services, feed, liveRoomFeed };
   // Keys are cached (and revocations heard) in the service: API_KEY_CACHE_SECONDS.
   const authenticator = services.apiKeys;
   const rules = protectionRules(deps.config);
@@ -154,6 +163,7 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
     async start(httpServer) {
       if (apollo) throw new Error('the GraphQL server is already started');
       await deps.changes.subscriber.start();
+      await deps.liveEvents?.subscriber.start();
       const ws = attachWebSocket(httpServer, {
         schema,
         services,

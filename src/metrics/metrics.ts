@@ -50,6 +50,23 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['effect'] as const,
       registers: [registry],
     }),
+    liveSyncs: new Counter({
+      name: 'wxlive_live_syncs_total',
+      help: "Merchants' rooms and goods read by the live sync loop, by outcome (ok, quota: the day's getliveinfo quota spent, failed: WeChat refused or did not answer)",
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    liveSyncRooms: new Counter({
+      name: 'wxlive_live_sync_rooms_total',
+      help: 'Rooms the live sync loop read from getliveinfo (divide by wxlive_wechat_calls_total{endpoint="live_info"} for rooms per call)',
+      registers: [registry],
+    }),
+    liveEvents: new Counter({
+      name: 'wxlive_live_events_total',
+      help: 'Room status and goods audit changes the live sync loop found (live_events rows written)',
+      labelNames: ['type'] as const,
+      registers: [registry],
+    }),
     applyWaits: new Counter({
       name: 'wxlive_apply_waits_total',
       help: 'Apply jobs parked without spending an attempt, by reason (a quota limit, WeChat 45009, live grants paused or probed, no component ticket)',

@@ -9,6 +9,7 @@ import { LiveApplicationUpdatedResolver } from './live-application-updated.resol
 import { LiveGoodsResolver } from './live-goods.resolver.js';
 import { LiveRoleResolver } from './live-role.resolver.js';
 import { LiveRoomResolver } from './live-room.resolver.js';
+import { LiveRoomUpdatedResolver } from './live-room-updated.resolver.js';
 import { QuotaResolver } from './quota.resolver.js';
 import { TenantResolver } from './tenant.resolver.js';
 import { WebhookDeliveryResolver } from './webhook-delivery.resolver.js';
@@ -30,4 +31,5 @@ export const resolvers = [
   LiveRoleResolver,
   LiveApiResolver,
   ApiKeyResolver,
+  LiveRoomUpdatedResolver,
 ] as const;

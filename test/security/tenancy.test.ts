@@ -20,6 +20,7 @@ import {
   type Victim,
 } from './support/operations.js';
 import { tenantSnapshot } from './support/tenant-snapshot.js';
+import { RedisLiveEventPublisher } from '../../src/events/live-event-feed.js';
 
 let env: TestEnv;
 let app: GraphqlApp;
@@ -177,12 +178,25 @@ async function runAs(op: OperationCase, key: string, attacker: Attacker & { ownA
   }
   // A subscription aimed at A's application, next to an unfiltered one as the sentinel: once B's own
   // change reaches the sentinel, A's earlier change would have reached the probe too.
-  const listeners = app.subscriber.listenerCount;
+  const listening = () => app.subscriber.listenerCount + app.liveSubscriber.listenerCount;
+  const listeners = listening();
   const client = app.wsClient(key);
   const probe = collect<Record<string, { id: string }>>(client, op.document, variables);
   const sentinel = collect<{ liveApplicationUpdated: { appId: string } }>(client, 'subscription { liveApplicationUpdated { appId status } }');
-  await expectEventually(() => expect(app.subscriber.listenerCount).toBe(listeners + 2));
+  await expectEventually(() => expect(listening()).toBe(listeners + 2));
   await app.services.lifecycle.cancel(systemContext(victim.tenantId), victim.applicationIds[1]);
+  // A live room event of A's, published before B's own change on the same Redis: it would reach B's probe first.
+  await new RedisLiveEventPublisher(env.redis, env.redisPrefix).publish(victim.tenantId, [
+    {
+      cursor: '999999',
+      tenantId: victim.tenantId,
+      appId: victim.appIds[0],
+      type: 'live_room.updated',
+      subjectId: victim.roomId,
+      data: { roomId: victim.roomId, appId: victim.appIds[0], name: 'A room', status: 'LIVE', previousStatus: 'NOT_STARTED' },
+      createdAt: new Date(),
+    },
+  ]);
   const own = await app.request(APPLY, { appId: attacker.ownAppId }, key);
   expect(graphqlCodes(own.body)).toEqual([]);
   await expectEventually(() => expect(sentinel.results.map((r) => r.data?.liveApplicationUpdated.appId)).toEqual([attacker.ownAppId]));

@@ -12,6 +12,8 @@ export class LiveChangeSink {
     private readonly logger: Logger,
     private readonly publisher?: LiveEventPublisher,
     private readonly webhookQueue?: WebhookDeliveryQueue,
+    /** The merchants a change was seen for (the live mutations: the sync loop reads them soon after). */
+    private readonly onChanged?: (tenantId: string, appIds: string[]) => Promise<void>,
   ) {}
 
   async announce(tenantId: string, changes: MirrorChanges): Promise<void> {
@@ -20,6 +22,10 @@ export class LiveChangeSink {
     }
     if (changes.deliveries.length > 0 && this.webhookQueue) {
       await this.webhookQueue.enqueue(changes.deliveries).catch((err: unknown) => this.logger.warn({ err }, 'live deliveries not enqueued'));
+    }
+    if (changes.events.length > 0 && this.onChanged) {
+      const appIds = [...new Set(changes.events.map((e) => e.appId))];
+      await this.onChanged(tenantId, appIds).catch((err: unknown) => this.logger.warn({ err }, 'live sync not marked due'));
     }
   }
 }

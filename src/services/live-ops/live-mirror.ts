@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNull } from 'drizzle-orm';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { type LiveGoodsAuditStatus, type LiveRoomStatus, liveEvents, liveGoods, liveRooms } from '../../db/tables.js';
 import type { Clock } from '../../lib/clock.js';
@@ -325,12 +325,20 @@ export async function removeGoods(db: Db, clock: Clock, at: { tenantId: string; 
   return { events, deliveries: await deliveriesOf(db, clock, events) };
 }
 
+/** The advisory lock namespace of live_events writers (the second key is the tenant's hash). */
+const LIVE_EVENTS_LOCK = 15_001;
+
 async function recordEvents(
   db: Db,
   now: Date,
   events: { tenantId: string; appId: string; type: LiveEventType; subjectId: number; data: Record<string, unknown> }[],
 ): Promise<LiveEventView[]> {
   if (events.length === 0) return [];
+  // One writer of a tenant's events at a time until commit: ids then grow in commit order, so a
+  // subscriber resuming after id N (src/events/live-event-feed.ts) never misses a smaller id committed later.
+  for (const tenantId of [...new Set(events.map((e) => e.tenantId))].sort()) {
+    await db.execute(sql`select pg_advisory_xact_lock(${LIVE_EVENTS_LOCK}, hashtext(${tenantId}))`);
+  }
   const rows = await db
     .insert(liveEvents)
     .values(events.map((e) => ({ ...e, createdAt: now })))

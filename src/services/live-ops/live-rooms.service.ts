@@ -3,8 +3,6 @@ import type { Db } from '../../db/client.js';
 import { liveGoods, liveRooms } from '../../db/tables.js';
 import { inTenant } from '../../db/tenant-scope.js';
 import type { Clock } from '../../lib/clock.js';
-import { LIVE_INFO_PAGE_SIZE } from '../../wechat/endpoints.js';
-import { isWechatError } from '../../wechat/errors.js';
 import { type LiveClient, type RoomFields, type RoomSwitch, SWITCH_ENDPOINTS, type WechatReplay, type WechatRoom } from '../../wechat/live/live-client.js';
 import type { TenantContext } from '../context.js';
 import { clampPageSize, type Page } from '../cursor.js';
@@ -14,8 +12,6 @@ import type { LiveChangeSink } from './live-changes.js';
 import { type LiveRoomView, mirrorRooms, removeRoom, roomView } from './live-mirror.js';
 import { roomErrors } from './live-rules.js';
 
-/** getliveinfo answers this for a page past the last room (or a merchant with none). */
-const NO_MORE_ROOMS = 9410000;
 /** Replays per get_replay page (WeChat allows up to 100). */
 const REPLAY_PAGE_SIZE = 100;
 
@@ -55,6 +51,8 @@ export interface LiveRoomsDeps {
   clock: Clock;
   calls: LiveCalls;
   changes: LiveChangeSink;
+  /** A forced read of the merchant through WeChat into the mirror (the sync loop's, LiveSyncService.refresh); null when it succeeded. */
+  refresh: (ctx: TenantContext, appId: string) => Promise<UserError | null>;
 }
 
 export interface RoomListOptions {
@@ -168,38 +166,6 @@ export class LiveRoomsService {
         .where(and(eq(liveRooms.tenantId, ctx.tenantId), eq(liveRooms.appId, appId), eq(liveRooms.roomId, roomId))),
     );
     return row ? roomView(row) : null;
-  }
-
-  /**
-   * Reads every room through WeChat (getliveinfo, 80 a page, until `total`) and writes the mirror:
-   * rooms missing from a complete list are marked removed; status changes become events.
-   */
-  async sync(ctx: TenantContext, appId: string, operation = 'liveRooms.refresh'): Promise<CallResult<{ rooms: LiveRoomView[]; calls: number }>> {
-    const listed: WechatRoom[] = [];
-    let calls = 0;
-    for (let start = 0; ; start += LIVE_INFO_PAGE_SIZE) {
-      calls += 1;
-      const page = await this.deps.calls.call(
-        ctx,
-        appId,
-        { endpoint: 'live_info', operation, request: { start, limit: LIVE_INFO_PAGE_SIZE } },
-        async (c, token) => {
-          try {
-            return await c.rooms(token, start, LIVE_INFO_PAGE_SIZE);
-          } catch (error) {
-            if (isWechatError(error) && error.errcode === NO_MORE_ROOMS) return { total: start, rooms: [] };
-            throw error;
-          }
-        },
-      );
-      if (!page.ok) return page;
-      listed.push(...page.value.rooms);
-      if (page.value.rooms.length === 0 || start + page.value.rooms.length >= page.value.total) break;
-    }
-    const at = { tenantId: ctx.tenantId, appId };
-    const changes = await inTenant(this.deps.db, ctx.tenantId, (db) => mirrorRooms(db, this.deps.clock, at, listed, true));
-    await this.deps.changes.announce(ctx.tenantId, changes);
-    return { ok: true, value: { rooms: changes.rooms.filter((r) => !r.removed), calls } };
   }
 
   async create(ctx: TenantContext, input: LiveRoomInput): Promise<RoomResult> {
@@ -462,8 +428,8 @@ export class LiveRoomsService {
     if (!refresh) return;
     const refused = await this.deps.calls.checkMerchant(ctx, appId);
     if (refused) throw DomainError.of(refused);
-    const synced = await this.sync(ctx, appId);
-    if (!synced.ok) throw DomainError.of(synced.error);
+    const failed = await this.deps.refresh(ctx, appId);
+    if (failed) throw DomainError.of(failed);
   }
 
   private async refusal(ctx: TenantContext, input: LiveRoomInput): Promise<UserError[]> {

@@ -25,6 +25,8 @@ import { createTokenManager, type TokenManager } from '../../../src/wechat/token
 import { componentLoginPageUrl, createWechatApi } from '../../../src/wechat/wechat-api.js';
 import type { TestEnv } from '../../support/test-env.js';
 import { RecordingQueue } from './recording-queue.js';
+import { LiveEventSubscriber } from '../../../src/events/live-event-feed.js';
+import { LiveEventsService } from '../../../src/services/live-ops/live-events.service.js';
 
 /** Stands in for WeChat's pre-auth code call; records every call so tests can assert it happened. */
 export class FakePreAuth {
@@ -60,6 +62,8 @@ export interface GraphqlApp {
   graphql: GraphqlServer;
   publisher: OutboxRelay;
   subscriber: ChangeSubscriber;
+  /** liveRoomUpdated's listeners. */
+  liveSubscriber: LiveEventSubscriber;
   /** POST /graphql with a bearer key (or none). */
   request<T = unknown>(query: string, variables?: Record<string, unknown>, key?: string | null, headers?: Record<string, string>): Promise<GraphqlResponse<T>>;
   wsClient(key: string | undefined, options?: { onClose?: (code: number) => void }): Client;
@@ -135,6 +139,7 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
   // A psubscribe sent while ioredis still connects breaks its ready check ("Connection in subscriber mode").
   if (subRedis.status !== 'ready') await new Promise((resolve) => subRedis.once('ready', resolve));
   const subscriber = new ChangeSubscriber(subRedis, env.redisPrefix, logger);
+  const liveSubscriber = new LiveEventSubscriber(subRedis, env.redisPrefix, logger);
   const graphql = createGraphqlServer({
     db,
     services: {
@@ -172,6 +177,7 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
       }),
     },
     changes: { subscriber, redis: env.redis, prefix: env.redisPrefix },
+    liveEvents: { subscriber: liveSubscriber, events: new LiveEventsService(db) },
     config: { introspection: false, maxDepth: 8, maxCost: 5000, maxAliases: 30, ...options.config },
     logger,
     ...(options.maxPendingPerSubscriber === undefined ? {} : { maxPendingPerSubscriber: options.maxPendingPerSubscriber }),
@@ -200,6 +206,7 @@ export async function startGraphqlApp(env: TestEnv, options: StartOptions = {}):
     graphql,
     publisher,
     subscriber,
+    liveSubscriber,
     async request<T>(query: string, variables?: Record<string, unknown>, key?: string | null, headers: Record<string, string> = {}) {
       const res = await fetch(url, {
         method: 'POST',

@@ -336,6 +336,16 @@ export const OPERATIONS: readonly OperationCase[] = [
     variables: (v) => ({ appId: v.appIds[1], id: v.applicationIds[1], after: v.feedCursor }),
     checkForeign: (value) => expect(value).toEqual([]),
   },
+  {
+    field: 'liveRoomUpdated',
+    type: 'subscription',
+    // From the start of the feed: B's replay reads B's live_events only, and A's merchant filters nothing in.
+    document: `subscription($appId: String, $after: String) {
+      liveRoomUpdated(appId: $appId, after: $after) { cursor type appId room { roomId name } }
+    }`,
+    variables: (v) => ({ appId: v.appIds[0], after: '0' }),
+    checkForeign: (value) => expect(value).toEqual([]),
+  },
   ...liveOperations(),
 ];
 

@@ -1,0 +1,185 @@
+import type { LiveEventSubscriber } from '../events/live-event-feed.js';
+import type { Logger } from '../lib/logger.js';
+import type { TenantContext } from '../services/context.js';
+import { ERROR_CODES } from '../services/errors.js';
+import type { LiveEventFilter, LiveEventsService } from '../services/live-ops/live-events.service.js';
+import type { LiveEventView } from '../services/live-ops/live-mirror.js';
+import { graphqlError } from './errors.js';
+
+/** Where live events come from: live (every instance's publishes, one psubscribe) and kept (live_events in Postgres). */
+export interface LiveEventSource {
+  listen(tenantId: string, listener: (event: LiveEventView) => void): () => void;
+  /** Events after `after` (exclusive), oldest first, at most `count`. */
+  replay(ctx: TenantContext, after: string, count: number): Promise<LiveEventView[]>;
+  check(filter: LiveEventFilter): void;
+}
+
+export function liveEventSource(subscriber: LiveEventSubscriber, events: LiveEventsService): LiveEventSource {
+  return {
+    listen: (tenantId, listener) => subscriber.listen(tenantId, listener),
+    replay: (ctx, after, count) => events.after(ctx, after, count),
+    check: (filter) => events.check(filter),
+  };
+}
+
+/** A source with no events (harnesses that wire no live events). */
+export const NO_LIVE_EVENTS: LiveEventSource = { listen: () => () => undefined, replay: async () => [], check: () => undefined };
+
+export interface LiveRoomFeedOptions {
+  /** Events a subscriber may have waiting before it is closed as too slow. */
+  maxPending?: number;
+  replayPageSize?: number;
+  logger?: Logger;
+}
+
+/**
+ * `liveRoomUpdated`: one tenant's room and goods events, filtered by merchant, resumable after a
+ * cursor. Built as the applications' feed (application-feed.ts): listen, then replay, holding live
+ * events meanwhile. Unlike it, nothing coalesces (a subscriber sees NOT_STARTED, LIVE and ENDED,
+ * not just ENDED), so a subscriber more than `maxPending` events behind is closed.
+ */
+export class LiveRoomFeed {
+  private readonly maxPending: number;
+  private readonly replayPageSize: number;
+
+  constructor(
+    private readonly source: LiveEventSource,
+    private readonly options: LiveRoomFeedOptions = {},
+  ) {
+    this.maxPending = options.maxPending ?? 1000;
+    this.replayPageSize = options.replayPageSize ?? 500;
+  }
+
+  subscribe(ctx: TenantContext, filter: LiveEventFilter): AsyncIterableIterator<LiveEventView> {
+    this.source.check(filter);
+    return new LiveRoomSubscription(this.source, ctx, filter, this.maxPending, this.replayPageSize, this.options.logger);
+  }
+}
+
+type Waiter = (result: IteratorResult<LiveEventView>) => void;
+
+/** Ids delivered live, remembered to drop a repeat (publishes of two processes can cross). */
+const RECENT_IDS = 1000;
+
+class LiveRoomSubscription implements AsyncIterableIterator<LiveEventView> {
+  private readonly pending: LiveEventView[] = [];
+  /** Live events that arrived while replaying; undefined once live. */
+  private held: LiveEventView[] | undefined;
+  private replayFrom: string | undefined;
+  /** The last id replayed: live events up to it were in the replay (ids grow in commit order per tenant). */
+  private replayedUpTo = 0;
+  private readonly recent = new Set<string>();
+  private waiter: Waiter | undefined;
+  private state: 'open' | 'overflowed' | 'closed' = 'open';
+  private readonly unlisten: () => void;
+
+  constructor(
+    private readonly source: LiveEventSource,
+    private readonly ctx: TenantContext,
+    private readonly filter: LiveEventFilter,
+    private readonly maxPending: number,
+    private readonly replayPageSize: number,
+    private readonly logger: Logger | undefined,
+  ) {
+    if (filter.after) {
+      this.replayFrom = filter.after;
+      this.replayedUpTo = Number(filter.after);
+      this.held = [];
+    }
+    this.unlisten = source.listen(ctx.tenantId, (event) => this.onLive(event));
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<LiveEventView> {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<LiveEventView>> {
+    for (;;) {
+      if (this.state === 'overflowed') {
+        this.state = 'closed';
+        throw graphqlError('SUBSCRIBER_TOO_SLOW', `More than ${this.maxPending} live events waited for this subscriber. ${ERROR_CODES.SUBSCRIBER_TOO_SLOW}`);
+      }
+      if (this.state === 'closed') return { value: undefined, done: true };
+      const first = this.pending.shift();
+      if (first) return { value: first, done: false };
+      if (this.replayFrom === undefined) return new Promise<IteratorResult<LiveEventView>>((resolve) => (this.waiter = resolve));
+      await this.replayPage(this.replayFrom);
+    }
+  }
+
+  return(): Promise<IteratorResult<LiveEventView>> {
+    this.close('closed');
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<LiveEventView>> {
+    this.close('closed');
+    return Promise.reject(error);
+  }
+
+  private async replayPage(from: string): Promise<void> {
+    const page = await this.source.replay(this.ctx, from, this.replayPageSize);
+    if (this.state !== 'open') return;
+    for (const event of page) {
+      if (this.matches(event)) this.enqueue(event);
+      this.replayedUpTo = Number(event.cursor);
+    }
+    const last = page.at(-1);
+    if (page.length === this.replayPageSize && last) {
+      this.replayFrom = last.cursor;
+      return;
+    }
+    const held = this.held ?? [];
+    this.replayFrom = undefined;
+    this.held = undefined;
+    for (const event of held) this.onLive(event);
+  }
+
+  private onLive(event: LiveEventView): void {
+    if (this.state !== 'open' || !this.matches(event)) return;
+    if (this.held) {
+      this.held.push(event);
+      if (this.held.length > this.maxPending) this.overflow();
+      return;
+    }
+    if (Number(event.cursor) <= this.replayedUpTo || this.recent.has(event.cursor)) return;
+    this.enqueue(event);
+  }
+
+  private enqueue(event: LiveEventView): void {
+    this.recent.add(event.cursor);
+    if (this.recent.size > RECENT_IDS) this.recent.delete(this.recent.values().next().value as string);
+    const waiter = this.waiter;
+    if (waiter) {
+      this.waiter = undefined;
+      waiter({ value: event, done: false });
+      return;
+    }
+    this.pending.push(event);
+    if (this.pending.length > this.maxPending) this.overflow();
+  }
+
+  private matches(event: LiveEventView): boolean {
+    // The tenant check is defensive: the source is already keyed by tenant.
+    return event.tenantId === this.ctx.tenantId && (!this.filter.appId || event.appId === this.filter.appId);
+  }
+
+  private overflow(): void {
+    this.logger?.warn(
+      { tenantId: this.ctx.tenantId, requestId: this.ctx.requestId, maxPending: this.maxPending },
+      'closing a live room subscriber that fell behind',
+    );
+    this.close('overflowed');
+  }
+
+  private close(state: 'overflowed' | 'closed'): void {
+    if (this.state === 'closed') return;
+    this.state = state;
+    this.unlisten();
+    this.pending.length = 0;
+    this.held = undefined;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.({ value: undefined, done: true });
+  }
+}
