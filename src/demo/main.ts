@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     `  API key:             ${seeded.apiKey}`,
     '',
     'Three merchants were applied for: one opens in a few seconds, one is rejected, one stays SUBMITTED.',
-    `A fourth, ${seeded.liveAppId}, had live before the gateway: its room ${seeded.roomId} goes live in about 20 s and ends 40 s later`,
+    `A fourth, ${seeded.liveAppId}, had live before the gateway: its room ${seeded.roomId} goes live after about 20 s and ends 40 s later (the sync loop sees each within 30 s)`,
     `(liveRooms(appId: "${seeded.liveAppId}") reads it; subscribe to liveRoomUpdated(appId: "${seeded.liveAppId}") in GraphiQL to watch it). Try:`,
     '',
     `  curl -s ${url}/graphql -H 'content-type: application/json' -H 'authorization: Bearer ${seeded.apiKey}' \\`,

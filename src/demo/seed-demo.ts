@@ -105,7 +105,8 @@ async function demoRoom(app: App, sim: SimulatorAdmin, tenantId: string, appId: 
   const ctx = systemContext(tenantId);
   const image = await app.live.liveMedia.upload(ctx, { appId, dataBase64: PIXEL });
   if (!image.image) throw new Error(`demo room image: ${JSON.stringify(image.userErrors)}`);
-  const start = Math.ceil((Date.now() + 3_600_000) / 1000) * 1000;
+  // Starting within 15 minutes keeps the sync loop at its 30 s pace for this merchant.
+  const start = Math.ceil((Date.now() + 11 * 60_000) / 1000) * 1000;
   const created = await app.live.liveRooms.create(ctx, {
     appId,
     name: 'Demo live room',

@@ -48,7 +48,7 @@ describe('npm run demo', () => {
         if (child?.exitCode !== null) throw new Error(`demo exited: ${err}`);
         const line = out.split('\n').find((l) => l.startsWith('{"demo"'));
         if (!line) throw new Error('demo not ready yet');
-        return (JSON.parse(line) as { demo: { url: string; apiKey: string } }).demo;
+        return (JSON.parse(line) as { demo: { url: string; apiKey: string; liveAppId: string; roomId: number } }).demo;
       },
       { timeoutMs: 60_000, intervalMs: 200 },
     );
@@ -70,6 +70,15 @@ describe('npm run demo', () => {
       { timeoutMs: 30_000, intervalMs: 250 },
     );
     expect(statuses).toHaveLength(3);
+
+    // The merchant whose live opened before the gateway has its room, read from the mirror.
+    const rooms = await fetch(`${demo.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${demo.apiKey}` },
+      body: JSON.stringify({ query: `{ liveRooms(appId: "${demo.liveAppId}") { edges { node { roomId name status } } } }` }),
+    });
+    const listed = (await rooms.json()) as { data: { liveRooms: { edges: { node: { roomId: number; status: string } }[] } } };
+    expect(listed.data.liveRooms.edges.map((e) => e.node.roomId)).toEqual([demo.roomId]);
 
     // The printed GraphiQL address opens with the demo's key already in the headers.
     const page = await fetch(`${demo.url}/graphql`, { headers: { accept: 'text/html' } });
