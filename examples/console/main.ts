@@ -33,6 +33,7 @@ const ApplyLive = graphql(`
 const Applications = graphql(`
   query Applications($first: Int, $after: String) {
     liveApplications(first: $first, after: $after) {
+      totalCount
       edges {
         node {
           id
@@ -105,6 +106,7 @@ async function main(): Promise<void> {
   for (;;) {
     const { liveApplications }: ApplicationsQuery = await request(Applications, { first: pageSize, after });
     page++;
+    if (page === 1) console.log(`applications: ${liveApplications.totalCount}`);
     for (const { node } of liveApplications.edges) {
       console.log(`page ${page}: ${node.id} ${node.appId} ${node.status}${node.errorCode ? ` ${node.errorCode}` : ''}`);
     }

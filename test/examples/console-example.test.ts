@@ -91,6 +91,7 @@ describe('examples/console/main.ts against a running gateway', () => {
     const lines = out.trim().split('\n');
     expect(lines[0]).toBe(`applied: ${id} ${mine} QUEUED`);
     // Three applications, two a page: two pages, each application once.
+    expect(lines[1]).toBe('applications: 3');
     const paged = lines.filter((l) => l.startsWith('page '));
     expect(paged.map((l) => l.slice(0, 7))).toEqual(['page 1:', 'page 1:', 'page 2:']);
     expect(paged.map((l) => l.split(' ')[3]).sort()).toEqual([...appIds].sort());

@@ -16,12 +16,12 @@ import * as types from './graphql.js';
  */
 type Documents = {
     "\n  mutation ApplyLive($input: ApplyLiveInput!) {\n    applyLive(input: $input) {\n      application {\n        id\n        appId\n        status\n      }\n      userErrors {\n        code\n        message\n      }\n    }\n  }\n": typeof types.ApplyLiveDocument,
-    "\n  query Applications($first: Int, $after: String) {\n    liveApplications(first: $first, after: $after) {\n      edges {\n        node {\n          id\n          appId\n          status\n          errorCode\n          updatedAt\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.ApplicationsDocument,
+    "\n  query Applications($first: Int, $after: String) {\n    liveApplications(first: $first, after: $after) {\n      totalCount\n      edges {\n        node {\n          id\n          appId\n          status\n          errorCode\n          updatedAt\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": typeof types.ApplicationsDocument,
     "\n  subscription ApplicationUpdated($id: ID) {\n    liveApplicationUpdated(id: $id) {\n      id\n      status\n      errorCode\n      errmsg\n      cursor\n    }\n  }\n": typeof types.ApplicationUpdatedDocument,
 };
 const documents: Documents = {
     "\n  mutation ApplyLive($input: ApplyLiveInput!) {\n    applyLive(input: $input) {\n      application {\n        id\n        appId\n        status\n      }\n      userErrors {\n        code\n        message\n      }\n    }\n  }\n": types.ApplyLiveDocument,
-    "\n  query Applications($first: Int, $after: String) {\n    liveApplications(first: $first, after: $after) {\n      edges {\n        node {\n          id\n          appId\n          status\n          errorCode\n          updatedAt\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.ApplicationsDocument,
+    "\n  query Applications($first: Int, $after: String) {\n    liveApplications(first: $first, after: $after) {\n      totalCount\n      edges {\n        node {\n          id\n          appId\n          status\n          errorCode\n          updatedAt\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n": types.ApplicationsDocument,
     "\n  subscription ApplicationUpdated($id: ID) {\n    liveApplicationUpdated(id: $id) {\n      id\n      status\n      errorCode\n      errmsg\n      cursor\n    }\n  }\n": types.ApplicationUpdatedDocument,
 };
 
@@ -32,7 +32,7 @@ export function graphql(source: "\n  mutation ApplyLive($input: ApplyLiveInput!)
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query Applications($first: Int, $after: String) {\n    liveApplications(first: $first, after: $after) {\n      edges {\n        node {\n          id\n          appId\n          status\n          errorCode\n          updatedAt\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n"): typeof import('./graphql.js').ApplicationsDocument;
+export function graphql(source: "\n  query Applications($first: Int, $after: String) {\n    liveApplications(first: $first, after: $after) {\n      totalCount\n      edges {\n        node {\n          id\n          appId\n          status\n          errorCode\n          updatedAt\n        }\n      }\n      pageInfo {\n        hasNextPage\n        endCursor\n      }\n    }\n  }\n"): typeof import('./graphql.js').ApplicationsDocument;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

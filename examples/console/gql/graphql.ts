@@ -130,7 +130,7 @@ export type ApplicationsQueryVariables = Exact<{
 }>;
 
 
-export type ApplicationsQuery = { liveApplications: { edges: Array<{ node: { id: string, appId: string, status: LiveApplicationStatus, errorCode: ErrorCode | null, updatedAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type ApplicationsQuery = { liveApplications: { totalCount: number, edges: Array<{ node: { id: string, appId: string, status: LiveApplicationStatus, errorCode: ErrorCode | null, updatedAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type ApplicationUpdatedSubscriptionVariables = Exact<{
   id?: string | number | null | undefined;
@@ -176,6 +176,7 @@ export const ApplyLiveDocument = new TypedDocumentString(`
 export const ApplicationsDocument = new TypedDocumentString(`
     query Applications($first: Int, $after: String) {
   liveApplications(first: $first, after: $after) {
+    totalCount
     edges {
       node {
         id
