@@ -216,7 +216,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       config: config.graphql,
       logger: logger.child({ component: 'graphql' }),
       onOperation: (report) => recordGraphqlOperation(metrics, report),
+      onSubscriptionMessage: () => metrics.graphqlWsMessages.inc(),
     });
+    metrics.watchWebSocket(graphql.webSocket);
     webhooks = createWebhooks({
       db: database.db,
       redis,

@@ -28,7 +28,7 @@ import { type OnOperation, operationMetricsPlugin } from './operation-metrics.js
 import { assertOperationAllowed, missingScope } from './operation-scopes.js';
 import { PARSE_OPTIONS, type ProtectionLimits, protectionRules } from './protection.js';
 import { graphqlSchema } from './schema.js';
-import { attachWebSocket } from './ws-server.js';
+import { attachWebSocket, type WebSocketStats } from './ws-server.js';
 
 export interface GraphqlServerDeps {
   services: Omit<GraphqlServices, 'feed'>;
@@ -61,6 +61,8 @@ export interface GraphqlServerDeps {
   authCacheTtlMs?: number;
   /** Each GraphQL request over HTTP, whichever path answered it (metrics). */
   onOperation?: OnOperation;
+  /** Each subscription result sent over graphql-ws (metrics). */
+  onSubscriptionMessage?: () => void;
 }
 
 export interface GraphqlServer {
@@ -74,6 +76,8 @@ export interface GraphqlServer {
    * `httpServer` (Apollo's drain plugin). Call before closing Redis and Postgres.
    */
   stop(): Promise<void>;
+  /** graphql-ws connections open now (zero before `start`). */
+  webSocket: WebSocketStats;
 }
 
 /** The GraphQL API: Apollo over our node:http router, graphql-ws for subscriptions, one schema. */
@@ -111,6 +115,7 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
           },
         };
   let apollo: ApolloServer<GraphqlContext> | undefined;
+  let webSocketStats: WebSocketStats | undefined;
 
   const contextFor = async (authorization: string | undefined, requestId: string): Promise<GraphqlContext> => {
     try {
@@ -127,6 +132,9 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
 
   return {
     schema,
+    webSocket: {
+      connections: () => webSocketStats?.connections() ?? 0,
+    },
     route: { method: 'ALL', path: '/graphql', handler: tracedOperation(graphqlHttpHandler(() => apollo, contextFor, bodyLimit, fast)) },
 
     async start(httpServer) {
@@ -141,7 +149,9 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
         introspection: deps.config.introspection,
         maxPayloadBytes: bodyLimit,
         ...(deps.keepAliveMs === undefined ? {} : { keepAliveMs: deps.keepAliveMs }),
+        ...(deps.onSubscriptionMessage === undefined ? {} : { onSubscriptionMessage: deps.onSubscriptionMessage }),
       });
+      webSocketStats = ws.stats;
       const server = new ApolloServer<GraphqlContext>({
         ...(deps.jit === false ? { schema } : { gateway: jitGateway(schema, precomputed, queryUnit) }),
         csrfPrevention: true,
