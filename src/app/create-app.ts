@@ -8,7 +8,6 @@ import { OutboxRelay } from '../events/outbox-relay.js';
 import { createGraphqlServer, type GraphqlServer } from '../graphql/index.js';
 import { withCors } from '../http/cors.js';
 import { type GraphiqlOptions, graphiqlRoutes } from '../http/graphiql.js';
-import { queueDashboardRoutes } from '../http/queue-dashboard.js';
 import { createRouter, type Route } from '../http/router.js';
 import { createApplyClients, type JobsRuntime, startJobsRuntime } from '../jobs/jobs-runtime.js';
 import type { JobsTuning } from '../jobs/jobs-tuning.js';
@@ -241,11 +240,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       processingConcurrency: Math.max(2, config.dbPoolSize - 2),
       onOutcome: (outcome, reason) => metrics.webhookPushes.inc({ outcome, reason: reason ?? '' }),
     });
+    // Bull Board (and express under it) is loaded only when its dashboard is on.
+    const dashboard = config.adminToken ? (await import('../http/queue-dashboard.js')).queueDashboardRoutes(queue.queue, config.adminToken) : [];
     const routes: Route[] = [
       ...healthRoutes({ database, redis, metrics, jobs, runsWorker }),
       ...graphiqlRoutes(withCors(graphql.route, { origins: config.corsOrigins }), options.graphiql),
       ...webhooks.routes,
-      ...(config.adminToken ? queueDashboardRoutes(queue.queue, config.adminToken) : []),
+      ...dashboard,
       ...(options.routes ?? []),
     ];
     registerAppMetrics({ metrics, db: database.db, queue, subscriber, tenants: services.tenants, limiter, gate, outbox: publisher, clock });
