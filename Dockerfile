@@ -18,7 +18,11 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY patches ./patches
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# npm keeps the optional peers of production packages when they are devDependencies here (the lock
+# marks them devOptional): valibot's typescript and drizzle-orm's PGlite, neither used at run time.
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force \
+  && rm -rf node_modules/typescript node_modules/@typescript node_modules/@electric-sql
+# dist/graphiql-vendor holds GraphiQL's and React's browser files (npm run build copies them; both are devDependencies).
 COPY --from=build /app/dist ./dist
 # Read at run time from src/ (tsc does not copy non-TS files into dist): SQL migrations and the GraphiQL page.
 COPY src/db/migrations ./src/db/migrations

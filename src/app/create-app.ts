@@ -11,7 +11,6 @@ import { ApiRateLimiter } from '../graphql/api-rate-limiter.js';
 import { createGraphqlServer, type GraphqlServer } from '../graphql/index.js';
 import { withCors } from '../http/cors.js';
 import { type GraphiqlOptions, graphiqlRoutes } from '../http/graphiql.js';
-import { queueDashboardRoutes } from '../http/queue-dashboard.js';
 import { createRouter, type Route } from '../http/router.js';
 import { createApplyClients, type JobsRuntime, startJobsRuntime } from '../jobs/jobs-runtime.js';
 import type { JobsTuning } from '../jobs/jobs-tuning.js';
@@ -258,7 +257,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         clock,
         logger: logger.child({ component: 'rate-limit' }),
       }),
+      onSubscriptionMessage: () => metrics.graphqlWsMessages.inc(),
     });
+    metrics.watchWebSocket(graphql.webSocket);
     webhooks = createWebhooks({
       db: database.db,
       redis,
@@ -281,11 +282,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       processingConcurrency: Math.max(2, config.dbPoolSize - 2),
       onOutcome: (outcome, reason) => metrics.webhookPushes.inc({ outcome, reason: reason ?? '' }),
     });
+    // Bull Board (and express under it) is loaded only when its dashboard is on.
+    const dashboard = config.adminToken ? (await import('../http/queue-dashboard.js')).queueDashboardRoutes(queue.queue, config.adminToken) : [];
     const routes: Route[] = [
       ...healthRoutes({ database, redis, metrics, jobs, runsWorker }),
       ...graphiqlRoutes(withCors(graphql.route, { origins: config.corsOrigins }), options.graphiql),
       ...webhooks.routes,
-      ...(config.adminToken ? queueDashboardRoutes(queue.queue, config.adminToken) : []),
+      ...dashboard,
       ...(options.routes ?? []),
     ];
     registerAppMetrics({

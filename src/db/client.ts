@@ -58,7 +58,12 @@ export function drizzleWithScopes(sql: postgres.Sql): Db {
 
 /** Embedded Postgres (PGlite) for the demo: same schema and migrations, data kept in `dataDir`. */
 export async function connectPglite(dataDir: string): Promise<Database> {
-  const { PGlite } = await import('@electric-sql/pglite');
+  // A devDependency: the demo's, not the production image's (there DATABASE_URL is required).
+  const { PGlite } = await import('@electric-sql/pglite').catch((err: unknown) => {
+    throw new Error('DATABASE_URL is not set and the embedded Postgres of the demo (@electric-sql/pglite) is not installed: set DATABASE_URL.', {
+      cause: err,
+    });
+  });
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
   const pglite = new PGlite(dataDir);

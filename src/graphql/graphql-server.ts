@@ -32,7 +32,7 @@ import { allHooks, type OnOperation, operationMetricsPlugin } from './operation-
 import { assertOperationAllowed, missingScope } from './operation-scopes.js';
 import { PARSE_OPTIONS, type ProtectionLimits, protectionRules } from './protection.js';
 import { graphqlSchema } from './schema.js';
-import { attachWebSocket } from './ws-server.js';
+import { attachWebSocket, type WebSocketStats } from './ws-server.js';
 
 export interface GraphqlServerDeps {
   services: Omit<GraphqlServices, 'feed' | 'liveRoomFeed'>;
@@ -69,6 +69,8 @@ export interface GraphqlServerDeps {
   operationHooks?: readonly OnOperation[];
   /** Per-API-key rate limit: one token per HTTP request and per WebSocket connection; absent: unlimited. */
   rateLimiter?: ApiRateLimiter;
+  /** Each subscription result sent over graphql-ws (metrics). */
+  onSubscriptionMessage?: () => void;
 }
 
 export interface GraphqlServer {
@@ -82,6 +84,8 @@ export interface GraphqlServer {
    * `httpServer` (Apollo's drain plugin). Call before closing Redis and Postgres.
    */
   stop(): Promise<void>;
+  /** graphql-ws connections open now (zero before `start`). */
+  webSocket: WebSocketStats;
 }
 
 /** The GraphQL API: Apollo over our node:http router, graphql-ws for subscriptions, one schema. */
@@ -126,6 +130,7 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
           },
         };
   let apollo: ApolloServer<GraphqlContext> | undefined;
+  let webSocketStats: WebSocketStats | undefined;
 
   const contextFor = async (authorization: string | undefined, requestId: string): Promise<GraphqlContext> => {
     try {
@@ -146,6 +151,9 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
 
   return {
     schema,
+    webSocket: {
+      connections: () => webSocketStats?.connections() ?? 0,
+    },
     route: {
       method: 'ALL',
       path: '/graphql',
@@ -174,7 +182,9 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
         maxPayloadBytes: bodyLimit,
         ...(deps.rateLimiter ? { rateLimiter: deps.rateLimiter } : {}),
         ...(deps.keepAliveMs === undefined ? {} : { keepAliveMs: deps.keepAliveMs }),
+        ...(deps.onSubscriptionMessage === undefined ? {} : { onSubscriptionMessage: deps.onSubscriptionMessage }),
       });
+      webSocketStats = ws.stats;
       const server = new ApolloServer<GraphqlContext>({
         ...(deps.jit === false ? { schema } : { gateway: jitGateway(schema, precomputed, queryUnit) }),
         csrfPrevention: true,

@@ -42,6 +42,14 @@ export interface WebSocketOptions {
   keepAliveMs?: number;
   /** Takes one token per connection (subscriptions count once, at connect); absent: unlimited. */
   rateLimiter?: ApiRateLimiter;
+  /** Called for each subscription result sent to a client (metrics). */
+  onSubscriptionMessage?: () => void;
+}
+
+/** What is open over graphql-ws right now, read when /metrics is scraped. */
+export interface WebSocketStats {
+  /** Authenticated (acknowledged) graphql-ws connections still open. */
+  connections(): number;
 }
 
 /** Closes a connection refused by the rate limiter (4400-4499 are the application's; 4429 mirrors HTTP 429). */
@@ -59,8 +67,10 @@ type Ctx = Context<Record<string, unknown> | undefined, Extra & Partial<Connecti
  * every subscribe so a revoked key starts nothing new), the same validation rules and scope
  * check, and errors masked the same way.
  */
-export function attachWebSocket(httpServer: Server, options: WebSocketOptions): { close(): Promise<void> } {
-  const { schema, services, logger, authenticator } = options;
+export function attachWebSocket(httpServer: Server, options: WebSocketOptions): { close(): Promise<void>; stats: WebSocketStats } {
+  const { schema, services, logger, authenticator, onSubscriptionMessage } = options;
+  // Connections authenticated and not yet closed.
+  const open = new Set<Ctx>();
   const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.maxPayloadBytes });
   const rules = [...specifiedRules, ...options.rules, ...(options.introspection ? [] : [NoSchemaIntrospectionCustomRule])];
   const documents = new CompiledOperations(schema, { rules, parseOptions: PARSE_OPTIONS });
@@ -101,6 +111,7 @@ export function attachWebSocket(httpServer: Server, options: WebSocketOptions): 
             return false;
           }
           ctx.extra.tenant = tenant;
+          open.add(ctx);
           return true;
         } catch (err) {
           if (!classifyError(err).exposed) logger.error({ err, requestId }, 'authenticating a WebSocket connection failed');
@@ -133,7 +144,12 @@ export function attachWebSocket(httpServer: Server, options: WebSocketOptions): 
           return [new ExposedError(maskedMessage(requestId), { extensions: { code: 'INTERNAL_SERVER_ERROR' } })];
         }
       },
-      onNext(ctx, _id, _payload, _args, result) {
+      onClose(ctx) {
+        open.delete(ctx);
+      },
+      onNext(ctx, id, _payload, _args, result) {
+        // graphql-ws keeps a running subscription's iterator under its id (null for a query).
+        if (onSubscriptionMessage && ctx.subscriptions[id]) onSubscriptionMessage();
         if (!result.errors) return undefined;
         return { ...result, errors: mask(ctx, result.errors) };
       },
@@ -147,6 +163,9 @@ export function attachWebSocket(httpServer: Server, options: WebSocketOptions): 
   return {
     async close() {
       await disposable.dispose();
+    },
+    stats: {
+      connections: () => open.size,
     },
   };
 }

@@ -25,9 +25,31 @@ function staticDir(): string {
   return found;
 }
 
-/** A package file, found through the package's package.json (their `exports` hide the UMD files). */
-function packageFile(pkg: string, file: string): () => string {
-  return () => join(dirname(require.resolve(`${pkg}/package.json`)), file);
+/**
+ * The browser files of GraphiQL and React, by the name the page asks for. `npm run build` copies
+ * them into dist/graphiql-vendor (vendor-graphiql.ts), so the production install needs neither
+ * package (both are devDependencies); from src (tsx) they are read from node_modules.
+ */
+export const VENDOR_FILES: Readonly<Record<string, readonly [pkg: string, file: string]>> = {
+  'react.production.min.js': ['react', 'umd/react.production.min.js'],
+  'react-dom.production.min.js': ['react-dom', 'umd/react-dom.production.min.js'],
+  'graphql-ws.min.js': ['graphql-ws', 'umd/graphql-ws.min.js'],
+  'graphiql.min.js': ['graphiql', 'graphiql.min.js'],
+  'graphiql.min.css': ['graphiql', 'graphiql.min.css'],
+};
+
+/** dist/graphiql-vendor, from dist/src/http; from src/http it is a folder that does not exist. */
+export const VENDOR_DIR = fileURLToPath(new URL('../../graphiql-vendor', import.meta.url));
+
+/** A vendored file when the build copied it, else the package's (found through its package.json: `exports` hide the UMD files). */
+function packageFile(name: string): () => string {
+  return () => {
+    const vendored = join(VENDOR_DIR, name);
+    if (existsSync(vendored)) return vendored;
+    const [pkg, file] = VENDOR_FILES[name] ?? [];
+    if (!pkg || !file) throw new Error(`no vendor file named ${name}`);
+    return join(dirname(require.resolve(`${pkg}/package.json`)), file);
+  };
 }
 
 function ownFile(file: string): () => string {
@@ -39,11 +61,11 @@ const CSS = 'text/css; charset=utf-8';
 
 /** The only files the assets route serves: a name is a key here or a 404, so no path reaches the disk. */
 const ASSETS = new Map<string, { path: () => string; type: string }>([
-  ['react.production.min.js', { path: packageFile('react', 'umd/react.production.min.js'), type: JS }],
-  ['react-dom.production.min.js', { path: packageFile('react-dom', 'umd/react-dom.production.min.js'), type: JS }],
-  ['graphql-ws.min.js', { path: packageFile('graphql-ws', 'umd/graphql-ws.min.js'), type: JS }],
-  ['graphiql.min.js', { path: packageFile('graphiql', 'graphiql.min.js'), type: JS }],
-  ['graphiql.min.css', { path: packageFile('graphiql', 'graphiql.min.css'), type: CSS }],
+  ['react.production.min.js', { path: packageFile('react.production.min.js'), type: JS }],
+  ['react-dom.production.min.js', { path: packageFile('react-dom.production.min.js'), type: JS }],
+  ['graphql-ws.min.js', { path: packageFile('graphql-ws.min.js'), type: JS }],
+  ['graphiql.min.js', { path: packageFile('graphiql.min.js'), type: JS }],
+  ['graphiql.min.css', { path: packageFile('graphiql.min.css'), type: CSS }],
   ['graphiql-page.js', { path: ownFile('graphiql-page.js'), type: JS }],
   ['graphiql-page.css', { path: ownFile('graphiql-page.css'), type: CSS }],
 ]);

@@ -1,5 +1,6 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OperationReport } from '../graphql/operation-metrics.js';
+import type { WebSocketStats } from '../graphql/ws-server.js';
 
 /**
  * The gateway's Prometheus metrics, on a registry of the app's own (not prom-client's global
@@ -11,7 +12,26 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
   // No prefix: process_cpu_seconds_total and nodejs_* are the names dashboards and alerts expect.
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  // Read at scrape time from the GraphQL server's graphql-ws (see watchWebSocket); none before it starts.
+  let webSocket: WebSocketStats | undefined;
   const m = {
+    /** The connections gauge below reads these when /metrics is scraped (wxlive_graphql_subscriptions_open is in app-metrics). */
+    watchWebSocket(stats: WebSocketStats): void {
+      webSocket = stats;
+    },
+    graphqlWsConnections: new Gauge({
+      name: 'wxlive_graphql_ws_connections',
+      help: 'Authenticated graphql-ws connections open on this instance',
+      registers: [registry],
+      collect() {
+        this.set(webSocket?.connections() ?? 0);
+      },
+    }),
+    graphqlWsMessages: new Counter({
+      name: 'wxlive_graphql_ws_subscription_messages_total',
+      help: 'Subscription results (next messages) sent to graphql-ws clients by this instance',
+      registers: [registry],
+    }),
     registry,
     webhookPushes: new Counter({
       name: 'wxlive_webhook_pushes_total',

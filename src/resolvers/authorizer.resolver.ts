@@ -1,6 +1,8 @@
 import 'reflect-metadata';
-import { Arg, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Ctx, Info, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { GraphqlContext } from '../graphql/context.js';
+import { selects } from '../graphql/selection.js';
 import { AuthorizerConnection, Authorizer as AuthorizerType } from '../schema/authorizer.type.js';
 import { ImportAuthorizerInput } from '../schema/import-authorizer.input.js';
 import { ImportAuthorizersPayload } from '../schema/import-authorizers.payload.js';
@@ -20,8 +22,12 @@ export class AuthorizerResolver {
     @Arg('first', () => Int, { nullable: true, description: 'Page size, 20 by default, at most 100.' }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Ctx() { tenant, services }: GraphqlContext,
-  ): Promise<Connection<Authorizer>> {
-    return toConnection(await services.authorizers.list(tenant, first, after), after);
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<Connection<Authorizer> & { totalCount?: number }> {
+    const connection = toConnection(await services.authorizers.list(tenant, first, after), after);
+    // Counted only when asked for.
+    if (!selects(info, ['totalCount'])) return connection;
+    return { ...connection, totalCount: await services.authorizers.count(tenant) };
   }
 
   @Mutation(() => ImportAuthorizersPayload, { description: `Imports (upserts) up to ${MAX_IMPORT} merchants with their refresh tokens.` })

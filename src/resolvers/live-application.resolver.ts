@@ -11,6 +11,7 @@ import type { HistoryEventView, LiveApplicationView } from '../services/live-app
 import { type Connection, toConnection } from './connection.js';
 
 const HISTORY_OF_NODES = ['edges', 'node', 'history'];
+const TOTAL_COUNT = ['totalCount'];
 
 /**
  * `LiveApplication.history`, as a plain function: it runs once per item of every page, so the
@@ -34,10 +35,12 @@ export class LiveApplicationResolver {
     @Arg('filter', () => LiveApplicationFilter, { nullable: true }) filter: LiveApplicationFilter | null,
     @Ctx() context: GraphqlContext,
     @Info() info: GraphQLResolveInfo,
-  ): Promise<Connection<LiveApplicationView>> {
+  ): Promise<Connection<LiveApplicationView> & { totalCount?: number }> {
     const page = await context.services.applications.list(context.tenant, { first, after, filter });
     if (page.items.length > 0 && selects(info, HISTORY_OF_NODES)) await context.preloadHistory(page.items.map((a) => a.id));
-    return toConnection(page, after);
+    // Counted only when asked for: a console's badge, not every page read.
+    if (!selects(info, TOTAL_COUNT)) return toConnection(page, after);
+    return { ...toConnection(page, after), totalCount: await context.services.applications.count(context.tenant, filter) };
   }
 
   @FieldResolver(() => [LiveApplicationEvent])

@@ -47,4 +47,7 @@ export class AuthorizerConnection {
 
   @Field(() => PageInfo)
   pageInfo!: PageInfo;
+
+  @Field(() => Int, { description: "Exact: all the tenant's merchants, on all pages, counted on an index when this page is read." })
+  totalCount!: number;
 }

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Field, ObjectType } from 'type-graphql';
+import { Field, Int, ObjectType } from 'type-graphql';
 import { LiveApplication } from './live-application.type.js';
 import { PageInfo } from './page-info.type.js';
 
@@ -19,4 +19,10 @@ export class LiveApplicationConnection {
 
   @Field(() => PageInfo)
   pageInfo!: PageInfo;
+
+  @Field(() => Int, {
+    description:
+      "Exact: every application the filter matches, on all pages, counted when this page is read (read it only when you show it: it counts all the tenant's applications, or one merchant's with filter.appId, on an index).",
+  })
+  totalCount!: number;
 }

@@ -197,6 +197,14 @@ export class AuthorizersService {
     return { items: rows.slice(0, limit), hasNextPage: rows.length > limit };
   }
 
+  /** How many merchants the tenant has, exact (count(*) over authorizers_tenant_created_idx's range of the tenant). */
+  async count(ctx: TenantContext): Promise<number> {
+    const [row] = await inTenant(this.db, ctx.tenantId, (db) =>
+      db.select({ n: sql<number>`count(*)::int` }).from(authorizers).where(eq(authorizers.tenantId, ctx.tenantId)),
+    );
+    return row?.n ?? 0;
+  }
+
   /** From an `authorized` / `updateauthorized` push, after exchanging the authorization code. */
   async upsertAuthorized(ctx: TenantContext, input: Required<Omit<ImportAuthorizerInput, 'liveOpen'>>): Promise<Authorizer> {
     const { tenantId } = ctx;

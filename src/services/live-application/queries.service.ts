@@ -28,6 +28,7 @@ interface PageShape {
  */
 export class LiveApplicationQueries {
   private readonly pageQueries = new Map<string, ReturnType<LiveApplicationQueries['buildPageQuery']>>();
+  private readonly countQueries = new Map<string, ReturnType<LiveApplicationQueries['buildCountQuery']>>();
   private historyQuery: ReturnType<LiveApplicationQueries['buildHistoryQuery']> | undefined;
   private getQuery: ReturnType<LiveApplicationQueries['buildGetQuery']> | undefined;
 
@@ -49,9 +50,7 @@ export class LiveApplicationQueries {
     const limit = clampPageSize(args.first);
     const cursor = args.after ? decodeCursor(args.after) : undefined;
     if (args.after && !cursor) throw new DomainError('INVALID_INPUT', 'The "after" cursor is not one this API issued.');
-    const status = args.filter?.status;
-    const statuses = status == null ? [] : Array.isArray(status) ? status : [status];
-    const appId = args.filter?.appId;
+    const { appId, statuses } = filterValues(args.filter);
     const shape: PageShape = { appId: Boolean(appId), statuses: statuses.length > 0, cursor: cursor !== undefined };
     const key = `${+shape.appId}${+shape.statuses}${+shape.cursor}`;
     let query = this.pageQueries.get(key);
@@ -66,6 +65,23 @@ export class LiveApplicationQueries {
     const hasNextPage = rows.length > limit;
     if (hasNextPage) rows.length = limit;
     return { items: rows, hasNextPage };
+  }
+
+  /**
+   * How many applications the filter matches, exact (count(*) at read time, in the caller's
+   * tenant scope): an index range of the tenant (and merchant), reading each matching row once.
+   */
+  async count(ctx: TenantContext, filter?: ApplicationFilter | null): Promise<number> {
+    const { appId, statuses } = filterValues(filter);
+    const key = `${+Boolean(appId)}${+(statuses.length > 0)}`;
+    let query = this.countQueries.get(key);
+    if (!query) {
+      query = this.buildCountQuery(Boolean(appId), statuses.length > 0);
+      this.countQueries.set(key, query);
+    }
+    const prepared = query;
+    const [row] = await inTenant(this.deps.db, ctx.tenantId, () => prepared.execute({ tenantId: ctx.tenantId, appId, statuses }));
+    return row?.n ?? 0;
   }
 
   /** History of many applications in one query (the DataLoader batch function). */
@@ -144,6 +160,21 @@ export class LiveApplicationQueries {
       .prepare(`live_applications_page_${+shape.appId}${+shape.statuses}${+shape.cursor}`);
   }
 
+  private buildCountQuery(byAppId: boolean, byStatus: boolean) {
+    const a = liveApplications;
+    return this.deps.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(a)
+      .where(
+        and(
+          eq(a.tenantId, sql.placeholder('tenantId')),
+          byAppId ? eq(a.appId, sql.placeholder('appId')) : undefined,
+          byStatus ? sql`${a.status} = any(${sql.placeholder('statuses')}::text[])` : undefined,
+        ),
+      )
+      .prepare(`live_applications_count_${+byAppId}${+byStatus}`);
+  }
+
   private buildHistoryQuery() {
     const e = liveApplicationEvents;
     return this.deps.db
@@ -153,4 +184,9 @@ export class LiveApplicationQueries {
       .orderBy(e.applicationId, e.id)
       .prepare('live_application_history');
   }
+}
+
+function filterValues(filter: ApplicationFilter | null | undefined): { appId: string | null | undefined; statuses: ApplicationStatus[] } {
+  const status = filter?.status;
+  return { appId: filter?.appId, statuses: status == null ? [] : Array.isArray(status) ? status : [status] };
 }
