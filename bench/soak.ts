@@ -127,7 +127,9 @@ async function main(): Promise<number> {
   const cleanup = async () => {
     for (const c of cleanups.reverse()) await c().catch((err: unknown) => log(`cleanup: ${inspect(err, { depth: 1 })}`));
   };
+  // Interrupted (Ctrl+C, or a timeout's SIGTERM): stop the gateway processes and drop the database, never leave them behind.
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  process.once('SIGTERM', () => void cleanup().then(() => process.exit(143)));
 
   try {
     // Its own database, built from the migrations, dropped at the end.
