@@ -1,6 +1,7 @@
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import { type ApplicationChange, changeFeedKeys, parseChangeMessage } from './change-feed.js';
+import { TenantListeners } from './tenant-listeners.js';
 
 export type ChangeListener = (change: ApplicationChange) => void;
 
@@ -15,8 +16,8 @@ export type GapListener = (sinceMs: number) => void;
  * 10,000 GraphQL subscribers cost one Redis connection, not 10,000.
  */
 export class ChangeSubscriber {
-  private readonly listeners = new Map<string, Set<ChangeListener>>();
-  private readonly gapListeners = new Map<string, Set<GapListener>>();
+  private readonly listeners: TenantListeners<ApplicationChange>;
+  private readonly gapListeners: TenantListeners<number>;
   private readonly prefixLength: number;
   private started: Promise<unknown> | undefined;
   /** When the subscription connection was lost; undefined while it is up. */
@@ -28,6 +29,8 @@ export class ChangeSubscriber {
     private readonly logger: Logger,
   ) {
     this.prefixLength = `${prefix}:changes:`.length;
+    this.listeners = new TenantListeners(logger, 'change listener');
+    this.gapListeners = new TenantListeners(logger, 'gap listener');
   }
 
   start(): Promise<unknown> {
@@ -49,7 +52,7 @@ export class ChangeSubscriber {
 
   /** Also tells `onGap` when changes may have been missed (see GapListener). */
   onGap(tenantId: string, listener: GapListener): () => void {
-    return addTo(this.gapListeners, tenantId, listener);
+    return this.gapListeners.add(tenantId, listener);
   }
 
   private async resubscribed(): Promise<void> {
@@ -63,31 +66,21 @@ export class ChangeSubscriber {
     }
     this.lostAt = undefined;
     this.logger.warn({ lostForMs: Date.now() - since }, 'change subscription restored; subscribers replay what they missed');
-    for (const set of this.gapListeners.values()) {
-      for (const listener of set) {
-        try {
-          listener(since);
-        } catch (err) {
-          this.logger.error({ err }, 'gap listener threw');
-        }
-      }
-    }
+    this.gapListeners.emitAll(since);
   }
 
   /** Returns the function that removes the listener. */
   listen(tenantId: string, listener: ChangeListener): () => void {
-    return addTo(this.listeners, tenantId, listener);
+    return this.listeners.add(tenantId, listener);
   }
 
   get listenerCount(): number {
-    let n = 0;
-    for (const s of this.listeners.values()) n += s.size;
-    return n;
+    return this.listeners.count;
   }
 
   private dispatch(channel: string, message: string): void {
-    const set = this.listeners.get(channel.slice(this.prefixLength));
-    if (!set) return;
+    const tenantId = channel.slice(this.prefixLength);
+    if (!this.listeners.has(tenantId)) return;
     let change: ApplicationChange;
     try {
       change = parseChangeMessage(message);
@@ -95,25 +88,6 @@ export class ChangeSubscriber {
       this.logger.error({ err, channel }, 'unparseable change message');
       return;
     }
-    for (const listener of set) {
-      try {
-        listener(change);
-      } catch (err) {
-        this.logger.error({ err }, 'change listener threw');
-      }
-    }
+    this.listeners.emit(tenantId, change);
   }
-}
-
-function addTo<T>(map: Map<string, Set<T>>, key: string, value: T): () => void {
-  let set = map.get(key);
-  if (!set) {
-    set = new Set();
-    map.set(key, set);
-  }
-  set.add(value);
-  return () => {
-    set.delete(value);
-    if (set.size === 0) map.delete(key);
-  };
 }

@@ -1,6 +1,7 @@
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import type { LiveEventPublisher, LiveEventView } from '../services/live-ops/live-mirror.js';
+import { TenantListeners } from './tenant-listeners.js';
 
 /**
  * The live rooms' change feed, beside the applications' (change-feed.ts) and built the same way:
@@ -56,7 +57,7 @@ export type LiveEventListener = (event: LiveEventView) => void;
  * share its connection with the applications' ChangeSubscriber: each handles its own pattern only.
  */
 export class LiveEventSubscriber {
-  private readonly listeners = new Map<string, Set<LiveEventListener>>();
+  private readonly listeners: TenantListeners<LiveEventView>;
   private readonly keys: LiveEventFeedKeys;
   private readonly prefixLength: number;
   private started: Promise<unknown> | undefined;
@@ -68,6 +69,7 @@ export class LiveEventSubscriber {
   ) {
     this.keys = liveEventFeedKeys(prefix);
     this.prefixLength = this.keys.channelPattern.length - 1;
+    this.listeners = new TenantListeners(logger, 'live event listener');
   }
 
   start(): Promise<unknown> {
@@ -83,27 +85,16 @@ export class LiveEventSubscriber {
 
   /** Returns the function that removes the listener. */
   listen(tenantId: string, listener: LiveEventListener): () => void {
-    let set = this.listeners.get(tenantId);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(tenantId, set);
-    }
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0) this.listeners.delete(tenantId);
-    };
+    return this.listeners.add(tenantId, listener);
   }
 
   get listenerCount(): number {
-    let n = 0;
-    for (const s of this.listeners.values()) n += s.size;
-    return n;
+    return this.listeners.count;
   }
 
   private dispatch(channel: string, message: string): void {
-    const set = this.listeners.get(channel.slice(this.prefixLength));
-    if (!set) return;
+    const tenantId = channel.slice(this.prefixLength);
+    if (!this.listeners.has(tenantId)) return;
     let event: LiveEventView;
     try {
       event = parseLiveEvent(message);
@@ -111,12 +102,6 @@ export class LiveEventSubscriber {
       this.logger.error({ err, channel }, 'unparseable live event message');
       return;
     }
-    for (const listener of set) {
-      try {
-        listener(event);
-      } catch (err) {
-        this.logger.error({ err }, 'live event listener threw');
-      }
-    }
+    this.listeners.emit(tenantId, event);
   }
 }

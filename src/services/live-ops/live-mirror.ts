@@ -221,20 +221,12 @@ export async function mirrorRooms(
       .set({ syncedAt: now })
       .where(and(eq(liveRooms.tenantId, at.tenantId), eq(liveRooms.appId, at.appId), isNull(liveRooms.goneAt)));
   }
-  const events = await recordEvents(
+  const { events, deliveries } = await recordChanges(
     db,
+    clock,
     now,
-    changed
-      .filter((c) => c.statusChanged)
-      .map((c) => ({
-        tenantId: at.tenantId,
-        appId: at.appId,
-        type: 'live_room.updated' as const,
-        subjectId: c.row.roomId,
-        data: eventData(roomView(c.row), c.previous),
-      })),
+    changed.filter((c) => c.statusChanged).map((c) => roomEvent(at, c.row, c.previous)),
   );
-  const deliveries = await deliveriesOf(db, clock, events);
   const after = await db
     .select()
     .from(liveRooms)
@@ -289,18 +281,13 @@ export async function mirrorGoods(
     rows.push(row);
     if (!before || before.auditStatus !== row.auditStatus || before.goneAt !== null) changed.push({ row, previous: before?.auditStatus ?? null });
   }
-  const events = await recordEvents(
+  const recorded = await recordChanges(
     db,
+    clock,
     now,
-    changed.map((c) => ({
-      tenantId: at.tenantId,
-      appId: at.appId,
-      type: 'live_goods.updated' as const,
-      subjectId: c.row.goodsId,
-      data: eventData(goodsView(c.row), c.previous),
-    })),
+    changed.map((c) => goodsEvent(at, c.row, c.previous)),
   );
-  return { events, deliveries: await deliveriesOf(db, clock, events), goods: rows.map(goodsView) };
+  return { ...recorded, goods: rows.map(goodsView) };
 }
 
 /** A good deleted at WeChat: kept, marked removed, and announced. */
@@ -311,28 +298,18 @@ export async function removeGoods(db: Db, clock: Clock, at: { tenantId: string; 
     .set({ goneAt: now, updatedAt: now })
     .where(and(eq(liveGoods.tenantId, at.tenantId), eq(liveGoods.appId, at.appId), eq(liveGoods.goodsId, goodsId), isNull(liveGoods.goneAt)))
     .returning();
-  const events = await recordEvents(
+  return recordChanges(
     db,
+    clock,
     now,
-    rows.map((row) => ({
-      tenantId: at.tenantId,
-      appId: at.appId,
-      type: 'live_goods.updated' as const,
-      subjectId: row.goodsId,
-      data: eventData(goodsView(row), row.auditStatus),
-    })),
+    rows.map((row) => goodsEvent(at, row, row.auditStatus)),
   );
-  return { events, deliveries: await deliveriesOf(db, clock, events) };
 }
 
 /** The advisory lock namespace of live_events writers (the second key is the tenant's hash). */
 const LIVE_EVENTS_LOCK = 15_001;
 
-async function recordEvents(
-  db: Db,
-  now: Date,
-  events: { tenantId: string; appId: string; type: LiveEventType; subjectId: number; data: Record<string, unknown> }[],
-): Promise<LiveEventView[]> {
+async function recordEvents(db: Db, now: Date, events: NewEvent[]): Promise<LiveEventView[]> {
   if (events.length === 0) return [];
   // One writer of a tenant's events at a time until commit: ids then grow in commit order, so a
   // subscriber resuming after id N (src/events/live-event-feed.ts) never misses a smaller id committed later.
@@ -344,6 +321,28 @@ async function recordEvents(
     .values(events.map((e) => ({ ...e, createdAt: now })))
     .returning();
   return rows.map((r) => ({ ...r, cursor: String(r.id), type: r.type as LiveEventType }));
+}
+
+type NewEvent = { tenantId: string; appId: string; type: LiveEventType; subjectId: number; data: Record<string, unknown> };
+
+const roomEvent = (at: { tenantId: string; appId: string }, row: RoomRow, previous: string | null): NewEvent => ({
+  ...at,
+  type: 'live_room.updated',
+  subjectId: row.roomId,
+  data: eventData(roomView(row), previous),
+});
+
+const goodsEvent = (at: { tenantId: string; appId: string }, row: GoodsRow, previous: string | null): NewEvent => ({
+  ...at,
+  type: 'live_goods.updated',
+  subjectId: row.goodsId,
+  data: eventData(goodsView(row), previous),
+});
+
+/** The changes' live_events rows and their webhook deliveries, in the caller's transaction. */
+async function recordChanges(db: Db, clock: Clock, now: Date, changes: NewEvent[]): Promise<MirrorChanges> {
+  const events = await recordEvents(db, now, changes);
+  return { events, deliveries: await deliveriesOf(db, clock, events) };
 }
 
 function deliveriesOf(db: Db, clock: Clock, events: readonly LiveEventView[]): Promise<DueDelivery[]> {
@@ -362,16 +361,10 @@ export async function removeRoom(db: Db, clock: Clock, at: { tenantId: string; a
     .set({ goneAt: now, updatedAt: now })
     .where(and(eq(liveRooms.tenantId, at.tenantId), eq(liveRooms.appId, at.appId), eq(liveRooms.roomId, roomId), isNull(liveRooms.goneAt)))
     .returning();
-  const events = await recordEvents(
+  return recordChanges(
     db,
+    clock,
     now,
-    rows.map((row) => ({
-      tenantId: at.tenantId,
-      appId: at.appId,
-      type: 'live_room.updated' as const,
-      subjectId: row.roomId,
-      data: eventData(roomView(row), row.status),
-    })),
+    rows.map((row) => roomEvent(at, row, row.status)),
   );
-  return { events, deliveries: await deliveriesOf(db, clock, events) };
 }
