@@ -40,34 +40,35 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
+/** `wxlive room create` for the test merchant, two hours ahead, with the given anchor. */
+function roomCreate(anchorWechat: string): string[] {
+  const start = new Date(Math.ceil((Date.now() + 7200_000) / 1000) * 1000);
+  return [
+    'room',
+    'create',
+    '--tenant',
+    tenant.tenantId,
+    '--app-id',
+    appId,
+    '--name',
+    '冬季新品直播',
+    '--cover',
+    cover,
+    '--start',
+    start.toISOString(),
+    '--end',
+    new Date(start.getTime() + 3600_000).toISOString(),
+    '--anchor-name',
+    '主播小王',
+    '--anchor-wechat',
+    anchorWechat,
+    '--close-kf',
+  ];
+}
+
 describe('wxlive room and goods', () => {
   it('creates a room with its image uploaded from a file, and lists it (--json and a table)', async () => {
-    const start = new Date(Math.ceil((Date.now() + 7200_000) / 1000) * 1000);
-    const created = await runWxlive(
-      [
-        'room',
-        'create',
-        '--tenant',
-        tenant.tenantId,
-        '--app-id',
-        appId,
-        '--name',
-        '冬季新品直播',
-        '--cover',
-        cover,
-        '--start',
-        start.toISOString(),
-        '--end',
-        new Date(start.getTime() + 3600_000).toISOString(),
-        '--anchor-name',
-        '主播小王',
-        '--anchor-wechat',
-        'anchor_wang',
-        '--close-kf',
-        '--json',
-      ],
-      cliEnv,
-    );
+    const created = await runWxlive([...roomCreate('anchor_wang'), '--json'], cliEnv);
     expect(created.stderr).toBe('');
     expect(created.code).toBe(0);
     const { room } = JSON.parse(created.stdout) as { room: { roomId: number; status: string } };
@@ -86,31 +87,7 @@ describe('wxlive room and goods', () => {
   });
 
   it("says in one line what WeChat refused, with its errcode and the anchor's verification code", async () => {
-    const start = new Date(Math.ceil((Date.now() + 7200_000) / 1000) * 1000);
-    const run = await runWxlive(
-      [
-        'room',
-        'create',
-        '--tenant',
-        tenant.tenantId,
-        '--app-id',
-        appId,
-        '--name',
-        '冬季新品直播',
-        '--cover',
-        cover,
-        '--start',
-        start.toISOString(),
-        '--end',
-        new Date(start.getTime() + 3600_000).toISOString(),
-        '--anchor-name',
-        '主播小王',
-        '--anchor-wechat',
-        'unverified_wang',
-        '--close-kf',
-      ],
-      cliEnv,
-    );
+    const run = await runWxlive(roomCreate('unverified_wang'), cliEnv);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
