@@ -123,9 +123,11 @@ describe(`wxlive CLI (${cliInvocation().mode})`, () => {
 
   it('creates a named key that expires, lists its expiry and last use, and an expired key no longer authenticates', async () => {
     const { tenant } = await createTenantWithMerchants(env.database.db, env.box);
-    const clock = new ManualClock(Date.now());
+    // One instant for both: the expiry is an hour after the clock's start, so advancing an hour lands on it exactly.
+    const start = Date.now();
+    const clock = new ManualClock(start);
     const tenants = new TenantsService(env.database.db, env.box, clock);
-    const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+    const expiresAt = new Date(start + 3_600_000).toISOString();
     const created = await wxlive('apikey', 'create', '--tenant', tenant.id, '--scope', 'read', '--name', 'nightly export', '--expires-at', expiresAt, '--json');
     expect(created.code).toBe(0);
     const key = parse<{ apiKey: string; id: string; name: string; expiresAt: string }>(created.stdout);
