@@ -6,7 +6,8 @@
  * before the clock starts (they live 2 h; a real backlog mostly finds them cached). CPU per
  * application is reported per party: workers, this process (simulator and enqueue), Postgres,
  * Redis. Workers are not pinned (they share both cores with everything else).
- * `npx tsx bench/apply-pipeline.bench.ts`; about a minute.
+ * `npx tsx bench/apply-pipeline.bench.ts`; about a minute. BENCH_ROUNDS, BENCH_CONCURRENCY,
+ * BENCH_APPLICATIONS, BENCH_WORKERS (e.g. `2`) and BENCH_WORKER_ARGS (e.g. `--cpu-prof`) narrow it.
  */
 import { cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -195,6 +196,8 @@ function spawnWorker(env: TestEnv, wechatApiBase: string, concurrency: number, n
       WECHAT_API_BASE: wechatApiBase,
       LOG_LEVEL: 'info',
       WORKER_CONCURRENCY: String(concurrency),
+      // Its own metrics port: a fixed one collides between the two workers and with other gateways here.
+      METRICS_PORT: '0',
     },
   });
 }
@@ -229,6 +232,11 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     log: (line) => process.stderr.write(`${line}\n`),
     ...(process.env.BENCH_ROUNDS ? { rounds: Number(process.env.BENCH_ROUNDS) } : {}),
     ...(process.env.BENCH_CONCURRENCY ? { concurrency: Number(process.env.BENCH_CONCURRENCY) } : {}),
+    ...(process.env.BENCH_APPLICATIONS ? { applications: Number(process.env.BENCH_APPLICATIONS) } : {}),
+    // e.g. BENCH_WORKERS=2: only the 2-worker runs.
+    ...(process.env.BENCH_WORKERS ? { workerCounts: process.env.BENCH_WORKERS.split(',').map(Number) } : {}),
+    // e.g. BENCH_WORKER_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (split on spaces).
+    ...(process.env.BENCH_WORKER_ARGS ? { workerNodeArgs: process.env.BENCH_WORKER_ARGS.split(' ').filter(Boolean) } : {}),
   }).then(
     (result) => {
       process.stdout.write(`${JSON.stringify(result.median, null, 2)}\n`);

@@ -5,7 +5,10 @@
  *   pushes the receiver got per second until the last one; then the time from a push leaving the
  *   load generator to the receiver having it, at an even 100 pushes/s;
  * - tokens: `componentAccessToken` reads/s by one token-scoped key over GraphQL, against a bare
- *   Redis GET of the same cached token with the same concurrency.
+ *   Redis GET of the same cached token with the same concurrency; beside them, the floor: a plain
+ *   node:http server (bench/servers/bare-token.server.ts, on the gateway's core) answering the
+ *   same JSON from one GET, i.e. what HTTP itself costs. The per-key rate limit is lifted (as in
+ *   the other benchmarks): at its default 50/s nearly every read would be a 429.
  * The gateway is a child process pinned to core 0; the load, the receiver and the Redis client
  * run here (meant for core 1). `npx tsx bench/outbound.bench.ts`; about 40 s.
  */
@@ -36,8 +39,26 @@ export interface RelayRun {
 
 export interface OutboundFigures {
   relay: { runs: RelayRun[]; median: { storedPerSec: number; relayedPerSec: number } };
-  relayLatency: { ratePerSec: number; pushes: number; relayed: number; p50Ms: number; p99Ms: number; maxMs: number };
-  tokens: { connections: number; gatewayPerSec: number[]; redisGetPerSec: number[]; median: { gatewayPerSec: number; redisGetPerSec: number } };
+  relayLatency: {
+    ratePerSec: number;
+    pushes: number;
+    relayed: number;
+    p50Ms: number;
+    p99Ms: number;
+    maxMs: number;
+    /** Its baseline: push sent -> the gateway's answer to it (storing it), same pushes. */
+    answerP50Ms: number;
+    answerP99Ms: number;
+  };
+  tokens: {
+    connections: number;
+    gatewayPerSec: number[];
+    /** Reads that did not answer 2xx, per round (they are not counted above). */
+    gatewayFailed: number[];
+    redisGetPerSec: number[];
+    bareHttpPerSec: number[];
+    median: { gatewayPerSec: number; redisGetPerSec: number; bareHttpPerSec: number };
+  };
 }
 
 export interface OutboundBenchOptions {
@@ -45,6 +66,8 @@ export interface OutboundBenchOptions {
   secondsPerRun?: number;
   connections?: number;
   log?: (line: string) => void;
+  /** Which parts to run (default both; OUTBOUND_PARTS=relay or tokens when run directly). */
+  parts?: readonly ('relay' | 'tokens')[];
 }
 
 const TOKEN_QUERY = JSON.stringify({ query: '{ componentAccessToken { token expiresAt } }' });
@@ -54,6 +77,7 @@ export async function runOutboundBench(options: OutboundBenchOptions = {}): Prom
   const rounds = options.rounds ?? 3;
   const seconds = options.secondsPerRun ?? 4;
   const connections = options.connections ?? 20;
+  const parts = new Set(options.parts ?? ['relay', 'tokens']);
   const bench = await createBenchDatabase();
   const redisPrefix = `bench-${randomBytes(4).toString('hex')}`;
   const arrivals = new Map<string, number>();
@@ -70,6 +94,7 @@ export async function runOutboundBench(options: OutboundBenchOptions = {}): Prom
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const redis = new Redis(BENCH_REDIS_URL);
   let gateway: BenchProcess | undefined;
+  let bareHttp: BenchProcess | undefined;
   try {
     const tenant = await createBenchTenant(bench, 0);
     const tenants = new TenantsService(bench.database.db, bench.box, systemClock);
@@ -88,9 +113,13 @@ export async function runOutboundBench(options: OutboundBenchOptions = {}): Prom
         METRICS_PORT: '0',
         WEBHOOK_ALLOW_HTTP: 'true',
         WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',
+        RATE_LIMIT_PER_SECOND: '100000',
+        RATE_LIMIT_BURST: '1000000',
         BENCH_TENANT_ID: tenant.id,
       },
       cores: '0',
+      // OUTBOUND_PROFILE=dir: the gateway writes a V8 CPU profile there when it stops.
+      ...(process.env.OUTBOUND_PROFILE ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.OUTBOUND_PROFILE}`] } : {}),
     });
     const url = String(gateway.ready.url);
     const gql = async (key: string, body: string) => {
@@ -131,42 +160,58 @@ export async function runOutboundBench(options: OutboundBenchOptions = {}): Prom
       };
     };
 
-    await relayRun(1, 1_000); // warm-up: JIT, pools, scripts
     const runs: RelayRun[] = [];
-    for (let round = 1; round <= rounds; round++) {
+    if (parts.has('relay')) await relayRun(1, 1_000); // warm-up: JIT, pools, scripts
+    for (let round = 1; round <= (parts.has('relay') ? rounds : 0); round++) {
       const r = await relayRun(seconds, 20_000);
       runs.push(r);
       log(`outbound relay round ${round}: ${r.storedPerSec} stored/s, ${r.relayedPerSec} relayed/s (${r.relayed}/${r.stored})`);
     }
 
-    // At an even 100/s: push sent -> the receiver has it.
-    const latencyPushes = prepareMany(prepare, 401);
-    const sentAt = new Map<string, number>();
-    let next = 0;
-    const paced = await sendPaced({
-      url,
-      rate: 100,
-      seconds: 4,
-      connections,
-      next: () => {
-        const p = latencyPushes[next++ % latencyPushes.length] as Prepared;
-        sentAt.set(nonceOf(p), performance.now());
-        return { method: 'POST', path: p.path, headers: { 'content-type': 'text/xml' }, body: p.body };
-      },
-    });
-    const latencyOf = () => [...sentAt].flatMap(([nonce, at]) => (arrivals.has(nonce) ? [(arrivals.get(nonce) as number) - at] : []));
-    const waitUntil = performance.now() + 10_000;
-    while (latencyOf().length < paced.ok && performance.now() < waitUntil) await sleep(50);
-    const latencies = latencyOf();
-    const relayLatency = {
+    let relayLatency: OutboundFigures['relayLatency'] = {
       ratePerSec: 100,
-      pushes: paced.ok,
-      relayed: latencies.length,
-      p50Ms: round1(quantile(latencies, 0.5)),
-      p99Ms: round1(quantile(latencies, 0.99)),
-      maxMs: round1(Math.max(0, ...latencies)),
+      pushes: 0,
+      relayed: 0,
+      p50Ms: 0,
+      p99Ms: 0,
+      maxMs: 0,
+      answerP50Ms: 0,
+      answerP99Ms: 0,
     };
-    log(`outbound relay latency at 100/s: ${JSON.stringify(relayLatency)}`);
+    if (parts.has('relay')) {
+      // At an even 100/s: push sent -> the receiver has it.
+      const latencyPushes = prepareMany(prepare, 401);
+      const sentAt = new Map<string, number>();
+      const answers: number[] = [];
+      let next = 0;
+      const paced = await sendPaced({
+        url,
+        rate: 100,
+        seconds: 4,
+        connections,
+        next: () => {
+          const p = latencyPushes[next++ % latencyPushes.length] as Prepared;
+          sentAt.set(nonceOf(p), performance.now());
+          return { method: 'POST', path: p.path, headers: { 'content-type': 'text/xml' }, body: p.body };
+        },
+        onAnswered: (r) => answers.push(performance.now() - (sentAt.get(new URL(r.path, 'http://x').searchParams.get('nonce') ?? '') ?? 0)),
+      });
+      const latencyOf = () => [...sentAt].flatMap(([nonce, at]) => (arrivals.has(nonce) ? [(arrivals.get(nonce) as number) - at] : []));
+      const waitUntil = performance.now() + 10_000;
+      while (latencyOf().length < paced.ok && performance.now() < waitUntil) await sleep(50);
+      const latencies = latencyOf();
+      relayLatency = {
+        ratePerSec: 100,
+        pushes: paced.ok,
+        relayed: latencies.length,
+        p50Ms: round1(quantile(latencies, 0.5)),
+        p99Ms: round1(quantile(latencies, 0.99)),
+        maxMs: round1(Math.max(0, ...latencies)),
+        answerP50Ms: round1(quantile(answers, 0.5)),
+        answerP99Ms: round1(quantile(answers, 0.99)),
+      };
+      log(`outbound relay latency at 100/s: ${JSON.stringify(relayLatency)}`);
+    }
 
     // Tokens: the cached component token, as the token manager stores it, read by one key.
     const keys = componentTokenKeys(redisPrefix, tenant.id, tenant.input.componentAppId);
@@ -179,9 +224,11 @@ export async function runOutboundBench(options: OutboundBenchOptions = {}): Prom
     );
     const check = await gql(adminKey, TOKEN_QUERY);
     if (check.errors) throw new Error(`componentAccessToken: ${JSON.stringify(check.errors)}`);
-    const tokenRun = () =>
+    bareHttp = await spawnBenchProcess('bench/servers/bare-token.server.ts', { env: { REDIS_URL: BENCH_REDIS_URL, BENCH_TOKEN_KEY: keys.token }, cores: '0' });
+    const bareUrl = String(bareHttp.ready.url);
+    const tokenRun = (target = url) =>
       runLoad({
-        url,
+        url: target,
         connections,
         seconds,
         maxRequests: 1_000_000,
@@ -202,22 +249,38 @@ export async function runOutboundBench(options: OutboundBenchOptions = {}): Prom
       );
       return Math.round(ops / seconds);
     };
-    await tokenRun(); // warm-up
+    const tokenRounds = parts.has('tokens') ? rounds : 0;
+    if (tokenRounds > 0) await tokenRun(); // warm-up
+    if (tokenRounds > 0) await tokenRun(bareUrl);
     const gatewayPerSec: number[] = [];
+    const gatewayFailed: number[] = [];
     const redisGetPerSec: number[] = [];
-    for (let round = 1; round <= rounds; round++) {
+    const bareHttpPerSec: number[] = [];
+    for (let round = 1; round <= tokenRounds; round++) {
       const g = await tokenRun();
-      gatewayPerSec.push(g.failed > 0 && g.ok === 0 ? 0 : g.okPerSec);
+      gatewayPerSec.push(g.okPerSec);
+      gatewayFailed.push(g.failed);
       redisGetPerSec.push(await redisRun());
-      log(`outbound tokens round ${round}: ${gatewayPerSec.at(-1)} reads/s (${g.failed} failed), bare GET ${redisGetPerSec.at(-1)}/s`);
+      bareHttpPerSec.push((await tokenRun(bareUrl)).okPerSec);
+      log(
+        `outbound tokens round ${round}: ${gatewayPerSec.at(-1)} reads/s (${g.failed} failed), bare GET ${redisGetPerSec.at(-1)}/s, bare node:http + GET ${bareHttpPerSec.at(-1)}/s`,
+      );
     }
     return {
       relay: { runs, median: { storedPerSec: median(runs.map((r) => r.storedPerSec)), relayedPerSec: median(runs.map((r) => r.relayedPerSec)) } },
       relayLatency,
-      tokens: { connections, gatewayPerSec, redisGetPerSec, median: { gatewayPerSec: median(gatewayPerSec), redisGetPerSec: median(redisGetPerSec) } },
+      tokens: {
+        connections,
+        gatewayPerSec,
+        gatewayFailed,
+        redisGetPerSec,
+        bareHttpPerSec,
+        median: { gatewayPerSec: median(gatewayPerSec), redisGetPerSec: median(redisGetPerSec), bareHttpPerSec: median(bareHttpPerSec) },
+      },
     };
   } finally {
     await gateway?.stop();
+    await bareHttp?.stop();
     await new Promise<void>((resolve) => receiver.close(() => resolve()));
     redis.disconnect();
     await deleteRedisPrefix(redisPrefix);
@@ -229,6 +292,10 @@ const round1 = (x: number) => Math.round(x * 10) / 10;
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   pinSelf('1');
-  const figures = await runOutboundBench({ log: (line) => console.error(line) });
+  const only = process.env.OUTBOUND_PARTS;
+  const figures = await runOutboundBench({
+    log: (line) => console.error(line),
+    ...(only ? { parts: only.split(',').filter((p): p is 'relay' | 'tokens' => p === 'relay' || p === 'tokens') } : {}),
+  });
   console.log(JSON.stringify(figures, null, 2));
 }

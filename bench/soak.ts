@@ -1,36 +1,44 @@
 /**
- * The soak: `npm run soak -- --minutes N [--rate R]`.
+ * The soak: `npm run soak -- --minutes N [--load F | --rate R --pushes P --reads Q] [--subscribers S] [--chaos]`.
  *
  * Two API processes (ROLE=api, src/main.ts) and two workers (src/jobs/worker-main.ts) on a
  * database and Redis prefix of their own; the WeChat simulator in this process, pushing its open
- * events through a relay that spreads them over both API instances and redelivers as WeChat does;
- * graphql-ws subscribers on both instances; a load loop applying for merchants over GraphQL/HTTP
- * at a bounded rate, re-applying and cancelling some. At the end the ledger is checked (see
- * test/support/ledger.ts), every subscriber must have seen each application's final status, and
- * the summary gives applications, pushes and memory (VmRSS) per process at start and end. Exits
- * 1 when anything does not balance.
+ * events and customers' text messages (P a second) through a relay that spreads them over both
+ * API instances and redelivers as WeChat does; graphql-ws subscribers on both instances; the
+ * provider's other backends (a RELAY and an EVENTS endpoint per tenant on a receiver here);
+ * console page reads (Q a second); a load loop applying for merchants over GraphQL/HTTP at R a
+ * second, re-applying and cancelling some. `--load F` sets R, P and Q to the share F of the
+ * capacity `npm run bench` measured (see CAPACITY). At the end the ledgers are checked (see
+ * test/support/ledger.ts and test/faults/support/webhook-ledger.ts): every accepted application
+ * in its expected status, WeChat's calls accounted for, every push stored and processed, relayed
+ * verbatim and every committed change delivered signed, every subscriber at each application's
+ * final status; the summary gives memory (VmRSS) per process at start and end. Exits 1 when
+ * anything does not balance.
  *
  * `--chaos` adds, during the load: a worker SIGKILLed (and started again), Redis restarted (the
  * soak's own redis-server), every Postgres connection of the gateway terminated, and WeChat (the
  * simulator, behind a TCP proxy) unreachable for 30 s (a twentieth of the run when that is
- * shorter); plus a GraphQL read load (a console's page of applications with history, per tenant,
- * 5 a second). The console retries an apply a fault refused, as a console does. The ledger must
- * still balance: every accepted application in its expected status, WeChat's calls accounted
- * for (a call whose answer a fault lost may be made again: at most two unrecorded per merchant),
- * every push stored and processed, every subscriber at every final status, memory flat.
+ * shorter). The console retries an apply a fault refused, as a console does; a call whose answer
+ * a fault lost may be made again (at most two unrecorded per merchant). The ledgers must still
+ * balance and memory stay flat.
  */
 import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { inspect, parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
-import { eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, ne } from 'drizzle-orm';
+import { Redis } from 'ioredis';
 import { connectPostgres } from '../src/db/client.js';
-import { type ApplicationStatus, liveApplicationEvents, liveApplications } from '../src/db/tables.js';
+import { APPLICATION_STATUSES, type ApplicationStatus, liveApplicationEvents, liveApplications, webhookDeliveries } from '../src/db/tables.js';
 import { APPLY_QUEUE_NAME } from '../src/jobs/apply-queue.js';
 import { bullPrefix } from '../src/jobs/quota-keys.js';
+import { systemClock } from '../src/lib/clock.js';
 import { SecretBox } from '../src/lib/secret-box.js';
+import { MAX_IMPORT } from '../src/services/authorizers.service.js';
 import { TenantsService } from '../src/services/tenants.service.js';
+import { WebhookEndpointsService } from '../src/services/webhooks/endpoints.service.js';
 import { SimulatorAdmin } from '../src/wechat/simulator/admin-client.js';
 import { startSimulator } from '../src/wechat/simulator/server.js';
 import type { AppBehaviourInput } from '../src/wechat/simulator/types.js';
@@ -39,24 +47,83 @@ import { type GatewayProcess, readRssKiB, spawnGateway } from '../test/faults/su
 import { PushRelay } from '../test/faults/support/push-relay.js';
 import { RedisProcess } from '../test/faults/support/redis-process.js';
 import { freePort, TcpProxy } from '../test/faults/support/tcp-proxy.js';
+import { WebhookLedger, type WebhookLedgerReport } from '../test/faults/support/webhook-ledger.js';
 import { randomAppId, tenantInput } from '../test/support/fixtures.js';
 import { expectLedgerBalanced, LedgerImbalance, type LedgerReport } from '../test/support/ledger.js';
 import { adminSql, databaseUrl } from '../test/support/pg-admin.js';
 import { deleteKeys } from '../test/support/test-env.js';
-import { systemClock } from '../src/lib/clock.js';
+import { Receiver } from '../test/webhooks/outbound/support/receiver.js';
 
 const { values: args } = parseArgs({
-  options: { minutes: { type: 'string', default: '1' }, rate: { type: 'string', default: '4' }, chaos: { type: 'boolean', default: false } },
+  options: {
+    minutes: { type: 'string', default: '1' },
+    rate: { type: 'string' },
+    pushes: { type: 'string' },
+    reads: { type: 'string' },
+    subscribers: { type: 'string' },
+    load: { type: 'string' },
+    chaos: { type: 'boolean', default: false },
+  },
 });
+
+/**
+ * What `npm run bench` measured on this machine kind (the README's benchmark table; a run's
+ * bench/results/latest.json replaces them when it is there): applications SUBMITTED per second
+ * with two workers (figure 3), pushes processed per second (figure 2) and console page reads
+ * per second (figure 1). `--load F` runs the soak at the share F of it, split between the three.
+ */
+const CAPACITY = benchCapacity({ applies: 188, pushes: 166, reads: 376 });
+const SPLIT = { applies: 0.3, pushes: 0.4, reads: 0.3 };
+
 const minutes = Number(args.minutes);
-const rate = Number(args.rate);
 const chaos = args.chaos === true;
-if (!(minutes > 0) || !(rate > 0 && rate <= 50)) {
-  process.stderr.write('usage: npm run soak -- --minutes N [--rate applies-per-second, at most 50] [--chaos]\n');
+const load = args.load === undefined ? undefined : Number(args.load);
+const share = (kind: keyof typeof SPLIT) => (load === undefined ? undefined : Math.round(load * SPLIT[kind] * CAPACITY[kind]));
+const rate = Number(args.rate ?? share('applies') ?? 4);
+/** Customer messages per second, pushed to random merchants' message URLs (relayed to the provider). */
+const pushRate = Number(args.pushes ?? share('pushes') ?? (chaos ? 10 : 0));
+/** Console page reads per second, over both tenants. */
+const readRate = Number(args.reads ?? share('reads') ?? (chaos ? 10 : 0));
+/** Subscribers per tenant and API instance beyond the first (each checks every final status too). */
+const extraSubscribers = Number(args.subscribers ?? (load === undefined ? 0 : 10));
+if (
+  !(minutes > 0) ||
+  !(rate > 0 && rate <= 100) ||
+  !(pushRate >= 0 && pushRate <= 500) ||
+  !(readRate >= 0 && readRate <= 1000) ||
+  !(Number.isInteger(extraSubscribers) && extraSubscribers >= 0 && extraSubscribers <= 200) ||
+  (load !== undefined && !(load > 0 && load <= 2))
+) {
+  process.stderr.write(
+    'usage: npm run soak -- --minutes N [--load share-of-bench-capacity | --rate applies/s (<= 100) --pushes messages/s --reads reads/s] [--subscribers N] [--chaos]\n',
+  );
   process.exit(2);
 }
 const durationMs = Math.round(minutes * 60_000);
 const TENANTS = 2;
+
+function benchCapacity(fallback: { applies: number; pushes: number; reads: number }): typeof fallback & { source: string } {
+  const file = fileURLToPath(new URL('./results/latest.json', import.meta.url));
+  if (!existsSync(file)) return { ...fallback, source: 'the README benchmark table' };
+  try {
+    const { figures, date } = JSON.parse(readFileSync(file, 'utf8')) as {
+      date: string;
+      figures: {
+        query?: { median?: { gateway?: { okPerSec?: number } } };
+        webhook?: { processedPerSecMedian?: number };
+        pipeline?: { median?: { perSecondByWorkers?: Record<string, number> } };
+      };
+    };
+    return {
+      applies: figures.pipeline?.median?.perSecondByWorkers?.['2'] ?? fallback.applies,
+      pushes: figures.webhook?.processedPerSecMedian ?? fallback.pushes,
+      reads: figures.query?.median?.gateway?.okPerSec ?? fallback.reads,
+      source: `bench/results/latest.json of ${date}`,
+    };
+  } catch {
+    return { ...fallback, source: 'the README benchmark table (bench/results/latest.json unreadable)' };
+  }
+}
 
 /** What each merchant does at WeChat, and where its application should end. */
 type Kind = 'opens' | 'waits' | 'not_paid' | 'busy_once' | 'slow' | 'cancelled';
@@ -108,14 +175,18 @@ interface Subscriber {
   name: string;
   tenant: number;
   events: number;
-  /** Every status delivered, per application id. */
-  seen: Map<string, Set<string>>;
+  /** Every status delivered, per application id: one bit per status (APPLICATION_STATUSES). */
+  seen: Map<string, number>;
   last: Map<string, string>;
+  /** Times its socket came back after a loss (it then resumes after its last cursor). */
+  reconnects: () => number;
   dispose(): Promise<void>;
 }
 
 const log = (line: string) => process.stdout.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const pct = (x: number) => `${Math.round(x * 100)} %`;
+const statusBit = (status: string) => 1 << APPLICATION_STATUSES.indexOf(status as ApplicationStatus);
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 
 async function main(): Promise<number> {
@@ -178,6 +249,9 @@ async function main(): Promise<number> {
       APPLY_BACKOFF_MS: '500',
       JOBS_RECONCILE_INTERVAL_MS: '5000',
       WORKER_CONCURRENCY: '10',
+      // The provider's backends (the soak's receiver) are on loopback, over http.
+      WEBHOOK_ALLOW_HTTP: 'true',
+      WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',
     };
     const processes: GatewayProcess[] = await Promise.all([
       spawnGateway('api', { ...env, PORT: String(await freePort()) }),
@@ -197,7 +271,19 @@ async function main(): Promise<number> {
     // Tenants, their merchants in the simulator and in the gateway (imported over GraphQL).
     // A tick applies for 1.2 merchants on average (a batch of three every tenth): enough for the whole run.
     const perTenant = Math.ceil((1.2 * rate * durationMs) / 1000 / TENANTS) + 10;
-    const tenantsService = new TenantsService(database.db, new SecretBox(secretKey), systemClock);
+    const box = new SecretBox(secretKey);
+    const tenantsService = new TenantsService(database.db, box, systemClock);
+    // The provider's other backends: a RELAY endpoint (every push, verbatim) and an EVENTS endpoint
+    // (signed application.updated events) per tenant, on a receiver here, checked by the webhook ledger.
+    const receiver = await new Receiver().start();
+    cleanups.push(() => receiver.stop());
+    const webhookLedger = new WebhookLedger(database.db, receiver, relay.records);
+    const endpointsService = new WebhookEndpointsService({
+      db: database.db,
+      box,
+      clock: systemClock,
+      urlPolicy: { allowHttp: true, allowPrivateAddresses: true },
+    });
     const clients: GatewayClient[] = [];
     const merchants: Merchant[] = [];
     for (let t = 0; t < TENANTS; t++) {
@@ -215,15 +301,20 @@ async function main(): Promise<number> {
       if (ticket.push?.body !== 'success') throw new Error(`ticket push not acknowledged: ${JSON.stringify(ticket.push)}`);
       const client = new GatewayClient(apiUrls, tenant.id, apiKey.key);
       const imports = [];
+      const tenantMerchants: string[] = [];
       for (let i = 0; i < perTenant; i++) {
         const m: Merchant = { tenant: t, appId: randomAppId(), kind: kindOf(i) };
         const { refreshToken } = await simAdmin.addAuthorizer({ componentAppId: input.componentAppId, appId: m.appId, funcInfo: [1, 52] });
         await simAdmin.setBehaviour(behaviour(m.appId, m.kind, i));
         imports.push({ appId: m.appId, refreshToken, permissionSets: [1, 52] });
         merchants.push(m);
+        tenantMerchants.push(m.appId);
       }
-      await client.importAuthorizers(imports);
+      for (let i = 0; i < imports.length; i += MAX_IMPORT) await client.importAuthorizers(imports.slice(i, i + MAX_IMPORT));
       clients.push(client);
+      const ledgerTenant = { tenantId: tenant.id, componentAppId: input.componentAppId, appIds: tenantMerchants, input };
+      await webhookLedger.endpoint(endpointsService, ledgerTenant, 'RELAY');
+      await webhookLedger.endpoint(endpointsService, ledgerTenant, 'EVENTS');
     }
     const kindByApp = new Map(merchants.map((m) => [m.appId, m.kind]));
 
@@ -231,20 +322,26 @@ async function main(): Promise<number> {
     const subscribers: Subscriber[] = [];
     for (const [t, client] of clients.entries()) {
       for (const [i, url] of apiUrls.entries()) {
-        const s: Subscriber = { name: `tenant ${t + 1} on api-${i + 1}`, tenant: t, events: 0, seen: new Map(), last: new Map(), dispose: async () => {} };
-        const sub = client.subscribe(url, (change) => {
-          s.events++;
-          let set = s.seen.get(change.id);
-          if (!set) {
-            set = new Set();
-            s.seen.set(change.id, set);
-          }
-          set.add(change.status);
-          s.last.set(change.id, change.status);
-        });
-        s.dispose = sub.dispose;
-        subscribers.push(s);
-        await sub.connected;
+        for (let n = 0; n <= extraSubscribers; n++) {
+          const s: Subscriber = {
+            name: `tenant ${t + 1} on api-${i + 1}${n === 0 ? '' : ` #${n + 1}`}`,
+            tenant: t,
+            events: 0,
+            seen: new Map(),
+            last: new Map(),
+            reconnects: () => 0,
+            dispose: async () => {},
+          };
+          const sub = client.subscribe(url, (change) => {
+            s.events++;
+            s.seen.set(change.id, (s.seen.get(change.id) ?? 0) | statusBit(change.status));
+            s.last.set(change.id, change.status);
+          });
+          s.dispose = sub.dispose;
+          s.reconnects = sub.reconnects;
+          subscribers.push(s);
+          await sub.connected;
+        }
       }
     }
     cleanups.push(() => Promise.all(subscribers.map((s) => s.dispose())));
@@ -253,7 +350,16 @@ async function main(): Promise<number> {
     const rssStart = processes.map((p) => p.rssKiB());
     const rssPeak = [...rssStart];
     const selfStart = readRssKiB(process.pid);
-    log(`${merchants.length} merchants in ${TENANTS} tenants; ${subscribers.length} subscribers; load for ${minutes} min at ${rate} applies/s`);
+    const shares = [
+      `${rate} applies/s (${pct(rate / CAPACITY.applies)})`,
+      `${pushRate} messages/s (${pct(pushRate / CAPACITY.pushes)})`,
+      `${readRate} reads/s (${pct(readRate / CAPACITY.reads)})`,
+    ];
+    const loadShare = rate / CAPACITY.applies + pushRate / CAPACITY.pushes + readRate / CAPACITY.reads;
+    log(`${merchants.length} merchants in ${TENANTS} tenants; ${subscribers.length} subscribers; load for ${minutes} min: ${shares.join(', ')}`);
+    log(
+      `  ${pct(loadShare)} of the capacity npm run bench measured (${CAPACITY.applies} applies/s, ${CAPACITY.pushes} pushes/s, ${CAPACITY.reads} reads/s; ${CAPACITY.source})`,
+    );
 
     // The load: one apply per tick, a batch of three every tenth, a re-apply now and then, cancels.
     const started = Date.now();
@@ -272,9 +378,10 @@ async function main(): Promise<number> {
       });
     }, 1_000);
     const progress = setInterval(() => {
+      webhookLedger.verifyArrived();
       const accepted = clients.reduce((n, c) => n + c.accepted.length, 0);
       log(
-        `${Math.round((Date.now() - started) / 1000)} s: ${accepted} accepted, ${relay.records.length} pushes, ${subscribers.reduce((n, s) => n + s.events, 0)} deliveries`,
+        `${Math.round((Date.now() - started) / 1000)} s: ${accepted} accepted, ${relay.records.length} pushes, ${subscribers.reduce((n, s) => n + s.events, 0)} deliveries, ${receiver.received.length} webhooks, ${reads.ok} reads`,
       );
     }, 10_000);
     /** A console retries what a fault refused (re-applying answers with the same application). */
@@ -328,17 +435,40 @@ async function main(): Promise<number> {
     const faults: string[] = [];
     const reads = { ok: 0, failed: 0 };
     let loadOver = false;
-    const readers = chaos
-      ? clients.map(async (c) => {
-          while (!loadOver) {
-            await c.readPage().then(
-              () => reads.ok++,
-              () => reads.failed++,
-            );
-            await sleep(200);
-          }
-        })
-      : [];
+    // Reads and customer messages at their own even pace, beside the applies, until the load is over.
+    const paced = async (perSecond: number, maxInFlight: number, one: (n: number) => Promise<unknown>) => {
+      if (perSecond <= 0) return;
+      const inFlightNow = new Set<Promise<unknown>>();
+      for (let n = 0; !loadOver; n++) {
+        const due = started + (n * 1000) / perSecond;
+        if (due > Date.now()) await sleep(due - Date.now());
+        while (inFlightNow.size >= maxInFlight) await Promise.race(inFlightNow);
+        const p = one(n).finally(() => inFlightNow.delete(p));
+        inFlightNow.add(p);
+      }
+      await Promise.all(inFlightNow);
+    };
+    const messages = { sent: 0, failed: 0 };
+    const readers = [
+      paced(readRate, 16, (n) =>
+        (clients[n % clients.length] as GatewayClient).readPage().then(
+          () => reads.ok++,
+          () => reads.failed++,
+        ),
+      ),
+      paced(pushRate, 32, (n) =>
+        simAdmin
+          .pushMessage({
+            appId: (merchants[(n * 7919) % merchants.length] as Merchant).appId,
+            content: `soak message ${n}`,
+            fromUserName: `o_customer_${n % 97}`,
+          })
+          .then(
+            () => messages.sent++,
+            () => messages.failed++,
+          ),
+      ),
+    ];
     const at = (fraction: number) => sleep(Math.max(0, started + fraction * durationMs - Date.now()));
     const fault = async (name: string, run: () => Promise<unknown>) => {
       const t0 = Date.now();
@@ -426,25 +556,49 @@ async function main(): Promise<number> {
     }
     // Subscribers get the last change a little after the row is written.
     const tenantIds = clients.map((c) => c.tenantId);
-    const finalRows = await database.db
-      .select({ id: liveApplications.id, status: liveApplications.status })
-      .from(liveApplications)
-      .where(inArray(liveApplications.tenantId, tenantIds));
-    const rows = new Map<string, string>(finalRows.map((r) => [r.id, r.status]));
+    // Read again before each check: a backlogged run keeps moving rows after the ledger gave up.
+    const readRows = () =>
+      database.db
+        .select({ id: liveApplications.id, status: liveApplications.status })
+        .from(liveApplications)
+        .where(inArray(liveApplications.tenantId, tenantIds));
+    const finalRows = await readRows();
+    let rows = new Map<string, string>(finalRows.map((r) => [r.id, r.status]));
+    const refreshRows = async () => {
+      rows = new Map((await readRows()).map((r) => [r.id, r.status]));
+    };
     const missed = () =>
       subscribers.map((s) => ({
         s,
-        missing: accepted.filter((a) => clients[s.tenant]?.tenantId === a.tenantId && !s.seen.get(a.id)?.has(rows.get(a.id) ?? '')),
+        missing: accepted.filter((a) => clients[s.tenant]?.tenantId === a.tenantId && ((s.seen.get(a.id) ?? 0) & statusBit(rows.get(a.id) ?? '')) === 0),
       }));
     let gaps = missed();
     for (let i = 0; i < 20 && gaps.some((g) => g.missing.length > 0); i++) {
       await sleep(250);
+      await refreshRows();
       gaps = missed();
+    }
+    // The outbound side: every acknowledged push relayed verbatim, every committed change delivered signed.
+    let webhooks: WebhookLedgerReport;
+    try {
+      webhooks = await webhookLedger.expectBalanced({ timeoutMs: chaos ? 60_000 : 30_000 });
+    } catch {
+      webhooks = await webhookLedger.check();
     }
     clearInterval(sampler);
     const rssEnd = processes.map((p) => p.rssKiB());
     const selfEnd = readRssKiB(process.pid);
-    const outOfOrder = subscribers.reduce((n, s) => n + accepted.filter((a) => s.last.has(a.id) && s.last.get(a.id) !== rows.get(a.id)).length, 0);
+    // A subscriber that got the final status and then an older one shows a stale state: a problem.
+    await refreshRows();
+    const outOfOrder = subscribers.reduce(
+      (n, s) =>
+        n +
+        accepted.filter((a) => {
+          const final = rows.get(a.id) ?? '';
+          return ((s.seen.get(a.id) ?? 0) & statusBit(final)) !== 0 && s.last.get(a.id) !== final;
+        }).length,
+      0,
+    );
 
     // Graceful stop: subscribers leave, then every process drains and exits 0.
     await Promise.all(subscribers.map((s) => s.dispose().catch(() => {})));
@@ -452,8 +606,15 @@ async function main(): Promise<number> {
 
     const problems: string[] = [];
     problems.push(...report.problems);
+    problems.push(...webhooks.problems.slice(0, 20));
+    if (webhooks.problems.length > 20) problems.push(`... and ${webhooks.problems.length - 20} more webhook ledger problems`);
+    if (messages.failed > 0) problems.push(`${messages.failed} customer messages the simulator could not push (its admin API failed)`);
     // What a stuck application's job is doing, to say why it is stuck rather than only that it is.
-    const stuck = finalRows.filter((r) => r.status === 'QUEUED');
+    const expectedOf = (id: string) => {
+      const a = accepted.find((x) => x.id === id);
+      return KINDS.find((k) => k.kind === kindByApp.get(a?.appId ?? ''))?.expect ?? ['OPENED'];
+    };
+    const stuck = finalRows.filter((r) => r.status === 'QUEUED' || !expectedOf(r.id).includes(r.status as ApplicationStatus));
     if (stuck.length > 0) {
       const queue = new Queue(APPLY_QUEUE_NAME, { connection: redis, prefix: bullPrefix(redisPrefix) });
       for (const r of stuck.slice(0, 10)) {
@@ -463,15 +624,65 @@ async function main(): Promise<number> {
           .select({ type: liveApplicationEvents.type, errcode: liveApplicationEvents.errcode, message: liveApplicationEvents.message })
           .from(liveApplicationEvents)
           .where(eq(liveApplicationEvents.applicationId, r.id));
+        const appId = accepted.find((a) => a.id === r.id)?.appId;
+        const pushes = relay.records.filter((p) => p.appId === appId && p.kind === 'event');
         problems.push(
-          `  ${r.id}: job ${state}${job ? `, ${job.attemptsMade} attempts, delay ${job.delay} ms, failed: ${job.failedReason ?? '-'}, data ${JSON.stringify(job.data).slice(0, 160)}` : ''}; history ${history.map((h) => `${h.type}${h.errcode === null ? '' : `(${h.errcode})`}${h.message ? ` ${h.message.slice(0, 60)}` : ''}`).join(' → ')}`,
+          `  ${r.id} ${r.status} (${kindByApp.get(appId ?? '')}; pushes to it: ${pushes.map((p) => `${new Date(p.atMs).toISOString().slice(11, 23)} ${p.status}`).join(', ') || 'none'}): job ${state}${job ? `, ${job.attemptsMade} attempts, delay ${job.delay} ms, failed: ${job.failedReason ?? '-'}, data ${JSON.stringify(job.data).slice(0, 160)}` : ''}; history ${history.map((h) => `${h.type}${h.errcode === null ? '' : `(${h.errcode})`}${h.message ? ` ${h.message.slice(0, 60)}` : ''}`).join(' → ')}`,
         );
       }
       await queue.close();
     }
-    for (const g of gaps) if (g.missing.length > 0) problems.push(`subscriber ${g.s.name} never saw the final status of ${g.missing.length} applications`);
+    const named = (bits: number) => APPLICATION_STATUSES.filter((st) => (bits & statusBit(st)) !== 0).join('+') || 'nothing';
+    // When each status a subscriber missed was committed, to place it against the chaos timeline.
+    const committedAt = new Map<string, string>();
+    const missedIds = [...new Set(gaps.flatMap((g) => g.missing.slice(0, 3).map((a) => a.id)))];
+    if (missedIds.length > 0) {
+      const events = await database.db
+        .select({ applicationId: liveApplicationEvents.applicationId, status: liveApplicationEvents.status, createdAt: liveApplicationEvents.createdAt })
+        .from(liveApplicationEvents)
+        .where(inArray(liveApplicationEvents.applicationId, missedIds));
+      for (const e of events) {
+        if (e.status !== null && e.status === rows.get(e.applicationId))
+          committedAt.set(
+            e.applicationId,
+            `${e.createdAt.toISOString().slice(11, 23)}, ${((e.createdAt.getTime() - started) / 1000).toFixed(1)} s into the load`,
+          );
+      }
+    }
+    for (const g of gaps) {
+      if (g.missing.length === 0) continue;
+      const sample = g.missing
+        .slice(0, 3)
+        .map(
+          (a) =>
+            `${a.id.slice(0, 8)} ${rows.get(a.id)} committed ${committedAt.get(a.id) ?? '?'} (saw ${named(g.s.seen.get(a.id) ?? 0)}, last ${g.s.last.get(a.id) ?? '-'})`,
+        );
+      problems.push(
+        `subscriber ${g.s.name} (reconnected ${g.s.reconnects()} times) never saw the final status of ${g.missing.length} applications: ${sample.join('; ')}`,
+      );
+    }
+    // Outbound deliveries not delivered, by state and last error: why a relay or event is missing.
+    const undelivered = await database.db
+      .select({
+        status: webhookDeliveries.status,
+        eventType: webhookDeliveries.eventType,
+        attempts: webhookDeliveries.attempts,
+        lastError: webhookDeliveries.lastError,
+      })
+      .from(webhookDeliveries)
+      .where(and(inArray(webhookDeliveries.tenantId, tenantIds), ne(webhookDeliveries.status, 'DELIVERED')));
+    if (webhooks.problems.length > 0 && undelivered.length > 0) {
+      problems.push(
+        `  undelivered: ${undelivered
+          .slice(0, 5)
+          .map((d) => `${d.eventType} ${d.status} after ${d.attempts} attempts (${d.lastError?.slice(0, 80) ?? 'no error'})`)
+          .join('; ')}${undelivered.length > 5 ? `; ${undelivered.length - 5} more` : ''}`,
+      );
+    }
     exits.forEach((code, i) => {
-      if (code !== 0) problems.push(`${names[i]} exited ${code} at shutdown`);
+      if (code === 0) return;
+      const hung = (processes[i]?.problems ?? []).filter((line) => line.includes('shutdown step still running')).pop();
+      problems.push(`${names[i]} exited ${code} at shutdown${hung ? `: ${hung.slice(0, 200)}` : ''}`);
     });
     const errorLogs: string[] = [];
     processes.forEach((p, i) => {
@@ -488,6 +699,7 @@ async function main(): Promise<number> {
       const end = rssEnd[i] ?? 0;
       if (end > start * 1.5 && end - start > 100 * 1024) problems.push(`${names[i]} memory grew from ${mib(start)} to ${mib(end)}`);
     });
+    if (outOfOrder > 0) problems.push(`${outOfOrder} times a subscriber's last status for an application was older than one it had already seen`);
     for (const e of errors.slice(0, 5)) problems.push(`load: ${e}`);
 
     const f = report.figures;
@@ -501,7 +713,10 @@ async function main(): Promise<number> {
       `applications: ${accepted.length} accepted${refused > 0 ? `, ${refused} refused` : ''} — ${statuses}`,
       `applyliveinfo calls: ${f.applyCalls} (${f.unrecordedCalls} with no recorded outcome)`,
       `pushes: ${relay.records.length} (${f.pushesAcknowledged} acknowledged, ${f.pushesRefused} refused, ${redeliveries} redeliveries); inbox ${f.inboxRows} rows, ${f.inboxUnprocessed} unprocessed`,
-      `subscriptions: ${subscribers.length} subscribers, ${subscribers.reduce((n, s) => n + s.events, 0)} deliveries, ${outOfOrder} ended on an older status than the row's`,
+      `customer messages pushed: ${messages.sent}; reads: ${reads.ok} answered, ${reads.failed} failed`,
+      `webhooks: relay ${webhooks.figures.relaysReceived} of ${webhooks.figures.relaysExpected} acknowledged pushes verbatim, events ${webhooks.figures.eventsReceived} of ${webhooks.figures.eventsExpected} committed changes signed, ${webhooks.figures.duplicates} duplicates (at least once)`,
+      `load: ${shares.join(', ')}: ${pct(loadShare)} of the bench capacity (${CAPACITY.source})`,
+      `subscriptions: ${subscribers.length} subscribers, ${subscribers.reduce((n, s) => n + s.events, 0)} deliveries, ${subscribers.reduce((n, s) => n + s.reconnects(), 0)} reconnects (each resumed after its last cursor), ${outOfOrder} ended on an older status after the final one`,
       'memory (VmRSS): process      start      end      peak',
       ...processes.map(
         (p, i) =>
@@ -512,7 +727,7 @@ async function main(): Promise<number> {
         ? [
             `chaos: ${faults.length === 0 ? 'no fault ran' : ''}`,
             ...faults.map((f) => `  ${f}`),
-            `  GraphQL reads: ${reads.ok} answered, ${reads.failed} failed; console retries of refused mutations: ${consoleRetries}`,
+            `  console retries of refused mutations: ${consoleRetries}`,
             ...(errorLogs.length > 0 ? ['  error log lines (expected around faults):', ...errorLogs] : []),
           ]
         : []),

@@ -5,11 +5,18 @@
  * through the same pool. Then, at half the gateway's measured rate, the time from a push leaving
  * the load generator to a graphql-ws subscriber receiving the change. Servers are child processes
  * pinned to core 0; the load (autocannon) and the subscriber run here (meant for core 1).
- * `npx tsx bench/webhook-ingest.bench.ts`; about 45 s.
+ * `npx tsx bench/webhook-ingest.bench.ts`; about 45 s. Options (environment):
+ * WEBHOOK_BENCH_ROUNDS (default 3) and WEBHOOK_BENCH_SECONDS (per run, default 5) shorten it;
+ * WEBHOOK_BENCH_POOL sets the servers' DB_POOL_SIZE (default 10; the gateway processes
+ * DB_POOL_SIZE - 2 pushes at once); WEBHOOK_BENCH_CPU_PROF=dir writes the gateway's CPU profile
+ * there. Each gateway run also reports the Postgres transactions per push (pg_stat_database of
+ * the bench database, receipt to processed, the bench's own polling included), a figure the
+ * machine's load moves little.
  */
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { count, eq } from 'drizzle-orm';
+import { count, eq, sql } from 'drizzle-orm';
+import { rowsOf } from '../src/db/client.js';
 import { webhookInbox } from '../src/db/tables.js';
 import { MsgCrypt, plainSignature } from '../src/wechat/wire/msg-crypt.js';
 import { pushIdentity, readQuery, verifyPush } from '../src/webhooks/push-verifier.js';
@@ -36,6 +43,8 @@ export interface IngestRun {
    */
   processedPerSec?: number;
   postgresCpuUsPerPush: number;
+  /** Gateway only: committed and rolled-back transactions of the bench database per stored push, until processed. */
+  transactionsPerPush?: number;
 }
 
 export interface WebhookIngestFigures {
@@ -97,7 +106,13 @@ export async function runWebhookIngestBench(options: WebhookBenchOptions = {}): 
     log(`webhook crypto+parse: ${cryptoParseOpsPerSec} ops/s in-process`);
 
     const env = serverEnv(bench, tenant, redisPrefix);
-    const gateway = await spawnBenchProcess('bench/servers/gateway.server.ts', { env, cores: options.serverCores ?? '0' });
+    // WEBHOOK_BENCH_CPU_PROF=dir: the gateway writes a V8 CPU profile there when it stops.
+    const profDir = process.env.WEBHOOK_BENCH_CPU_PROF;
+    const gateway = await spawnBenchProcess('bench/servers/gateway.server.ts', {
+      env,
+      cores: options.serverCores ?? '0',
+      ...(profDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] } : {}),
+    });
     running.push(gateway);
     const plain = await spawnBenchProcess('bench/servers/plain-insert.server.ts', { env, cores: options.serverCores ?? '0' });
     running.push(plain);
@@ -111,6 +126,7 @@ export async function runWebhookIngestBench(options: WebhookBenchOptions = {}): 
       const eventType = which === 'gateway' ? 'wxa_live_apply_event' : 'plain';
       const before = await storedCount(bench, eventType);
       const processed0 = await processedCount(bench);
+      const xact0 = await transactionCount(bench);
       const t0 = performance.now();
       const cpu0 = p.cpuSeconds();
       const pg0 = cpuSecondsOf('postgres');
@@ -125,13 +141,18 @@ export async function runWebhookIngestBench(options: WebhookBenchOptions = {}): 
       const stored = (await storedCount(bench, eventType)) - before;
       const per = (s: number) => Math.round((s * 1e6) / Math.max(1, stored));
       let processedPerSec: number | undefined;
+      let transactionsPerPush: number | undefined;
       if (which === 'gateway') {
         // The backlog is worked off here, so it does not weigh on the next run either.
         await waitProcessed(bench, 30_000);
         processedPerSec = Math.round(((await processedCount(bench)) - processed0) / ((performance.now() - t0) / 1000));
+        // Backends report their counts at most once a second.
+        await sleep(1500);
+        transactionsPerPush = Math.round((((await transactionCount(bench)) - xact0) / Math.max(1, stored)) * 100) / 100;
       }
       return {
         ...(processedPerSec === undefined ? {} : { processedPerSec }),
+        ...(transactionsPerPush === undefined ? {} : { transactionsPerPush }),
         storedPerSec: Math.round(stored / result.seconds),
         stored,
         failed: result.failed,
@@ -153,7 +174,7 @@ export async function runWebhookIngestBench(options: WebhookBenchOptions = {}): 
         const r = await run(which, seconds, prepareMany(prepare, perRun));
         runs[which].push(r);
         log(
-          `webhook round ${round} ${which}: ${r.storedPerSec} stored/s, p99 ${r.p99Ms} ms, CPU/push µs: server ${r.cpuUsPerPush}, postgres ${r.postgresCpuUsPerPush}; ${r.failed} failed${r.processedPerSec === undefined ? '' : `; ${r.processedPerSec} processed/s`}`,
+          `webhook round ${round} ${which}: ${r.storedPerSec} stored/s, p99 ${r.p99Ms} ms, CPU/push µs: server ${r.cpuUsPerPush}, postgres ${r.postgresCpuUsPerPush}; ${r.failed} failed${r.processedPerSec === undefined ? '' : `; ${r.processedPerSec} processed/s (${(r.processedPerSec / Math.max(1, r.storedPerSec)).toFixed(2)}x), ${r.transactionsPerPush} Postgres transactions/push`}`,
         );
       }
     }
@@ -242,7 +263,7 @@ async function measureLatency(
 function serverEnv(bench: BenchDatabase, tenant: BenchTenant, redisPrefix: string): Record<string, string> {
   return {
     DATABASE_URL: bench.url,
-    DB_POOL_SIZE: '10',
+    DB_POOL_SIZE: process.env.WEBHOOK_BENCH_POOL ?? '10',
     REDIS_URL: BENCH_REDIS_URL,
     REDIS_PREFIX: redisPrefix,
     SECRET_KEY: bench.secretKey.toString('base64'),
@@ -316,6 +337,11 @@ async function storedCount(bench: BenchDatabase, eventType: string): Promise<num
   return row?.n ?? 0;
 }
 
+async function transactionCount(bench: BenchDatabase): Promise<number> {
+  const result = await bench.database.db.execute(sql`select (xact_commit + xact_rollback)::text as n from pg_stat_database where datname = current_database()`);
+  return Number(rowsOf<{ n: string }>(result)[0]?.n ?? 0);
+}
+
 async function processedCount(bench: BenchDatabase): Promise<number> {
   const [row] = await bench.database.db
     .select({ n: count(webhookInbox.processedAt) })
@@ -342,6 +368,10 @@ const round1 = (x: number) => Math.round(x * 10) / 10;
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   pinSelf('1');
-  const figures = await runWebhookIngestBench({ log: (line) => console.error(line) });
+  const figures = await runWebhookIngestBench({
+    log: (line) => console.error(line),
+    ...(process.env.WEBHOOK_BENCH_ROUNDS ? { rounds: Number(process.env.WEBHOOK_BENCH_ROUNDS) } : {}),
+    ...(process.env.WEBHOOK_BENCH_SECONDS ? { secondsPerRun: Number(process.env.WEBHOOK_BENCH_SECONDS) } : {}),
+  });
   console.log(JSON.stringify({ ...figures, runs: undefined }, null, 2));
 }

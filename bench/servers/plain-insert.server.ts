@@ -8,8 +8,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connectPostgres } from '../../src/db/client.js';
 import { readBody } from '../../src/http/router.js';
+import { utcDay } from '../../src/lib/clock.js';
 import { InboxStore } from '../../src/webhooks/inbox.store.js';
-import { appRole, announce, exitOnSignal } from '../support/processes.js';
+import { announce, appRole, exitOnSignal } from '../support/processes.js';
 
 // As the gateway connects (DATABASE_APP_ROLE): the same row-level security, so the comparison is the serving path.
 const database = connectPostgres(process.env.DATABASE_URL as string, { max: Number(process.env.DB_POOL_SIZE ?? 10), role: appRole() });
@@ -36,6 +37,7 @@ const server = createServer((req, res) => {
         rawQuery,
         rawBody: body,
         contentType: req.headers['content-type'] ?? null,
+        pushedOn: utcDay(new Date().getTime()),
         receivedAt: new Date(),
       },
       'processed',

@@ -18,6 +18,8 @@ export interface PacedOptions {
   next: () => PacedRequest;
   /** Called at each request's scheduled time, before it is written. */
   onSend?: (request: PacedRequest) => void;
+  /** Called when a request's answer has ended. */
+  onAnswered?: (request: PacedRequest, statusCode: number | undefined) => void;
 }
 
 export interface PacedResult {
@@ -43,6 +45,7 @@ export async function sendPaced(o: PacedOptions): Promise<PacedResult> {
       const req = request({ host: target.hostname, port: target.port, agent, method: r.method, path: r.path, headers: r.headers }, (res) => {
         res.resume();
         res.on('end', () => {
+          o.onAnswered?.(r, res.statusCode);
           if (res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300) result.ok++;
           else result.failed++;
           resolve();

@@ -17,6 +17,7 @@ import type { JobsTuning } from '../jobs/jobs-tuning.js';
 import { type LiveSyncLoop, type LiveSyncLoopOptions, startLiveSyncLoop } from '../jobs/live-sync.js';
 import { createWebhookDelivery, type WebhookDelivery } from '../jobs/webhook-runtime.js';
 import { type Clock, systemClock } from '../lib/clock.js';
+import { whileSlow } from '../lib/slow-step.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { createRedis, type RedisClient } from '../lib/redis.js';
 import { SecretBox } from '../lib/secret-box.js';
@@ -272,7 +273,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         credentials: wechat.tokens,
       },
       exchangeAuthorizationCode: exchangeViaWechatApi(wechat),
-      relayQueue: outbound.queue,
+      // ROLE=all: a stored push is relayed from here at once when its endpoint is healthy; else through the queue.
+      relayQueue:
+        runsWorker && config.outboundWebhooks.direct
+          ? outbound.startDirect({ allowPrivateAddresses: config.outboundWebhooks.allowPrivateAddresses, timeoutMs: config.outboundWebhooks.timeoutMs })
+          : outbound.queue,
       queue,
       clock,
       logger,
@@ -348,7 +353,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       stopped ??= (async () => {
         const step = async (name: string, fn: () => Promise<unknown> | undefined) => {
           const started = Date.now();
-          await fn();
+          // A step that hangs says which it is (a supervisor's SIGKILL comes next).
+          await whileSlow(logger, name, fn);
           logger.debug({ step: name, ms: Date.now() - started }, 'shutdown step done');
         };
         await step('http and websockets drained', () => graphql?.stop());

@@ -74,9 +74,10 @@ export const envSchema = z.object({
   WEBHOOK_ALLOW_HTTP: bool.default(false),
   WEBHOOK_ALLOW_PRIVATE_ADDRESSES: bool.default(false),
   WEBHOOK_DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
+  WEBHOOK_DIRECT_DELIVERY: bool.default(true),
   WEBHOOK_DELIVERY_TIMEOUT_MS: z.coerce.number().int().min(1000).max(60_000).default(15_000),
   CREDENTIAL_OVERLAP_MINUTES: z.coerce.number().int().min(0).max(10_080).default(60),
-  APPLY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  APPLY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(10),
   APPLY_BACKOFF_MS: z.coerce.number().int().min(0).default(2000),
   APPLY_HOURLY_CAP_PER_APP: z.coerce.number().int().min(1).default(10),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(20),
@@ -121,6 +122,8 @@ export const envSchema = z.object({
   // Whole days, at least one: far longer than WeChat's redelivery and the replay window, so de-duplication never needs a deleted row.
   INBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
   WEBHOOK_DELIVERY_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
+  // The liveRoomUpdated feed and its webhooks: a subscriber resuming from an older cursor gets what is kept.
+  LIVE_EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -158,6 +161,8 @@ export interface Config {
     allowHttp: boolean;
     allowPrivateAddresses: boolean;
     concurrency: number;
+    /** ROLE=all: relay a stored push from the process that received it, not through a queue poll (src/jobs/webhook-direct.ts). */
+    direct: boolean;
     /** Each attempt's limit; a claimed attempt is held for twice this before another worker may send it again. */
     timeoutMs: number;
   };
@@ -184,7 +189,7 @@ export interface Config {
   databaseAppRole: string | undefined;
   jobs: { lockDurationMs: number; stalledIntervalMs: number; reconcileIntervalMs: number; ticketWaitMs: number; retentionIntervalMs: number };
   /** Processed pushes and finished deliveries are deleted this long after they arrived / were made. */
-  retention: { inboxMs: number; deliveryMs: number };
+  retention: { inboxMs: number; deliveryMs: number; liveEventMs: number };
 }
 
 export class ConfigError extends Error {
@@ -232,6 +237,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       allowHttp: e.WEBHOOK_ALLOW_HTTP,
       allowPrivateAddresses: e.WEBHOOK_ALLOW_PRIVATE_ADDRESSES,
       concurrency: e.WEBHOOK_DELIVERY_CONCURRENCY,
+      direct: e.WEBHOOK_DIRECT_DELIVERY,
       timeoutMs: e.WEBHOOK_DELIVERY_TIMEOUT_MS,
     },
     credentialOverlapMs: e.CREDENTIAL_OVERLAP_MINUTES * 60_000,
@@ -260,6 +266,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ticketWaitMs: e.JOBS_TICKET_WAIT_MS,
       retentionIntervalMs: e.JOBS_RETENTION_INTERVAL_MS,
     },
-    retention: { inboxMs: e.INBOX_RETENTION_DAYS * 86_400_000, deliveryMs: e.WEBHOOK_DELIVERY_RETENTION_DAYS * 86_400_000 },
+    retention: {
+      inboxMs: e.INBOX_RETENTION_DAYS * 86_400_000,
+      deliveryMs: e.WEBHOOK_DELIVERY_RETENTION_DAYS * 86_400_000,
+      liveEventMs: e.LIVE_EVENT_RETENTION_DAYS * 86_400_000,
+    },
   };
 }

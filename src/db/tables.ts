@@ -6,11 +6,14 @@ import {
   boolean,
   check,
   customType,
+  date,
+  foreignKey,
   index,
   integer,
   json,
   pgPolicy,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -198,10 +201,20 @@ export const liveApplicationEvents = pgTable(
   (t) => [index('live_application_events_app_idx').on(t.applicationId, t.id), tenantIsolation('live_application_events', t.tenantId)],
 );
 
+/**
+ * Partitioned by day (migration 0012: `PARTITION BY RANGE (pushed_on)`, one partition per UTC
+ * day and a default one), so retention drops a whole day at a time; the partitions and the
+ * functions that make and drop them: src/db/day-partitions.ts.
+ */
 export const webhookInbox = pgTable(
   'webhook_inbox',
   {
-    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    id: bigserial('id', { mode: 'number' }).notNull(),
+    /**
+     * The UTC day of the push's own CreateTime (the received day when it has none): the same on
+     * each of WeChat's redeliveries, so the partition key can be part of the de-duplication key.
+     */
+    pushedOn: date('pushed_on', { mode: 'string' }).notNull(),
     tenantId: uuid('tenant_id')
       .notNull()
       .references(() => tenants.id, { onDelete: 'cascade' }),
@@ -228,7 +241,8 @@ export const webhookInbox = pgTable(
     lastError: text('last_error'),
   },
   (t) => [
-    uniqueIndex('webhook_inbox_dedup_uq').on(t.tenantId, t.dedupKey),
+    primaryKey({ name: 'webhook_inbox_pkey', columns: [t.id, t.pushedOn] }),
+    uniqueIndex('webhook_inbox_dedup_uq').on(t.tenantId, t.dedupKey, t.pushedOn),
     index('webhook_inbox_unprocessed_idx').on(t.receivedAt).where(sql`${t.processedAt} is null`),
     // The retention job's two scans: old rows in order of arrival, and envelopes of pushes nobody acts on still kept.
     index('webhook_inbox_received_idx').on(t.receivedAt),
@@ -301,12 +315,15 @@ export type WebhookDeliveryStatus = (typeof WEBHOOK_DELIVERY_STATUSES)[number];
  * One message for one endpoint, and the record of its attempts. Made in the transaction that
  * stores what it is about (the inbox row of a relayed push; the outbox row's deletion for an
  * event), so a committed change or stored push is never lost to webhooks. Its id is the
- * `webhook-id` header, the same on every attempt.
+ * `webhook-id` header, the same on every attempt. Partitioned by day like the inbox (the
+ * partitions: src/db/day-partitions.ts).
  */
 export const webhookDeliveries = pgTable(
   'webhook_deliveries',
   {
-    id: uuid('id').primaryKey().defaultRandom(),
+    id: uuid('id').notNull().defaultRandom(),
+    /** The UTC day of created_at: the daily partition (migration 0013), dropped whole by retention. */
+    createdOn: date('created_on', { mode: 'string' }).notNull(),
     tenantId: uuid('tenant_id')
       .notNull()
       .references(() => tenants.id, { onDelete: 'cascade' }),
@@ -317,7 +334,9 @@ export const webhookDeliveries = pgTable(
     /** What it delivers, unique per endpoint: `outbox:<id>` (an event) or `inbox:<id>` (a relayed push). */
     source: text('source').notNull(),
     /** RELAY: the push, whose stored request is sent as it came. */
-    inboxId: bigint('inbox_id', { mode: 'number' }).references(() => webhookInbox.id, { onDelete: 'cascade' }),
+    inboxId: bigint('inbox_id', { mode: 'number' }),
+    /** The relayed push's partition key (with inbox_id, the foreign key to webhook_inbox). */
+    inboxPushedOn: date('inbox_pushed_on', { mode: 'string' }),
     /** EVENTS: the JSON body, fixed at creation so every attempt sends the same bytes. */
     payload: text('payload'),
     status: text('status', { enum: WEBHOOK_DELIVERY_STATUSES }).notNull().default('PENDING'),
@@ -333,11 +352,17 @@ export const webhookDeliveries = pgTable(
     nextAttemptAt: ts('next_attempt_at'),
   },
   (t) => [
-    uniqueIndex('webhook_deliveries_endpoint_source_uq').on(t.endpointId, t.source),
+    primaryKey({ name: 'webhook_deliveries_pkey', columns: [t.id, t.createdOn] }),
+    uniqueIndex('webhook_deliveries_endpoint_source_uq').on(t.endpointId, t.source, t.createdOn),
     index('webhook_deliveries_tenant_created_idx').on(t.tenantId, t.createdAt.desc(), t.id.desc()),
     index('webhook_deliveries_endpoint_created_idx').on(t.tenantId, t.endpointId, t.createdAt.desc(), t.id.desc()),
     index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'PENDING'`),
-    index('webhook_deliveries_inbox_idx').on(t.inboxId),
+    index('webhook_deliveries_inbox_idx').on(t.inboxPushedOn, t.inboxId),
+    foreignKey({
+      name: 'webhook_deliveries_inbox_fk',
+      columns: [t.inboxId, t.inboxPushedOn],
+      foreignColumns: [webhookInbox.id, webhookInbox.pushedOn],
+    }).onDelete('cascade'),
     index('webhook_deliveries_created_idx').on(t.createdAt),
     tenantIsolation('webhook_deliveries', t.tenantId),
   ],
@@ -463,7 +488,12 @@ export const liveEvents = pgTable(
     data: json('data').$type<Record<string, unknown>>().notNull(),
     createdAt: ts('created_at').notNull(),
   },
-  (t) => [index('live_events_tenant_id_idx').on(t.tenantId, t.id), tenantIsolation('live_events', t.tenantId)],
+  (t) => [
+    index('live_events_tenant_id_idx').on(t.tenantId, t.id),
+    // Retention deletes the oldest first (LIVE_EVENT_RETENTION_DAYS), at a cost of what it removes.
+    index('live_events_created_at_idx').on(t.createdAt),
+    tenantIsolation('live_events', t.tenantId),
+  ],
 );
 
 /** When each open merchant's rooms are read next; claimed with a lease so each is synced by one worker at a time. */

@@ -33,6 +33,8 @@ export interface ScopeRunner {
   run<T>(tenantId: string | null, fn: () => Promise<T>): Promise<T>;
   /** Runs `fn` so that `tenantId`'s scopes in it share one transaction (see sharedTenantScope); absent: `fn()`. */
   shared?<T>(tenantId: string, fn: () => Promise<T>): Promise<T>;
+  /** A scope for exactly one statement, in one round trip (see inTenantStatement); absent: `run`. */
+  single?<T>(tenantId: string, fn: () => Promise<T>): Promise<T>;
 }
 
 const runners = new WeakMap<object, ScopeRunner>();
@@ -51,6 +53,21 @@ function runnerOf(db: Db): ScopeRunner {
 export function inTenant<T>(db: Db, tenantId: string, fn: (db: Db) => PromiseLike<T>): Promise<T> {
   if (!UUID.test(tenantId)) return Promise.reject(new Error(`inTenant: "${tenantId}" is not a tenant id`));
   return inSpan('db inTenant', { attributes: { 'wxlive.tenant_id': tenantId } }, () => runnerOf(db).run(tenantId, () => started(fn(db))));
+}
+
+/**
+ * As inTenant, for a scope whose `fn` runs exactly one statement (a worker's row read, a
+ * transition): `begin; set_config`, the statement and COMMIT go out together, one round trip and
+ * one socket write where inTenant needs two of each. The statement's result is returned only once
+ * COMMIT succeeded; a statement that fails makes the COMMIT a rollback. A second statement in the
+ * scope is a bug and throws. Inside a running scope or shared unit it joins it like inTenant.
+ */
+export function inTenantStatement<T>(db: Db, tenantId: string, fn: (db: Db) => PromiseLike<T>): Promise<T> {
+  if (!UUID.test(tenantId)) return Promise.reject(new Error(`inTenantStatement: "${tenantId}" is not a tenant id`));
+  const runner = runnerOf(db);
+  return inSpan('db inTenant', { attributes: { 'wxlive.tenant_id': tenantId } }, () =>
+    runner.single ? runner.single(tenantId, () => started(fn(db))) : runner.run(tenantId, () => started(fn(db))),
+  );
 }
 
 /**
@@ -148,8 +165,18 @@ export function postgresScopes(pool: postgres.Sql): { client: postgres.Sql; runn
   const client: postgres.Sql = new Proxy(pool, {
     get(target, prop) {
       if (prop === 'unsafe') {
-        return (query: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
-          (scopeNow()?.tx ?? target).unsafe(query, params, options);
+        return (query: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) => {
+          const scope = scopeNow();
+          if (!scope) return target.unsafe(query, params, options);
+          if (scope.committing) throw new Error('A second statement ran in a single-statement scope (inTenantStatement).');
+          const pending = scope.tx.unsafe(query, params, options);
+          if (scope.single) {
+            // Started now, COMMIT queued right behind it on the same connection: one write, one round trip.
+            pending.execute();
+            scope.committing = scope.tx.unsafe('commit').execute();
+          }
+          return pending;
+        };
       }
       if (prop === 'begin' || prop === 'savepoint') {
         // drizzle's transaction (begin) and nested transaction (savepoint on the client it was given, this one).
@@ -177,7 +204,13 @@ export function postgresScopes(pool: postgres.Sql): { client: postgres.Sql; runn
       () => undefined,
       (err: unknown) => err,
     );
-    return { reserved, opening, openingFailed, connectionLost: false, scope: { tx: reserved, tenantId, open: true, savepoints: 0 } };
+    return {
+      reserved,
+      opening,
+      openingFailed,
+      connectionLost: false,
+      scope: { tx: reserved, tenantId, open: true, savepoints: 0, single: false, committing: undefined },
+    };
   };
   const noteLoss = (t: OpenTransaction, err: unknown) => {
     if (isConnectionLoss(err)) t.connectionLost = true;
@@ -226,6 +259,40 @@ export function postgresScopes(pool: postgres.Sql): { client: postgres.Sql; runn
     }
   };
 
+  /** A scope of its own for one statement, its COMMIT sent with it (see inTenantStatement). */
+  const ownSingle = async <T>(tenantId: string, fn: () => Promise<T>): Promise<T> => {
+    const t = await open(tenantId);
+    t.scope.single = true;
+    try {
+      let result: T;
+      try {
+        result = await storage.run(t.scope, fn);
+        await t.opening;
+      } catch (err) {
+        if (!t.scope.committing) throw await rollback(t, err);
+        // The COMMIT that followed the failed statement ended the transaction (as a rollback).
+        t.scope.open = false;
+        await t.scope.committing.catch((e: unknown) => noteLoss(t, e));
+        const cause = (await t.openingFailed) ?? err;
+        noteLoss(t, cause);
+        throw cause;
+      }
+      t.scope.open = false;
+      if (!t.scope.committing) {
+        await commit(t);
+      } else {
+        await t.scope.committing.catch((err: unknown) => {
+          noteLoss(t, err);
+          throw err;
+        });
+      }
+      return result;
+    } finally {
+      t.scope.open = false;
+      release(t);
+    }
+  };
+
   /** A scope joining the unit's shared transaction, which the first one opens. */
   const join = async <T>(shared: SharedScope, fn: () => Promise<T>): Promise<T> => {
     shared.transaction ??= open(shared.tenantId);
@@ -249,6 +316,11 @@ export function postgresScopes(pool: postgres.Sql): { client: postgres.Sql; runn
       }
       if (joinable(store, tenantId)) return fn();
       return own(tenantId, fn);
+    },
+    single<T>(tenantId: string, fn: () => Promise<T>): Promise<T> {
+      // Inside a scope or a shared unit: joins or runs as inTenant would.
+      if (storage.getStore()) return runner.run(tenantId, fn);
+      return ownSingle(tenantId, fn);
     },
     async shared<T>(tenantId: string, fn: () => Promise<T>): Promise<T> {
       const store = storage.getStore();
@@ -286,7 +358,13 @@ export function postgresScopes(pool: postgres.Sql): { client: postgres.Sql; runn
   return { client, runner };
 }
 
-type PgScope = Scope<postgres.ReservedSql> & { savepoints: number };
+type PgScope = Scope<postgres.ReservedSql> & {
+  savepoints: number;
+  /** A single-statement scope (inTenantStatement): its first statement queues the COMMIT. */
+  single: boolean;
+  /** That COMMIT, once queued. */
+  committing: Promise<unknown> | undefined;
+};
 
 /** A unit of work's shared scope (sharedTenantScope), before and after its transaction opens. */
 interface SharedScope {

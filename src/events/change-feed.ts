@@ -12,6 +12,8 @@ export interface ChangeFeedKeys {
   stream(tenantId: string): string;
   /** Outbox ids already published (a sorted set scored by time), so a change is added once. */
   published(tenantId: string): string;
+  /** The greatest outbox id published for one application, so a late older change never follows a newer one. */
+  latest(tenantId: string, applicationId: string): string;
   channel(tenantId: string): string;
   channelPattern: string;
 }
@@ -21,6 +23,7 @@ export function changeFeedKeys(prefix: string): ChangeFeedKeys {
     // Hash tag: the tenant's stream lives on one Cluster slot.
     stream: (tenantId) => `${prefix}:{t:${tenantId}}:changes`,
     published: (tenantId) => `${prefix}:{t:${tenantId}}:published`,
+    latest: (tenantId, applicationId) => `${prefix}:{t:${tenantId}}:latest:${applicationId}`,
     channel: (tenantId) => `${prefix}:changes:${tenantId}`,
     channelPattern: `${prefix}:changes:*`,
   };
@@ -32,12 +35,20 @@ export function changeFeedKeys(prefix: string): ChangeFeedKeys {
  * whose outbox id was published already (the relay re-sending what a dead process had sent just
  * before dying) is dropped: each committed change reaches the stream exactly once. Ids are kept
  * for a day, far longer than an outbox row waits.
+ *
+ * A change older than one already published for the same application (the relay recovering a
+ * change whose publish failed, after a later one went out) is dropped too: subscribers get an
+ * application's latest state, never a stale one after it. Outbox ids grow in commit order per
+ * application (its transitions serialize on the row lock), so the greatest one is the newest.
  */
 const PUBLISH_SCRIPT = `
 local t = redis.call('TIME')
 local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('ZADD', KEYS[2], 'NX', nowMs, ARGV[4]) == 0 then return false end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', nowMs - 86400000)
+local latest = tonumber(redis.call('GET', KEYS[3]) or '0')
+if latest > tonumber(ARGV[4]) then return false end
+redis.call('SET', KEYS[3], ARGV[4], 'PX', 86400000)
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'a', ARGV[2])
 redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[2])
 return id`;
@@ -55,13 +66,14 @@ export class RedisChangePublisher {
   ) {
     this.keys = changeFeedKeys(prefix);
     if (!('wxlivePublishChange' in redis)) {
-      redis.defineCommand('wxlivePublishChange', { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
+      redis.defineCommand('wxlivePublishChange', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
     }
   }
 
   /**
    * In order per tenant; resolves when Redis has them all, rejects when any failed. Answers each
-   * change's stream id (its cursor), or null for one the stream already had (published before).
+   * change's stream id (its cursor), or null for one the stream already had (published before)
+   * or that a newer change of its application superseded.
    */
   async publish(changes: readonly RecordedChange[]): Promise<Map<number, string | null>> {
     // A Redis Cluster pipeline must stay on one slot: one pipeline per tenant (its stream's hash
@@ -84,6 +96,7 @@ export class RedisChangePublisher {
       (pipeline as unknown as PublishCommand).wxlivePublishChange(
         this.keys.stream(tenantId),
         this.keys.published(tenantId),
+        this.keys.latest(tenantId, application.id),
         this.keys.channel(tenantId),
         JSON.stringify(application),
         String(this.maxLength),
@@ -101,7 +114,7 @@ export class RedisChangePublisher {
 }
 
 interface PublishCommand {
-  wxlivePublishChange(stream: string, published: string, channel: string, payload: string, maxLen: string, outboxId: string): unknown;
+  wxlivePublishChange(stream: string, published: string, latest: string, channel: string, payload: string, maxLen: string, outboxId: string): unknown;
 }
 
 /** Parses a pub/sub message ("<cursor> <json>") back into a change. */

@@ -1,15 +1,11 @@
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import { type ApplicationChange, changeFeedKeys, parseChangeMessage } from './change-feed.js';
+import { type GapListener, SubscriptionGaps } from './subscription-gaps.js';
 import { TenantListeners } from './tenant-listeners.js';
 
 export type ChangeListener = (change: ApplicationChange) => void;
-
-/**
- * Called when the subscription is back after its connection was lost: changes published from
- * `sinceMs` (when it was lost) until now reached no listener, and are in the tenant's stream.
- */
-export type GapListener = (sinceMs: number) => void;
+export type { GapListener };
 
 /**
  * One Redis subscription per gateway instance, fanned out in process to listeners by tenant:
@@ -17,11 +13,9 @@ export type GapListener = (sinceMs: number) => void;
  */
 export class ChangeSubscriber {
   private readonly listeners: TenantListeners<ApplicationChange>;
-  private readonly gapListeners: TenantListeners<number>;
+  private readonly gaps: SubscriptionGaps;
   private readonly prefixLength: number;
   private started: Promise<unknown> | undefined;
-  /** When the subscription connection was lost; undefined while it is up. */
-  private lostAt: number | undefined;
 
   constructor(
     private readonly subscriber: RedisClient,
@@ -30,7 +24,7 @@ export class ChangeSubscriber {
   ) {
     this.prefixLength = `${prefix}:changes:`.length;
     this.listeners = new TenantListeners(logger, 'change listener');
-    this.gapListeners = new TenantListeners(logger, 'gap listener');
+    this.gaps = new SubscriptionGaps(subscriber, logger, 'change');
   }
 
   start(): Promise<unknown> {
@@ -40,33 +34,16 @@ export class ChangeSubscriber {
       // subscriber mode": wait until the connection is ready.
       if (this.subscriber.status !== 'ready') await new Promise<void>((resolve) => this.subscriber.once('ready', () => resolve()));
       await this.subscriber.psubscribe(changeFeedKeys(this.prefix).channelPattern);
-      // A lost connection drops every message published until ioredis has subscribed again
-      // (it does so on reconnect, before 'ready'): listeners are told, and replay the gap.
-      this.subscriber.on('close', () => {
-        this.lostAt ??= Date.now();
-      });
-      this.subscriber.on('ready', () => void this.resubscribed());
+      // A lost connection drops every message published until ioredis has subscribed again:
+      // listeners are told, and replay the gap from the tenant's stream.
+      this.gaps.watch();
     })();
     return this.started;
   }
 
   /** Also tells `onGap` when changes may have been missed (see GapListener). */
   onGap(tenantId: string, listener: GapListener): () => void {
-    return this.gapListeners.add(tenantId, listener);
-  }
-
-  private async resubscribed(): Promise<void> {
-    const since = this.lostAt;
-    if (since === undefined) return;
-    try {
-      // The PSUBSCRIBE ioredis re-sent is answered before this PING: the subscription is live again.
-      await this.subscriber.ping();
-    } catch {
-      return; // lost again: the next 'ready' reports the whole gap
-    }
-    this.lostAt = undefined;
-    this.logger.warn({ lostForMs: Date.now() - since }, 'change subscription restored; subscribers replay what they missed');
-    this.gapListeners.emitAll(since);
+    return this.gaps.add(tenantId, listener);
   }
 
   /** Returns the function that removes the listener. */

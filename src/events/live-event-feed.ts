@@ -1,6 +1,7 @@
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import type { LiveEventPublisher, LiveEventView } from '../services/live-ops/live-mirror.js';
+import { type GapListener, SubscriptionGaps } from './subscription-gaps.js';
 import { TenantListeners } from './tenant-listeners.js';
 
 /**
@@ -58,6 +59,7 @@ export type LiveEventListener = (event: LiveEventView) => void;
  */
 export class LiveEventSubscriber {
   private readonly listeners: TenantListeners<LiveEventView>;
+  private readonly gaps: SubscriptionGaps;
   private readonly keys: LiveEventFeedKeys;
   private readonly prefixLength: number;
   private started: Promise<unknown> | undefined;
@@ -70,6 +72,7 @@ export class LiveEventSubscriber {
     this.keys = liveEventFeedKeys(prefix);
     this.prefixLength = this.keys.channelPattern.length - 1;
     this.listeners = new TenantListeners(logger, 'live event listener');
+    this.gaps = new SubscriptionGaps(subscriber, logger, 'live event');
   }
 
   start(): Promise<unknown> {
@@ -79,6 +82,8 @@ export class LiveEventSubscriber {
       });
       if (this.subscriber.status !== 'ready') await new Promise<void>((resolve) => this.subscriber.once('ready', () => resolve()));
       await this.subscriber.psubscribe(this.keys.channelPattern);
+      // Events published while the connection is lost reach nobody: listeners replay them from live_events.
+      this.gaps.watch();
     })();
     return this.started;
   }
@@ -86,6 +91,11 @@ export class LiveEventSubscriber {
   /** Returns the function that removes the listener. */
   listen(tenantId: string, listener: LiveEventListener): () => void {
     return this.listeners.add(tenantId, listener);
+  }
+
+  /** Also tells `onGap` when events may have been missed (the connection was lost from `sinceMs`). */
+  onGap(tenantId: string, listener: GapListener): () => void {
+    return this.gaps.add(tenantId, listener);
   }
 
   get listenerCount(): number {

@@ -43,6 +43,11 @@ interface RateCommands {
 }
 
 const OUTAGE_LOG_INTERVAL_MS = 10_000;
+const MAX_DENIED_KEYS = 10_000;
+
+function refused(waitMs: number): RateVerdict {
+  return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
+}
 const DOWN = new Set(['reconnecting', 'close', 'end']);
 
 /**
@@ -54,6 +59,13 @@ const DOWN = new Set(['reconnecting', 'close', 'end']);
 export class ApiRateLimiter {
   private readonly commands: RateCommands;
   private lastOutageLog = Number.NEGATIVE_INFINITY;
+  /**
+   * Per bucket, until when (clock ms) Redis said no token can be there. A refusal writes nothing
+   * and tokens only come with time, so until then Redis could only refuse again: a flooding key
+   * is refused here, without a round trip, and never a request Redis would have let through
+   * (a limit raised meanwhile applies from then on: at most 1/rate seconds later).
+   */
+  private readonly deniedUntil = new Map<string, number>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -71,15 +83,30 @@ export class ApiRateLimiter {
   async take(tenantId: string, apiKeyId: string, setting: RateLimitSetting): Promise<RateVerdict> {
     const rate = setting.perSecond ?? this.options.defaults.perSecond;
     const burst = setting.burst ?? this.options.defaults.burst;
+    const bucket = this.bucket(tenantId, apiKeyId);
+    const now = this.options.clock.now();
+    const until = this.deniedUntil.get(bucket);
+    if (until !== undefined) {
+      if (now < until) return refused(until - now);
+      this.deniedUntil.delete(bucket);
+    }
     // Lost (reconnecting, closed): do not wait in ioredis's offline queue, answer at once. A first connect still queues.
     if (DOWN.has(this.redis.status)) return this.unavailable(new Error(`redis ${this.redis.status}`));
     let waitMs: number;
     try {
-      waitMs = await this.commands.wxliveRateTake(this.bucket(tenantId, apiKeyId), String(this.options.clock.now()), String(rate), String(burst));
+      waitMs = await this.commands.wxliveRateTake(bucket, String(now), String(rate), String(burst));
     } catch (err) {
       return this.unavailable(err);
     }
-    return waitMs <= 0 ? { ok: true } : { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
+    if (waitMs <= 0) return { ok: true };
+    // Bounded: a map entry per key refused in the last few seconds at most (entries expire on use or here).
+    if (this.deniedUntil.size >= MAX_DENIED_KEYS) this.sweepDenied(now);
+    if (this.deniedUntil.size < MAX_DENIED_KEYS) this.deniedUntil.set(bucket, now + waitMs);
+    return refused(waitMs);
+  }
+
+  private sweepDenied(now: number): void {
+    for (const [bucket, until] of this.deniedUntil) if (until <= now) this.deniedUntil.delete(bucket);
   }
 
   private unavailable(err: unknown): RateVerdict {

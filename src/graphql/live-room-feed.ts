@@ -8,22 +8,41 @@ import { graphqlError } from './errors.js';
 
 /** Where live events come from: live (every instance's publishes, one psubscribe) and kept (live_events in Postgres). */
 export interface LiveEventSource {
-  listen(tenantId: string, listener: (event: LiveEventView) => void): () => void;
+  /** `onGap`: live events from `sinceMs` on were missed (the subscription connection was lost); they are in Postgres. */
+  listen(tenantId: string, listener: (event: LiveEventView) => void, onGap?: (sinceMs: number) => void): () => void;
   /** Events after `after` (exclusive), oldest first, at most `count`. */
   replay(ctx: TenantContext, after: string, count: number): Promise<LiveEventView[]>;
+  /** The cursor of the last event created before `at`. */
+  cursorBefore(ctx: TenantContext, at: Date): Promise<string>;
   check(filter: LiveEventFilter): void;
 }
 
 export function liveEventSource(subscriber: LiveEventSubscriber, events: LiveEventsService): LiveEventSource {
   return {
-    listen: (tenantId, listener) => subscriber.listen(tenantId, listener),
+    listen: (tenantId, listener, onGap) => {
+      const unlisten = subscriber.listen(tenantId, listener);
+      const unGap = onGap ? subscriber.onGap(tenantId, onGap) : undefined;
+      return () => {
+        unlisten();
+        unGap?.();
+      };
+    },
     replay: (ctx, after, count) => events.after(ctx, after, count),
+    cursorBefore: (ctx, at) => events.cursorBefore(ctx, at),
     check: (filter) => events.check(filter),
   };
 }
 
 /** A source with no events (harnesses that wire no live events). */
-export const NO_LIVE_EVENTS: LiveEventSource = { listen: () => () => undefined, replay: async () => [], check: () => undefined };
+export const NO_LIVE_EVENTS: LiveEventSource = {
+  listen: () => () => undefined,
+  replay: async () => [],
+  cursorBefore: async () => '0',
+  check: () => undefined,
+};
+
+/** Clocks of the instances and of Postgres differ a little: a gap is replayed from this long before it began. */
+const GAP_SLACK_MS = 5_000;
 
 export interface LiveRoomFeedOptions {
   /** Events a subscriber may have waiting before it is closed as too slow. */
@@ -65,7 +84,12 @@ class LiveRoomSubscription implements AsyncIterableIterator<LiveEventView> {
   private readonly pending: LiveEventView[] = [];
   /** Live events that arrived while replaying; undefined once live. */
   private held: LiveEventView[] | undefined;
-  private replayFrom: string | undefined;
+  /** Where the replay goes on: a cursor, or when a gap began for a subscriber that has no cursor yet. */
+  private replayFrom: string | { sinceMs: number } | undefined;
+  /** The page being read: next() and a gap's catch-up never read two at once. */
+  private replaying: Promise<void> | undefined;
+  /** The greatest cursor delivered or replayed past; undefined before the first. */
+  private lastCursor: string | undefined;
   /** The last id replayed: live events up to it were in the replay (ids grow in commit order per tenant). */
   private replayedUpTo = 0;
   private readonly recent = new Set<string>();
@@ -83,10 +107,15 @@ class LiveRoomSubscription implements AsyncIterableIterator<LiveEventView> {
   ) {
     if (filter.after) {
       this.replayFrom = filter.after;
+      this.lastCursor = filter.after;
       this.replayedUpTo = Number(filter.after);
       this.held = [];
     }
-    this.unlisten = source.listen(ctx.tenantId, (event) => this.onLive(event));
+    this.unlisten = source.listen(
+      ctx.tenantId,
+      (event) => this.onLive(event),
+      (sinceMs) => this.onGap(sinceMs),
+    );
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<LiveEventView> {
@@ -103,7 +132,37 @@ class LiveRoomSubscription implements AsyncIterableIterator<LiveEventView> {
       const first = this.pending.shift();
       if (first) return { value: first, done: false };
       if (this.replayFrom === undefined) return new Promise<IteratorResult<LiveEventView>>((resolve) => (this.waiter = resolve));
-      await this.replayPage(this.replayFrom);
+      await this.replayOnce();
+    }
+  }
+
+  private replayOnce(): Promise<void> {
+    const from = this.replayFrom;
+    if (from === undefined) return Promise.resolve();
+    this.replaying ??= this.replayPage(from).finally(() => {
+      this.replaying = undefined;
+    });
+    return this.replaying;
+  }
+
+  /**
+   * Live events were missed: replay live_events from the last one delivered (or from a little
+   * before the gap began), holding live events meanwhile, as a subscription with `after` starts.
+   */
+  private onGap(sinceMs: number): void {
+    if (this.state !== 'open' || this.replayFrom !== undefined) return; // a replay in progress covers it
+    this.replayFrom = this.lastCursor ?? { sinceMs };
+    this.held = [];
+    if (this.waiter) void this.catchUp();
+  }
+
+  private async catchUp(): Promise<void> {
+    try {
+      while (this.state === 'open' && this.replayFrom !== undefined) await this.replayOnce();
+    } catch (err) {
+      // Postgres is out of reach too: try again shortly (a reader that is not waiting retries on its next read).
+      this.logger?.warn({ err, tenantId: this.ctx.tenantId }, 'replaying a live room subscription gap failed; retrying');
+      if (this.state === 'open') setTimeout(() => (this.waiter ? void this.catchUp() : undefined), 1_000).unref();
     }
   }
 
@@ -117,12 +176,16 @@ class LiveRoomSubscription implements AsyncIterableIterator<LiveEventView> {
     return Promise.reject(error);
   }
 
-  private async replayPage(from: string): Promise<void> {
+  private async replayPage(start: string | { sinceMs: number }): Promise<void> {
+    const from = typeof start === 'string' ? start : await this.source.cursorBefore(this.ctx, new Date(start.sinceMs - GAP_SLACK_MS));
+    if (typeof start !== 'string') this.replayedUpTo = Math.max(this.replayedUpTo, Number(from));
     const page = await this.source.replay(this.ctx, from, this.replayPageSize);
     if (this.state !== 'open') return;
     for (const event of page) {
-      if (this.matches(event)) this.enqueue(event);
-      this.replayedUpTo = Number(event.cursor);
+      // Already delivered live before the gap: not again.
+      if (this.matches(event) && !this.recent.has(event.cursor)) this.enqueue(event);
+      this.replayedUpTo = Math.max(this.replayedUpTo, Number(event.cursor));
+      this.lastCursor = String(this.replayedUpTo);
     }
     const last = page.at(-1);
     if (page.length === this.replayPageSize && last) {
@@ -148,6 +211,7 @@ class LiveRoomSubscription implements AsyncIterableIterator<LiveEventView> {
 
   private enqueue(event: LiveEventView): void {
     this.recent.add(event.cursor);
+    if (this.lastCursor === undefined || Number(event.cursor) > Number(this.lastCursor)) this.lastCursor = event.cursor;
     if (this.recent.size > RECENT_IDS) this.recent.delete(this.recent.values().next().value as string);
     const waiter = this.waiter;
     if (waiter) {

@@ -37,6 +37,9 @@ export interface ApplyJobDeps {
 /** Why a job was parked: a limit of the limiter, WeChat's daily quota, the live-grants gate, or no ticket yet. */
 export type ApplyWaitReason = QuotaLimit | 'WECHAT_DAILY_QUOTA' | 'LIVE_GRANTS_PAUSED' | 'LIVE_GRANTS_PROBING' | 'COMPONENT_TICKET';
 
+/** Where a run is (for diagnostics: a drain that waits, or a job stuck in one step, names it). */
+export type ApplyStep = 'load' | 'tenant-limits' | 'gate' | 'reserve' | 'wechat-call' | 'gate-settle' | 'record' | 'park';
+
 /** How a run ended, kept as the job's return value (handy in the BullMQ UI and in tests). */
 export type ApplyJobResult = 'SUBMITTED' | 'REJECTED' | 'GONE' | `SKIPPED_${string}`;
 
@@ -44,20 +47,30 @@ export type ApplyJobResult = 'SUBMITTED' | 'REJECTED' | 'GONE' | `SKIPPED_${stri
  * One apply attempt. The row is loaded first: a job re-run after a crash, for an application
  * already SUBMITTED (or CANCELLED...), does nothing, so applyliveinfo is not sent twice for it.
  */
-export async function runApplyJob(job: Job<ApplyJobData>, token: string | undefined, deps: ApplyJobDeps): Promise<ApplyJobResult> {
+export async function runApplyJob(
+  job: Job<ApplyJobData>,
+  token: string | undefined,
+  deps: ApplyJobDeps,
+  step: (step: ApplyStep) => void = () => {},
+): Promise<ApplyJobResult> {
   const { tenantId, applicationId, appId } = job.data;
   const { lifecycle, limiter, clock } = deps;
   const ctx = systemContext(tenantId, job.id === undefined ? undefined : `job:${job.id}`);
+  step('load');
   const application = await deps.applications.get(ctx, applicationId);
   // Deleted with its tenant (cascade): nothing left to do.
   if (!application) return 'GONE';
   if (application.status !== 'QUEUED') return `SKIPPED_${application.status}`;
+  step('record');
   if (job.data.accepted) return recordSubmitted(job, ctx, job.data.accepted, deps);
+  step('tenant-limits');
   const limits = await deps.tenantLimits(tenantId);
   if (!limits) return 'GONE';
 
   const now = clock.now();
+  step('gate');
   const admission = await deps.gate.admit(now, job.id === undefined ? undefined : `apply:${job.id}`);
+  step('park');
   if (admission.kind === 'paused') {
     await lifecycle.hold(ctx, applicationId);
     return delay(job, token, admission.untilMs - now, deps, 'LIVE_GRANTS_PAUSED', 'live grants paused');
@@ -66,12 +79,14 @@ export async function runApplyJob(job: Job<ApplyJobData>, token: string | undefi
   if (admission.kind === 'probing') return delay(job, token, deps.probeWaitMs ?? 250, deps, 'LIVE_GRANTS_PROBING', 'live grants probe in flight', 250);
   const probe = admission.probe;
 
+  step('reserve');
   const reserved = await limiter.reserve(limits, appId, now);
   if (!reserved.ok) {
     if (probe) await deps.gate.settle(probe, 'inconclusive', now);
     return delay(job, token, reserved.retryAfterMs, deps, reserved.limit, `quota: ${reserved.limit}`);
   }
 
+  step('wechat-call');
   const started = performance.now();
   let call: { ok: true; value: ApplyCallResult } | { ok: false; error: unknown };
   try {
@@ -91,12 +106,14 @@ export async function runApplyJob(job: Job<ApplyJobData>, token: string | undefi
   // Only a verdict of applyliveinfo itself (accepted, or refused for this merchant) says live grants are open.
   const gateResult =
     outcome.kind === 'PAUSED' ? 'paused' : !classified.notSent && (outcome.kind === 'SUBMITTED' || outcome.kind === 'END') ? 'open' : 'inconclusive';
+  step('gate-settle');
   // WeChat's answer is recorded whatever happens to the gate: a settle that fails (Redis gone)
   // leaves the gate as it was, and its probe lock runs out (probeLockMs), so another job probes.
   await settleGate(deps, probe, gateResult, outcome.attempt.errmsg ?? '').catch((err: unknown) =>
     deps.logger.warn({ err, tenantId, appId }, 'settling the live-grants gate failed; its probe lock runs out and another job probes'),
   );
 
+  step('record');
   switch (outcome.kind) {
     case 'SUBMITTED':
       return recordSubmitted(job, ctx, outcome.attempt, deps);

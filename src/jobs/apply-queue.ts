@@ -45,6 +45,8 @@ export interface ApplyQueueOptions {
 /** The `live-apply` queue behind the services' ApplicationQueue port. */
 export class ApplyQueue implements ApplicationQueue {
   readonly queue: Queue<ApplyJobData, string, ApplyJobName>;
+  /** Expiry jobs waiting for this turn's addBulk (see scheduleExpiry). */
+  private expiries: PendingExpiry[] | undefined;
 
   constructor(private readonly options: ApplyQueueOptions) {
     this.queue = new Queue<ApplyJobData, string, ApplyJobName>(APPLY_QUEUE_NAME, { connection: options.redis, prefix: bullPrefix(options.redisPrefix) });
@@ -94,15 +96,44 @@ export class ApplyQueue implements ApplicationQueue {
     return (await this.queue.remove(applicationId)) === 1;
   }
 
-  /** `atMs` is on the injected clock; the delay BullMQ keeps is relative, in real time. */
-  async scheduleExpiry(job: ApplyJobData, atMs: number): Promise<void> {
-    await this.queue.add('expire', job, {
-      jobId: expiryJobId(job.applicationId),
-      delay: Math.max(0, atMs - this.options.clock.now()),
-      attempts: 5,
-      backoff: { type: 'exponential', delay: 5_000 },
-      removeOnComplete: { age: 3600, count: 1000 },
-      removeOnFail: { age: 7 * 86_400 },
+  /**
+   * `atMs` is on the injected clock; the delay BullMQ keeps is relative, in real time. The expiry
+   * jobs of the applications submitted in one turn of the event loop are added together (one
+   * addBulk, one Redis round trip); each caller learns whether its own add went through.
+   */
+  scheduleExpiry(job: ApplyJobData, atMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (!this.expiries) {
+        const batch: PendingExpiry[] = [];
+        this.expiries = batch;
+        setImmediate(() => {
+          if (this.expiries === batch) this.expiries = undefined;
+          this.queue.addBulk(batch.map((e) => e.job)).then(
+            () => {
+              for (const e of batch) e.resolve();
+            },
+            (err: unknown) => {
+              for (const e of batch) e.reject(err);
+            },
+          );
+        });
+      }
+      this.expiries.push({
+        job: {
+          name: 'expire',
+          data: job,
+          opts: {
+            jobId: expiryJobId(job.applicationId),
+            delay: Math.max(0, atMs - this.options.clock.now()),
+            attempts: 5,
+            backoff: { type: 'exponential', delay: 5_000 },
+            removeOnComplete: { age: 3600, count: 1000 },
+            removeOnFail: { age: 7 * 86_400 },
+          },
+        },
+        resolve,
+        reject,
+      });
     });
   }
 
@@ -159,6 +190,12 @@ export class ApplyQueue implements ApplicationQueue {
       removeOnFail: { age: 7 * 86_400 },
     };
   }
+}
+
+interface PendingExpiry {
+  job: { name: ApplyJobName; data: ApplyJobData; opts: JobsOptions };
+  resolve: () => void;
+  reject: (err: unknown) => void;
 }
 
 export function expiryJobId(applicationId: string): string {

@@ -12,6 +12,7 @@ import { DEFAULT_JOBS_TUNING, type JobsTuning } from './jobs-tuning.js';
 import { LiveGrantsGate } from './live-grants-gate.js';
 import { QuotaLimiter } from './quota-limiter.js';
 import { recordedCallsFromDb } from './recorded-calls.js';
+import { whileSlow } from '../lib/slow-step.js';
 import { InboxRetention } from '../webhooks/inbox-retention.js';
 import { Reconciler, startReconciler } from './reconciler.js';
 import { startRetention } from './retention.job.js';
@@ -112,7 +113,11 @@ export function startJobsRuntime(deps: JobsRuntimeDeps): JobsRuntime {
     logger,
   });
   const interval = startReconciler(reconciler, tuning.reconcileIntervalMs, logger);
-  const retention = new InboxRetention(deps.db, clock, { inboxRetentionMs: config.retention.inboxMs, deliveryRetentionMs: config.retention.deliveryMs });
+  const retention = new InboxRetention(deps.db, clock, {
+    inboxRetentionMs: config.retention.inboxMs,
+    deliveryRetentionMs: config.retention.deliveryMs,
+    liveEventRetentionMs: config.retention.liveEventMs,
+  });
   const retentionRuns = startRetention(retention, tuning.retentionIntervalMs, logger);
   return {
     ...clients,
@@ -120,9 +125,14 @@ export function startJobsRuntime(deps: JobsRuntimeDeps): JobsRuntime {
     retention,
     worker,
     async close() {
-      await interval.close();
-      await retentionRuns.close();
-      await worker.close();
+      await whileSlow(logger, 'reconciler stopped', () => interval.close());
+      await whileSlow(logger, 'retention run finished', () => retentionRuns.close());
+      await whileSlow(
+        logger,
+        'apply jobs drained',
+        () => worker.close(),
+        () => ({ active: worker.active().slice(0, 10) }),
+      );
       if (!deps.clients) await queue.close();
     },
   };

@@ -15,6 +15,11 @@ export interface TenantQuotaKeys {
   tenantRate: string;
   /** Jobs the tenant enqueued recently: the base of its jobs' priorities (fairness). */
   enqueued: string;
+  /**
+   * Set once a quota day's counters of the tenant and of every one of its appids were seeded from
+   * the calls Postgres recorded: from then on a missing appid counter means no call that day.
+   */
+  daySeeded(day: string): string;
 }
 
 export function tenantQuotaKeys(prefix: string, tenantId: string): TenantQuotaKeys {
@@ -26,6 +31,7 @@ export function tenantQuotaKeys(prefix: string, tenantId: string): TenantQuotaKe
     appWindow: (appId) => `${base}:app:${appId}:window`,
     tenantRate: `${base}:rate`,
     enqueued: `${base}:enqueued`,
+    daySeeded: (day) => `${base}:day:${day}:seeded`,
   };
 }
 

@@ -36,19 +36,21 @@ export type ReserveResult =
 export type QuotaView = QuotaUsage;
 
 /**
- * Calls recorded in Postgres in [fromMs, toMs) for an appid and, when `tenant`, for its tenant:
- * the floor of a day's counts when Redis no longer has them (restarted empty, flushed).
+ * Calls recorded in Postgres in [fromMs, toMs) for each appid of a tenant that made any, and for
+ * the tenant: the floor of a day's counts when Redis no longer has them (restarted empty, flushed).
  */
-export type RecordedCalls = (query: { tenantId: string; appId: string; fromMs: number; toMs: number; tenant: boolean }) => Promise<{
-  app: number;
-  tenant: number | null;
+export type RecordedCalls = (query: { tenantId: string; fromMs: number; toMs: number }) => Promise<{
+  byApp: ReadonlyMap<string, number>;
+  tenant: number;
 }>;
 
 export interface QuotaLimiterOptions {
   prefix: string;
   /**
    * Seeds a quota day's counters that Redis does not have from the calls Postgres recorded, so a
-   * Redis that lost its data does not grant the day's quota twice. Without it, a missing counter is 0.
+   * Redis that lost its data does not grant the day's quota twice: once per tenant and quota day
+   * (every appid's counter at once, then a marker), not once per appid. Without it, a missing
+   * counter is 0.
    */
   recordedCalls?: RecordedCalls;
   /** Calls per appid in the short window (APPLY_HOURLY_CAP_PER_APP). */
@@ -68,11 +70,12 @@ const DAY_MS = 86_400_000;
  * workers. Callers pass `now` from the injected Clock rather than Redis TIME, so quota days,
  * windows and the 45009 mark follow the clock tests move. TTLs are relative (PEXPIRE, never
  * PEXPIREAT): a test clock months away from Redis's own time must not expire keys at once.
- * KEYS: appDay tenantDay appSpent appWindow tenantRate
+ * KEYS: appDay tenantDay appSpent appWindow tenantRate daySeeded
  * ARGV: now rateNow appLimit tenantLimit(-1 = none) windowCap windowMs perSecond dayEnd member dayTtl
- *       seedMode ('' none | '?' ask | 'seed') appSeed tenantSeed ('' = leave)
- * With seedMode '?', a missing day counter answers UNSEEDED (third value: 1 when the tenant's is
- * missing too); the caller reads the recorded calls and asks again with 'seed'.
+ *       seedMode ('' none | '?' ask)
+ * With seedMode '?', a quota day whose counters were not seeded yet (no daySeeded marker: the
+ * day's first call of the tenant, or Redis lost its data) answers UNSEEDED; the caller seeds every
+ * counter of the tenant's day from the calls Postgres recorded (SEED) and asks again.
  */
 const RESERVE = `
 local now = tonumber(ARGV[1])
@@ -80,13 +83,7 @@ local rateNow = tonumber(ARGV[2])
 local dayEnd = tonumber(ARGV[8])
 if redis.call('EXISTS', KEYS[3]) == 1 then return {0, 'APP_SPENT', dayEnd} end
 local tenantLimit = tonumber(ARGV[4])
-if ARGV[11] == '?' then
-  local tenantMissing = tenantLimit >= 0 and redis.call('EXISTS', KEYS[2]) == 0
-  if tenantMissing or redis.call('EXISTS', KEYS[1]) == 0 then return {0, 'UNSEEDED', tenantMissing and 1 or 0} end
-elseif ARGV[11] == 'seed' then
-  redis.call('SET', KEYS[1], ARGV[12], 'PX', ARGV[10], 'NX')
-  if ARGV[13] ~= '' then redis.call('SET', KEYS[2], ARGV[13], 'PX', ARGV[10], 'NX') end
-end
+if ARGV[11] == '?' and redis.call('EXISTS', KEYS[6]) == 0 then return {0, 'UNSEEDED', 0} end
 local appUsed = tonumber(redis.call('GET', KEYS[1]) or '0')
 if appUsed >= tonumber(ARGV[3]) then return {0, 'APP_DAILY', dayEnd} end
 local tenantUsed = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -113,6 +110,21 @@ redis.call('ZADD', KEYS[5], rateNow, ARGV[9])
 redis.call('PEXPIRE', KEYS[5], 2000)
 return {1, appUsed, tenantUsed}`;
 
+/**
+ * Seeds a quota day. KEYS: tenantDay daySeeded appDay... ARGV: ttl tenantCount mark(1|0) appCount...
+ * Counters are set only where missing (NX): one a reservation made since is kept. The marker is set
+ * by the last chunk, once every appid's counter is there.
+ */
+const SEED = `
+local ttl = ARGV[1]
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl, 'NX')
+for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ttl, 'NX') end
+if ARGV[3] == '1' then redis.call('SET', KEYS[2], '1', 'PX', ttl) end
+return 1`;
+
+/** Appid counters per SEED call: a tenant with many merchants seeds in several short scripts. */
+const SEED_CHUNK = 1000;
+
 /** Gives a reservation back once (the window member is the proof it is still held). */
 const RELEASE = `
 if redis.call('ZREM', KEYS[4], ARGV[1]) == 1 then
@@ -125,6 +137,7 @@ return 1`;
 interface QuotaCommands {
   wxliveQuotaReserve(...args: string[]): Promise<[number, string | number, number]>;
   wxliveQuotaRelease(...args: string[]): Promise<number>;
+  wxliveQuotaSeed(numberOfKeys: number, ...args: string[]): Promise<number>;
 }
 
 /**
@@ -136,6 +149,8 @@ export class QuotaLimiter {
   private readonly windowMs: number;
   private readonly rateClock: Clock;
   private readonly commands: QuotaCommands;
+  /** Seeds in flight, by tenant and day: the jobs of a tenant that find its day unseeded share one. */
+  private readonly seeding = new Map<string, Promise<void>>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -144,8 +159,9 @@ export class QuotaLimiter {
     this.windowMs = options.windowMs ?? 3600_000;
     this.rateClock = options.rateClock ?? systemClock;
     if (!('wxliveQuotaReserve' in redis)) {
-      redis.defineCommand('wxliveQuotaReserve', { numberOfKeys: 5, lua: RESERVE });
-      redis.defineCommand('wxliveQuotaRelease', { numberOfKeys: 5, lua: RELEASE });
+      redis.defineCommand('wxliveQuotaReserve', { numberOfKeys: 6, lua: RESERVE });
+      redis.defineCommand('wxliveQuotaRelease', { numberOfKeys: 6, lua: RELEASE });
+      redis.defineCommand('wxliveQuotaSeed', { lua: SEED });
     }
     this.commands = redis as unknown as QuotaCommands;
   }
@@ -155,7 +171,8 @@ export class QuotaLimiter {
     const dayEnd = nextQuotaDayStart(nowMs);
     const rateNow = this.rateClock.now();
     const member = `${nowMs}-${randomUUID()}`;
-    const run = (seed: string[]) =>
+    const recorded = this.options.recordedCalls;
+    const run = () =>
       this.commands.wxliveQuotaReserve(
         ...this.keysFor(tenant.id, appId, day),
         String(nowMs),
@@ -168,19 +185,49 @@ export class QuotaLimiter {
         String(dayEnd),
         member,
         String(dayEnd - nowMs + DAY_MS),
-        ...seed,
+        recorded ? '?' : '',
       );
-    const recorded = this.options.recordedCalls;
-    let [ok, a, b] = await run(recorded ? ['?', '', ''] : ['', '', '']);
+    let [ok, a, b] = await run();
     if (recorded && ok === 0 && a === 'UNSEEDED') {
-      // First call of the quota day, or Redis lost the day's counts: start from what Postgres recorded.
-      const calls = await recorded({ tenantId: tenant.id, appId, fromMs: dayEnd - DAY_MS, toMs: dayEnd, tenant: b === 1 });
-      [ok, a, b] = await run(['seed', String(calls.app), calls.tenant === null ? '' : String(calls.tenant)]);
+      // First call of the tenant's quota day, or Redis lost the day's counts: start from what Postgres recorded.
+      await this.seedDay(recorded, tenant.id, day, dayEnd, nowMs);
+      [ok, a, b] = await run();
+      if (ok === 0 && a === 'UNSEEDED') throw new Error('quota day still unseeded after seeding it');
     }
     if (ok === 1) return { ok: true, reservation: { tenantId: tenant.id, appId, day, member, appUsed: Number(a), tenantUsed: b } };
     const limit = String(a) as QuotaLimit;
     const reopensAt = b;
     return { ok: false, limit, reopensAt, retryAfterMs: Math.max(0, reopensAt - (limit === 'TENANT_RATE' ? rateNow : nowMs)) };
+  }
+
+  /** Seeds every counter of the tenant's quota day (see SEED); concurrent callers in this process share one. */
+  private seedDay(recorded: RecordedCalls, tenantId: string, day: string, dayEnd: number, nowMs: number): Promise<void> {
+    const key = `${tenantId}:${day}`;
+    let flight = this.seeding.get(key);
+    if (!flight) {
+      flight = (async () => {
+        const calls = await recorded({ tenantId, fromMs: dayEnd - DAY_MS, toMs: dayEnd });
+        const k = tenantQuotaKeys(this.options.prefix, tenantId);
+        const ttl = String(dayEnd - nowMs + DAY_MS);
+        const apps = [...calls.byApp];
+        for (let i = 0; i === 0 || i < apps.length; i += SEED_CHUNK) {
+          const chunk = apps.slice(i, i + SEED_CHUNK);
+          const last = i + SEED_CHUNK >= apps.length;
+          await this.commands.wxliveQuotaSeed(
+            2 + chunk.length,
+            k.tenantDay(day),
+            k.daySeeded(day),
+            ...chunk.map(([appId]) => k.appDay(appId, day)),
+            ttl,
+            String(calls.tenant),
+            last ? '1' : '0',
+            ...chunk.map(([, n]) => String(n)),
+          );
+        }
+      })().finally(() => this.seeding.delete(key));
+      this.seeding.set(key, flight);
+    }
+    return flight;
   }
 
   /** Gives a reservation back when the call provably never reached applyliveinfo (e.g. no token). */
@@ -226,8 +273,8 @@ export class QuotaLimiter {
     return new Map(tenantIds.map((id, i) => [id, Number(values[i] ?? 0)]));
   }
 
-  private keysFor(tenantId: string, appId: string, day: string): [string, string, string, string, string] {
+  private keysFor(tenantId: string, appId: string, day: string): [string, string, string, string, string, string] {
     const k = tenantQuotaKeys(this.options.prefix, tenantId);
-    return [k.appDay(appId, day), k.tenantDay(day), k.appSpent(appId, day), k.appWindow(appId), k.tenantRate];
+    return [k.appDay(appId, day), k.tenantDay(day), k.appSpent(appId, day), k.appWindow(appId), k.tenantRate, k.daySeeded(day)];
   }
 }

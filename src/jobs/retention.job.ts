@@ -7,11 +7,14 @@ import type { InboxRetention, RetentionReport } from '../webhooks/inbox-retentio
  * logged and tried again at the next interval; a run that stopped at its bound goes on next time.
  */
 export function startRetention(retention: InboxRetention, intervalMs: number, logger: Logger): { close(): Promise<void> } {
+  // Closing stops a run after its current statement (each is a short transaction): nothing waits on a long backlog.
+  const stopping = new AbortController();
   const run = () =>
     retention
-      .runOnce()
+      .runOnce(stopping.signal)
       .then((report: RetentionReport) => {
-        if (report.envelopesDropped + report.inboxDeleted + report.deliveriesDeleted > 0) logger.info(report, 'retention removed webhook data');
+        if (report.partitionsDropped + report.envelopesDropped + report.inboxDeleted + report.deliveriesDeleted + report.liveEventsDeleted > 0)
+          logger.info(report, 'retention removed webhook data');
       })
       .catch((err: unknown) => logger.error({ err }, 'retention run failed'));
   let running: Promise<unknown> = run();
@@ -22,6 +25,7 @@ export function startRetention(retention: InboxRetention, intervalMs: number, lo
   return {
     async close() {
       clearInterval(timer);
+      stopping.abort();
       await running;
     },
   };

@@ -10,8 +10,9 @@ import { DELIVERY_TIMEOUT_MS } from '../services/webhooks/delivery-schedule.js';
 import { DeliveryStore } from '../services/webhooks/delivery.store.js';
 import { applicationEventsFanOut } from '../services/webhooks/outbox-events.js';
 import { startWebhookWorker } from './webhook-delivery.worker.js';
+import { DirectDelivery, type DirectDeliveryOptions } from './webhook-direct.js';
 import { WebhookQueue } from './webhook-queue.js';
-import { createWebhookSender } from './webhook-sender.js';
+import { createWebhookSender, type Send } from './webhook-sender.js';
 
 export interface WebhookDeliveryDeps {
   db: Db;
@@ -47,6 +48,20 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
   const deliveries = new WebhookDeliveriesService({ db: deps.db, clock: deps.clock, queue });
   const fanOut: OutboxFanOut = applicationEventsFanOut(deps.clock, queue);
   let stopWorker: (() => Promise<void>) | undefined;
+  let stopDirect: (() => Promise<void>) | undefined;
+  // One sender (and its keep-alive, SSRF-filtering agents) for the worker and the direct path of this process.
+  let sender: { send: Send; close(): void; timeoutMs: number } | undefined;
+  const senderFor = (config: { allowPrivateAddresses: boolean; timeoutMs?: number }) => {
+    if (!sender) {
+      const timeoutMs = config.timeoutMs ?? DELIVERY_TIMEOUT_MS;
+      sender = { ...createWebhookSender({ allowPrivateAddresses: config.allowPrivateAddresses, timeoutMs }), timeoutMs };
+    }
+    return sender;
+  };
+  const onAttempt = (a: { outcome: string; kind: string; latencyMs: number }) => {
+    deps.metrics?.deliveries.inc({ kind: a.kind, outcome: a.outcome });
+    deps.metrics?.latency.observe({ kind: a.kind }, a.latencyMs / 1000);
+  };
 
   /** Enqueues PENDING deliveries that are due (a lost enqueue, a lease that ran out); returns how many. */
   const sweep = async (): Promise<number> => {
@@ -62,8 +77,7 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
     fanOut,
     sweep,
     startWorker(config: WebhookWorkerConfig) {
-      const timeoutMs = config.timeoutMs ?? DELIVERY_TIMEOUT_MS;
-      const sender = createWebhookSender({ allowPrivateAddresses: config.allowPrivateAddresses, timeoutMs });
+      const { send, timeoutMs } = senderFor(config);
       const handle = startWebhookWorker({
         connection: config.connection,
         redisPrefix: deps.redisPrefix,
@@ -71,16 +85,13 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
         perEndpoint: config.perEndpoint ?? 4,
         store,
         queue,
-        send: sender.send,
+        send,
         clock: deps.clock,
         logger: deps.logger,
         // Held for twice the timeout (30 s by default): the send, then the two statements recording it.
         leaseMs: 2 * timeoutMs,
         ...(config.random === undefined ? {} : { random: config.random }),
-        onAttempt: (a) => {
-          deps.metrics?.deliveries.inc({ kind: a.kind, outcome: a.outcome });
-          deps.metrics?.latency.observe({ kind: a.kind }, a.latencyMs / 1000);
-        },
+        onAttempt,
       });
       const timer = setInterval(() => {
         sweep().catch((err: unknown) => deps.logger.warn({ err }, 'webhook delivery sweep failed; retrying on the next tick'));
@@ -89,12 +100,37 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
       stopWorker = async () => {
         clearInterval(timer);
         await handle.close();
-        sender.close();
       };
       return handle;
     },
+    /**
+     * The relay's fast path (src/jobs/webhook-direct.ts), for a process that receives pushes and
+     * runs a worker: use it as the intake's relay queue; what it does not send goes to `queue`.
+     */
+    startDirect(config: { allowPrivateAddresses: boolean; timeoutMs?: number; random?: () => number } & Partial<DirectDeliveryOptions>) {
+      const { allowPrivateAddresses: _a, timeoutMs: _t, random, ...options } = config;
+      const { send, timeoutMs } = senderFor(config);
+      const direct = new DirectDelivery(
+        {
+          store,
+          queue,
+          fallback: queue,
+          send,
+          clock: deps.clock,
+          logger: deps.logger,
+          leaseMs: 2 * timeoutMs,
+          ...(random === undefined ? {} : { random }),
+          onAttempt,
+        },
+        options,
+      );
+      stopDirect = () => direct.close();
+      return direct;
+    },
     async close() {
+      await stopDirect?.();
       await stopWorker?.();
+      sender?.close();
       await queue.close();
     },
   };

@@ -19,3 +19,8 @@ export class ManualClock implements Clock {
     this.current += ms;
   }
 }
+
+/** The UTC day of an instant, as YYYY-MM-DD (the inbox's partition key). */
+export function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}

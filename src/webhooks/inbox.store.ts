@@ -2,18 +2,21 @@ import { and, asc, eq, gt, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import { type Db, rowsOf } from '../db/client.js';
 import { webhookDeliveries, webhookEndpoints, webhookInbox } from '../db/tables.js';
 import { asSystem, inTenant } from '../db/tenant-scope.js';
+import { utcDay } from '../lib/clock.js';
 import type { DueDelivery } from '../services/webhooks/event-fan-out.js';
 
 export type InboxKind = 'auth' | 'event';
 
 export interface NewInboxRow {
   tenantId: string;
+  /** The UTC day of the push's CreateTime (`pushedOn` in xml/events.ts): its partition. */
+  pushedOn: string;
   /** Which URL it arrived on: the authorization event URL or the message and event URL. */
   kind: InboxKind;
   /** The merchant (authorizer) app id the push is about; null when none (component_verify_ticket). */
   appId: string | null;
   eventType: string;
-  /** Tenant-scoped by the unique (tenant_id, dedup_key) index. */
+  /** Tenant-scoped by the unique (tenant_id, dedup_key, pushed_on) index. */
   dedupKey: string;
   /** The decrypted XML, as received; null for a push of a type the gateway does not act on. */
   payload: string | null;
@@ -35,6 +38,21 @@ export interface DueOptions {
 }
 
 const MAX_ERROR_CHARS = 500;
+/** Rows one mark statement updates at most. */
+const MAX_MARKS_PER_STATEMENT = 500;
+
+interface PendingMark {
+  id: number;
+  at: string;
+  note: string | null;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+interface TenantMarks {
+  writing: boolean;
+  next: PendingMark[];
+}
 
 /**
  * The webhook inbox: every verified push, stored before WeChat gets its answer. `attempts`
@@ -54,34 +72,39 @@ export class InboxStore {
    * Throws when Postgres is unavailable.
    */
   async insert(row: NewInboxRow, state: 'claimed' | 'processed' | 'unclaimed'): Promise<{ id: number; relay: DueDelivery[] } | undefined> {
-    return inTenant(this.db, row.tenantId, async (db) => {
-      const [inserted] = await db
-        .insert(webhookInbox)
-        .values({
-          ...row,
-          attempts: state === 'claimed' ? 1 : 0,
-          processedAt: state === 'processed' ? row.receivedAt : null,
-        })
-        .onConflictDoNothing({ target: [webhookInbox.tenantId, webhookInbox.dedupKey] })
-        .returning({ id: webhookInbox.id });
-      if (!inserted) return undefined;
-      const at = row.receivedAt.toISOString();
-      const made = await db.execute(sql`
-        insert into ${webhookDeliveries} (tenant_id, endpoint_id, event_type, source, inbox_id, created_at, next_attempt_at)
-        select e.tenant_id, e.id, ${row.eventType}, ${`inbox:${inserted.id}`}, ${inserted.id}, ${at}::timestamptz, ${at}::timestamptz
-        from ${webhookEndpoints} e
-        where e.tenant_id = ${row.tenantId}::uuid and e.kind = 'RELAY' and e.enabled
-          and (e.events is null or ${row.eventType} = any(e.events) or '*' = any(e.events))
-        on conflict (endpoint_id, source) do nothing
-        returning id, endpoint_id`);
-      const relay = rowsOf<{ id: string; endpoint_id: string }>(made).map((d) => ({
-        tenantId: row.tenantId,
-        deliveryId: d.id,
-        endpointId: d.endpoint_id,
-        dueAt: row.receivedAt.getTime(),
-      }));
-      return { id: inserted.id, relay };
-    });
+    const at = row.receivedAt.toISOString();
+    const attempts = state === 'claimed' ? 1 : 0;
+    const processedAt = state === 'processed' ? at : null;
+    // One statement: the insert that stores (and de-duplicates), and the relay's deliveries of
+    // the new row; a duplicate inserts nothing and returns no row.
+    const made = await inTenant(this.db, row.tenantId, (db) =>
+      db.execute(sql`
+        with ins as (
+          insert into ${webhookInbox} (tenant_id, pushed_on, kind, app_id, event_type, dedup_key, payload, raw_query, raw_body, content_type, received_at, attempts, processed_at)
+          values (${row.tenantId}::uuid, ${row.pushedOn}::date, ${row.kind}, ${row.appId}, ${row.eventType}, ${row.dedupKey}, ${row.payload}, ${row.rawQuery}, ${row.rawBody}::bytea,
+            ${row.contentType}, ${at}::timestamptz, ${attempts}::int, ${processedAt}::timestamptz)
+          on conflict (tenant_id, dedup_key, pushed_on) do nothing
+          returning id, pushed_on
+        ), d as (
+          insert into ${webhookDeliveries} (tenant_id, endpoint_id, event_type, source, inbox_id, inbox_pushed_on, created_at, created_on, next_attempt_at)
+          select e.tenant_id, e.id, ${row.eventType}, 'inbox:' || ins.id, ins.id, ins.pushed_on, ${at}::timestamptz, ${utcDay(row.receivedAt.getTime())}::date, ${at}::timestamptz
+          from ins, ${webhookEndpoints} e
+          where e.tenant_id = ${row.tenantId}::uuid and e.kind = 'RELAY' and e.enabled
+            and (e.events is null or ${row.eventType} = any(e.events) or '*' = any(e.events))
+          on conflict (endpoint_id, source, created_on) do nothing
+          returning id, endpoint_id
+        )
+        select ins.id::text as id, d.id::text as delivery_id, d.endpoint_id::text as endpoint_id from ins left join d on true`),
+    );
+    const rows = rowsOf<{ id: string; delivery_id: string | null; endpoint_id: string | null }>(made);
+    const first = rows[0];
+    if (first === undefined) return undefined;
+    const relay: DueDelivery[] = [];
+    for (const d of rows) {
+      if (d.delivery_id === null || d.endpoint_id === null) continue;
+      relay.push({ tenantId: row.tenantId, deliveryId: d.delivery_id, endpointId: d.endpoint_id, dueAt: row.receivedAt.getTime() });
+    }
+    return { id: Number(first.id), relay };
   }
 
   async get(tenantId: string, id: number): Promise<InboxRow | undefined> {
@@ -108,14 +131,48 @@ export class InboxStore {
     return claimed;
   }
 
-  /** Done; `note` records why a push was deliberately ignored (shown to support), else cleared. */
-  async markProcessed(row: Pick<InboxRow, 'tenantId' | 'id'>, at: Date, note: string | null = null): Promise<void> {
-    await inTenant(this.db, row.tenantId, (db) =>
-      db
-        .update(webhookInbox)
-        .set({ processedAt: at, lastError: note === null ? null : truncate(note) })
-        .where(and(eq(webhookInbox.tenantId, row.tenantId), eq(webhookInbox.id, row.id))),
-    );
+  /**
+   * Done; `note` records why a push was deliberately ignored (shown to support), else cleared.
+   * Marks are batched per tenant: one made while another of the tenant is being written waits
+   * for it and goes with the others that waited, in one UPDATE; each call resolves once its row's
+   * mark is committed (and rejects when that statement failed). At one push at a time it is one
+   * statement per push, as before; under load one statement per batch.
+   */
+  markProcessed(row: Pick<InboxRow, 'tenantId' | 'id'>, at: Date, note: string | null = null): Promise<void> {
+    let batches = this.marks.get(row.tenantId);
+    if (!batches) {
+      batches = { writing: false, next: [] };
+      this.marks.set(row.tenantId, batches);
+    }
+    const pending = batches;
+    const done = new Promise<void>((resolve, reject) => {
+      pending.next.push({ id: row.id, at: at.toISOString(), note: note === null ? null : truncate(note), resolve, reject });
+    });
+    if (!pending.writing) void this.writeMarks(row.tenantId, pending);
+    return done;
+  }
+
+  private readonly marks = new Map<string, TenantMarks>();
+
+  private async writeMarks(tenantId: string, batches: TenantMarks): Promise<void> {
+    batches.writing = true;
+    while (batches.next.length > 0) {
+      const batch = batches.next.splice(0, MAX_MARKS_PER_STATEMENT);
+      const values = JSON.stringify(batch.map(({ id, at, note }) => ({ id, at, note })));
+      try {
+        await inTenant(this.db, tenantId, (db) =>
+          db.execute(sql`
+            update ${webhookInbox} i set processed_at = v.at, last_error = v.note
+            from jsonb_to_recordset(${values}::jsonb) as v(id bigint, at timestamptz, note text)
+            where i.tenant_id = ${tenantId}::uuid and i.id = v.id`),
+        );
+        for (const mark of batch) mark.resolve();
+      } catch (err) {
+        for (const mark of batch) mark.reject(err);
+      }
+    }
+    batches.writing = false;
+    this.marks.delete(tenantId);
   }
 
   async markFailed(row: Pick<InboxRow, 'tenantId' | 'id'>, error: string): Promise<void> {

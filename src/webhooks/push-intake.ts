@@ -1,13 +1,14 @@
 import type { Clock } from '../lib/clock.js';
-import type { WebhookDeliveryQueue } from '../services/webhooks/deliveries.service.js';
-import type { DueDelivery } from '../services/webhooks/event-fan-out.js';
 import { type LogContext, logContext, withOwnLogContext } from '../lib/log-context.js';
 import { activeTraceContext, type TraceContext, withTraceContext } from '../lib/tracing.js';
+import type { WebhookDeliveryQueue } from '../services/webhooks/deliveries.service.js';
+import type { DueDelivery } from '../services/webhooks/event-fan-out.js';
 import type { InboxKind, InboxRow, InboxStore } from './inbox.store.js';
 import type { PushProcessor } from './push-processor.js';
 import { pushIdentity, type VerifiedPush } from './push-verifier.js';
 import type { ReplayGuard } from './replay-guard.js';
 import { type PushKindLabel, WebhookRejection } from './webhook-outcome.js';
+import { pushedOn, type WechatPush } from './xml/events.js';
 
 export interface IntakeDeps {
   inbox: InboxStore;
@@ -56,7 +57,7 @@ export interface IntakeResult {
 export class PushIntake {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** With the log and trace context of the request that stored each, not of the push whose end starts it. */
-  private readonly waiting: { row: InboxRow; context: LogContext; trace: TraceContext }[] = [];
+  private readonly waiting: { row: InboxRow; push: WechatPush; context: LogContext; trace: TraceContext }[] = [];
   private running = 0;
   private readonly concurrency: number;
   private readonly maxQueued: number;
@@ -79,8 +80,10 @@ export class PushIntake {
       return { result: { outcome: 'replayed', inboxId: undefined, kind }, process: noop };
     }
     const hasEffect = verified.push.kind !== 'unknown';
+    const receivedAt = new Date(this.deps.clock.now());
     const row = {
       tenantId,
+      pushedOn: pushedOn(verified.push, receivedAt.getTime()),
       kind: input.kind,
       appId: identity.appId,
       eventType: identity.eventType,
@@ -91,7 +94,7 @@ export class PushIntake {
       rawQuery: input.envelope.query,
       rawBody: input.envelope.body,
       contentType: input.envelope.contentType,
-      receivedAt: new Date(this.deps.clock.now()),
+      receivedAt,
     };
     let inserted: { id: number; relay: DueDelivery[] } | undefined;
     try {
@@ -101,8 +104,8 @@ export class PushIntake {
       throw new WebhookRejection('STORE_UNAVAILABLE', 'the webhook inbox insert failed', { cause: err });
     }
     // Not awaited: until it lands the mark reads `pending`, and a repeat then meets the inbox key.
-    void claim.confirm();
-    if (verified.plainTuple) void this.deps.replayGuard.markStored(tenantId, verified.plainTuple);
+    // The plaintext-mode tuple is marked stored in the same pipeline.
+    void claim.confirm(verified.plainTuple);
     if (inserted === undefined) return { result: { outcome: 'duplicate', inboxId: undefined, kind }, process: noop };
     const { id, relay } = inserted;
     const stored: InboxRow = { ...row, id, attempts: hasEffect ? 1 : 0, processedAt: hasEffect ? null : row.receivedAt, lastError: null };
@@ -112,7 +115,7 @@ export class PushIntake {
       result,
       process: () => {
         forward();
-        if (hasEffect) this.schedule(stored);
+        if (hasEffect) this.schedule(stored, verified.push);
       },
     };
   }
@@ -139,20 +142,21 @@ export class PushIntake {
   }
 
   /** Rows neither run nor queued keep attempt 1 open; the sweeper takes them after its backoff. */
-  private schedule(row: InboxRow): void {
+  /** `push`: parsed from `row.payload` at verification; processing reuses it instead of parsing the XML again. */
+  private schedule(row: InboxRow, push: WechatPush): void {
     const context = { ...logContext() };
     const trace = activeTraceContext();
-    if (this.running < this.concurrency) this.start(row, context, trace);
-    else if (this.waiting.length < this.maxQueued) this.waiting.push({ row, context, trace });
+    if (this.running < this.concurrency) this.start(row, push, context, trace);
+    else if (this.waiting.length < this.maxQueued) this.waiting.push({ row, push, context, trace });
   }
 
-  private start(row: InboxRow, context: LogContext, trace: TraceContext): void {
+  private start(row: InboxRow, push: WechatPush, context: LogContext, trace: TraceContext): void {
     this.running++;
     // run() records failures itself and never rejects.
-    const work = withTraceContext(trace, () => withOwnLogContext(context, () => this.deps.processor.run(row))).finally(() => {
+    const work = withTraceContext(trace, () => withOwnLogContext(context, () => this.deps.processor.run(row, push))).finally(() => {
       this.running--;
       const next = this.waiting.shift();
-      if (next) this.start(next.row, next.context, next.trace);
+      if (next) this.start(next.row, next.push, next.context, next.trace);
     });
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));

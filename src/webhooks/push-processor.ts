@@ -5,7 +5,7 @@ import { systemContext, type TenantContext } from '../services/context.js';
 import { assertNever } from '../services/errors.js';
 import type { InboxRow, InboxStore } from './inbox.store.js';
 import type { AuthorizedPush, LiveApplyEventPush, UnauthorizedPush } from '../wechat/wire/push-xml.js';
-import { parseMessage } from './xml/events.js';
+import { parseMessage, type WechatPush } from './xml/events.js';
 import { withLogContext } from '../lib/log-context.js';
 import { inSpan } from '../lib/tracing.js';
 
@@ -69,22 +69,25 @@ export class PushProcessor {
     this.maxAttempts = deps.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   }
 
-  /** Runs the attempt the caller has claimed (`row.attempts` counts it) and records its result; never throws. */
-  run(row: InboxRow): Promise<ProcessingOutcome> {
+  /**
+   * Runs the attempt the caller has claimed (`row.attempts` counts it) and records its result; never throws.
+   * `parsed`: the push as the request that stored it parsed it (`row.payload`), so it is not parsed twice.
+   */
+  run(row: InboxRow, parsed?: WechatPush): Promise<ProcessingOutcome> {
     // The tenant on every line of the push's effects, the WeChat calls they make included.
     return inSpan('webhook process', { attributes: { 'wxlive.tenant_id': row.tenantId, 'wxlive.inbox_id': row.id, 'wxlive.event_type': row.eventType } }, () =>
-      withLogContext({ tenantId: row.tenantId }, () => this.attempt(row)),
+      withLogContext({ tenantId: row.tenantId }, () => this.attempt(row, parsed)),
     );
   }
 
-  private async attempt(row: InboxRow): Promise<ProcessingOutcome> {
+  private async attempt(row: InboxRow, parsed: WechatPush | undefined): Promise<ProcessingOutcome> {
     // The push's fields on each line it logs, not a child logger per push (a pino child costs
     // about as much as serializing its bindings, on every push, logged or not).
     const log = this.deps.logger;
     const fields = { inboxId: row.id, eventType: row.eventType, attempt: row.attempts };
     let outcome: ProcessingOutcome;
     try {
-      const result = await this.apply(row);
+      const result = await this.apply(row, parsed);
       const note = result.status === 'ignored' ? `ignored: ${result.note}` : null;
       await this.deps.inbox.markProcessed(row, new Date(this.deps.clock.now()), note);
       outcome = result.status;
@@ -102,10 +105,10 @@ export class PushProcessor {
   }
 
   /** The effect of one push; throws when it failed and should be retried. */
-  async apply(row: InboxRow): Promise<ProcessResult> {
+  async apply(row: InboxRow, parsed?: WechatPush): Promise<ProcessResult> {
     // Pushes of types nothing acts on are stored without their plaintext (and as processed already).
     if (row.payload === null) return { status: 'ignored', note: `no handler for ${row.eventType}` };
-    const push = parseMessage(row.payload);
+    const push = parsed ?? parseMessage(row.payload);
     const { effects } = this.deps;
     const ctx = systemContext(row.tenantId, `inbox:${row.id}`);
     switch (push.kind) {

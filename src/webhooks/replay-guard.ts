@@ -22,7 +22,11 @@ export type ReplayState = 'new' | 'pending' | 'stored';
 /** A claim the request confirms once the push is stored, or releases when it is not. */
 export interface ReplayClaim {
   state: ReplayState;
-  confirm(): Promise<void>;
+  /**
+   * `alsoStored`: another tuple to mark stored with it (the plaintext-mode tuple an encrypted push
+   * also carried), in the same round trip.
+   */
+  confirm(alsoStored?: SignedTuple): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -90,12 +94,16 @@ export class ReplayGuard {
       previous = await this.withTimeout(redis.wxliveWebhookClaim(key, String(this.ttlMs(tuple.timestamp))));
     } catch (err) {
       this.options.logger.warn({ err }, 'webhook replay cache unavailable; relying on inbox de-duplication');
-      return { state: 'new', confirm: async () => {}, release: async () => {} };
+      return { state: 'new', confirm: (also) => (also ? this.markStored(tenantId, also) : Promise.resolve()), release: async () => {} };
     }
     const state: ReplayState = previous === null ? 'new' : previous === 'stored' ? 'stored' : 'pending';
     return {
       state,
-      confirm: () => this.quietly(redis.set(key, 'stored', 'KEEPTTL', 'XX')),
+      confirm: (also) => {
+        if (!also) return this.quietly(redis.set(key, 'stored', 'KEEPTTL', 'XX'));
+        const both = redis.pipeline().set(key, 'stored', 'KEEPTTL', 'XX').set(this.key(tenantId, also), 'stored', 'PX', this.ttlMs(also.timestamp)).exec();
+        return this.quietly(both);
+      },
       // Only the request that set the mark removes it; a `pending` one found it and leaves it.
       release: state === 'new' ? () => this.quietly(redis.del(key)) : async () => {},
     };

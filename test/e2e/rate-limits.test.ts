@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -49,6 +50,41 @@ async function measure(key: string, n: number): Promise<{ latencies: number[]; s
   return { latencies, statuses };
 }
 
+/** `loops` request loops of one API key in a worker thread, until stopped; answers every status it got. */
+class Flood {
+  private readonly worker: Worker;
+  private readonly done: Promise<number[]>;
+
+  constructor(url: string, key: string, loops: number) {
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      let flooding = true;
+      const statuses = [];
+      parentPort.on('message', () => { flooding = false; });
+      const body = JSON.stringify({ query: '{ tenant { id } }' });
+      const loop = async () => {
+        while (flooding) {
+          const res = await fetch(workerData.url + '/graphql', { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + workerData.key }, body });
+          await res.arrayBuffer();
+          statuses.push(res.status);
+        }
+      };
+      Promise.all(Array.from({ length: workerData.loops }, loop)).then(() => parentPort.postMessage(statuses));`;
+    this.worker = new Worker(code, { eval: true, workerData: { url, key, loops } });
+    this.done = new Promise((resolve, reject) => {
+      this.worker.once('message', (statuses: number[]) => resolve(statuses));
+      this.worker.once('error', reject);
+    });
+  }
+
+  async stop(): Promise<number[]> {
+    this.worker.postMessage('stop');
+    const statuses = await this.done;
+    await this.worker.terminate();
+    return statuses;
+  }
+}
+
 const p99 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.ceil(values.length * 0.99) - 1] ?? Number.NaN;
 
 describe('rate limits per API key', () => {
@@ -60,23 +96,19 @@ describe('rate limits per API key', () => {
     const unloaded = await measure(other.apiKey.key, 200);
     expect(unloaded.statuses.every((s) => s === 200)).toBe(true);
 
-    let flooding = true;
-    const floodStatuses: number[] = [];
+    // The flood comes from a thread of its own (its own event loop, as another machine's would be),
+    // so what the other tenant's latency measures is what the gateway spends on refusing it, not
+    // the flooding client's own work in the gateway's event loop.
+    const flood = new Flood(app.url as string, flooder.apiKey.key, 8);
     const refusals: Awaited<ReturnType<typeof post>>[] = [];
-    const flood = Promise.all(
-      Array.from({ length: 8 }, async () => {
-        while (flooding) {
-          const res = await post(flooder.apiKey.key);
-          floodStatuses.push(res.status);
-          if (res.status === 429 && refusals.length < 5) refusals.push(res);
-        }
-      }),
-    );
-    // The flood is on once the flooder is being refused.
-    await expectEventually(() => expect(refusals.length).toBeGreaterThan(0));
+    // The flood is on once the flooder is being refused (seen by a request of the flooder's own here).
+    await expectEventually(async () => {
+      const res = await post(flooder.apiKey.key);
+      if (res.status === 429 && refusals.length < 5) refusals.push(res);
+      expect(refusals.length).toBeGreaterThan(0);
+    });
     const loaded = await measure(other.apiKey.key, 200);
-    flooding = false;
-    await flood;
+    const floodStatuses = await flood.stop();
 
     // The functional property: the other tenant is never limited and every request of its succeeds.
     expect(loaded.statuses.filter((s) => s !== 200)).toEqual([]);

@@ -3,9 +3,16 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisChangePublisher } from '../../src/events/change-feed.js';
 import { ChangeSubscriber } from '../../src/events/change-subscriber.js';
+import { LiveEventSubscriber, RedisLiveEventPublisher } from '../../src/events/live-event-feed.js';
+import { liveEvents } from '../../src/db/tables.js';
 import { ApplicationFeed, redisChangeSource } from '../../src/graphql/application-feed.js';
+import { LiveRoomFeed, liveEventSource } from '../../src/graphql/live-room-feed.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import type { LiveApplicationView } from '../../src/services/live-application/index.js';
+import { LiveEventsService } from '../../src/services/live-ops/live-events.service.js';
+import type { LiveEventView } from '../../src/services/live-ops/live-mirror.js';
+import { createTenantWithMerchants } from '../support/fixtures.js';
+import { applicationView } from '../support/application-view.js';
 import { createTestEnv, REDIS_URL, type TestEnv } from '../support/test-env.js';
 
 /**
@@ -29,25 +36,7 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
-function application(id: string, status: LiveApplicationView['status']): LiveApplicationView {
-  const at = new Date().toISOString();
-  return {
-    id,
-    tenantId,
-    appId: 'wx0000000000000001',
-    status,
-    errcode: null,
-    errmsg: null,
-    errorCode: null,
-    attempts: 0,
-    idempotencyKey: null,
-    createdAt: at,
-    submittedAt: null,
-    openedAt: null,
-    expiresAt: null,
-    updatedAt: at,
-  };
-}
+const application = (id: string, status: LiveApplicationView['status']) => applicationView(tenantId, id, status, 'wx0000000000000001');
 
 describe('a lost subscription connection', () => {
   it('replays what it missed to a waiting subscriber, once, in order', async () => {
@@ -81,4 +70,56 @@ describe('a lost subscription connection', () => {
     expect(`${third.value?.application.id}:${third.value?.application.status}`).toBe('a1:OPENED');
     await stream.return?.();
   });
+});
+
+describe('a lost subscription connection, for liveRoomUpdated', () => {
+  /** A room event committed to live_events and published, as the live mirror does. */
+  async function roomEvent(tenant: string, appId: string, roomId: number, status: string): Promise<LiveEventView> {
+    const [row] = await env.database.db
+      .insert(liveEvents)
+      .values({ tenantId: tenant, appId, type: 'live_room.updated', subjectId: roomId, data: { room: { roomId, status } }, createdAt: new Date() })
+      .returning();
+    if (!row) throw new Error('no row');
+    const event: LiveEventView = { ...row, cursor: String(row.id), type: 'live_room.updated' };
+    await new RedisLiveEventPublisher(env.redis, env.redisPrefix).publish(tenant, [event]);
+    return event;
+  }
+  const statusOf = (r: IteratorResult<LiveEventView>) => `${r.value?.subjectId}:${(r.value?.data as { room?: { status: string } } | undefined)?.room?.status}`;
+
+  for (const started of ['after one live event', 'before any event']) {
+    it(`replays what it missed from live_events to a waiting subscriber, once, in order (${started})`, async () => {
+      const { tenant, appIds } = await createTenantWithMerchants(env.database.db, env.box, 1);
+      const appId = appIds[0] as string;
+      const connection = new Redis(REDIS_URL, { retryStrategy: () => 300 });
+      try {
+        const connectionId = String(await connection.client('ID'));
+        const subscriber = new LiveEventSubscriber(connection, env.redisPrefix, silentLogger);
+        await subscriber.start();
+        const feed = new LiveRoomFeed(liveEventSource(subscriber, new LiveEventsService(env.database.db)));
+        const stream = feed.subscribe({ tenantId: tenant.id, scopes: new Set(['read'] as const) }, {});
+        if (started === 'after one live event') {
+          const waitingFirst = stream.next();
+          await roomEvent(tenant.id, appId, 1, 'NOT_STARTED');
+          expect(statusOf(await waitingFirst)).toBe('1:NOT_STARTED');
+        }
+
+        const waiting = stream.next();
+        const closed = once(connection, 'close');
+        await env.redis.client('KILL', 'ID', connectionId);
+        await closed;
+        await roomEvent(tenant.id, appId, 1, 'LIVE');
+        await roomEvent(tenant.id, appId, 2, 'NOT_STARTED');
+
+        const got = [statusOf(await waiting), statusOf(await stream.next())];
+        expect(got).toEqual(['1:LIVE', '2:NOT_STARTED']);
+
+        // Live again: the next event arrives once, not a second time from the replay.
+        await roomEvent(tenant.id, appId, 1, 'ENDED');
+        expect(statusOf(await stream.next())).toBe('1:ENDED');
+        await stream.return?.();
+      } finally {
+        connection.disconnect();
+      }
+    });
+  }
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { utcDay } from '../../src/lib/clock.js';
 import { expectEventually } from '../support/test-env.js';
 import { FaultWorld, OffsetClock } from './support/fault-world.js';
 import { PgBlocker } from './support/pg-blocker.js';
@@ -61,12 +62,14 @@ describe('Postgres lost during webhook delivery', () => {
 
     // An uncommitted row with the push's inbox key (for each second it may carry) makes the gateway's insert wait.
     const now = Math.floor(Date.now() / 1000);
-    const keys = [0, 1, 2, 3].map((s) => `event:o_admin_${appId}:${now + s}:wxa_live_apply_event:${appId}`);
-    const values = keys.map((_, i) => `($1, 'event', $2, 'wxa_live_apply_event', $${i + 3}, '<xml/>')`).join(', ');
+    const seconds = [0, 1, 2, 3].map((s) => now + s);
+    const keys = seconds.map((s) => `event:o_admin_${appId}:${s}:wxa_live_apply_event:${appId}`);
+    // The partition key is the day of the push's CreateTime: the same for the row that blocks.
+    const values = keys.map((_, i) => `($1, 'event', $2, 'wxa_live_apply_event', $${2 * i + 3}, '<xml/>', $${2 * i + 4}::date)`).join(', ');
     let push: Promise<unknown> | undefined;
     await whileWaiting(
-      `insert into webhook_inbox (tenant_id, kind, app_id, event_type, dedup_key, payload) values ${values}`,
-      [t.tenantId, appId, ...keys],
+      `insert into webhook_inbox (tenant_id, kind, app_id, event_type, dedup_key, payload, pushed_on) values ${values}`,
+      [t.tenantId, appId, ...keys.flatMap((k, i) => [k, utcDay((seconds[i] as number) * 1000)])],
       (b) => b.terminateOthers(),
       async () => {
         push = world.admin.pushLiveEvent({ appId, componentAppId: t.componentAppId });

@@ -88,7 +88,7 @@ describe('worker tuning (JOBS_*)', () => {
   });
 
   it('keeps retention and the credential overlap at their defaults, and refuses a retention not longer than the replay window', () => {
-    expect(loadConfig({}).retention).toEqual({ inboxMs: 7 * 86_400_000, deliveryMs: 7 * 86_400_000 });
+    expect(loadConfig({}).retention).toEqual({ inboxMs: 7 * 86_400_000, deliveryMs: 7 * 86_400_000, liveEventMs: 7 * 86_400_000 });
     expect(loadConfig({}).credentialOverlapMs).toBe(60 * 60_000);
     expect(() => loadConfig({ INBOX_RETENTION_DAYS: '0' })).toThrow(/^INBOX_RETENTION_DAYS: /);
     expect(() => loadConfig({ INBOX_RETENTION_DAYS: '1', WEBHOOK_REPLAY_WINDOW_SECONDS: '86400' })).toThrow(/^WEBHOOK_REPLAY_WINDOW_SECONDS: must be shorter/);

@@ -148,10 +148,22 @@ describe('the transition table', () => {
     const pending = await applicationIn('SUBMITTED');
     const opened = await lifecycle.open(pending.ctx, pending.appId, new Date(clock.now()));
     expect(opened).toMatchObject({ id: pending.id, status: 'OPENED', errorCode: null });
-    const again = await lifecycle.open(pending.ctx, pending.appId, new Date(clock.now()));
-    expect(again.id).not.toBe(pending.id);
-    expect(again.status).toBe('OPENED');
-    expect((await eventsOf(again.id)).map((e) => e.message)).toEqual(['WeChat reported live broadcasting opened with no pending application here.']);
+    // A later open event (another open_time) with nothing pending records an OPENED application.
+    const again = await lifecycle.open(pending.ctx, pending.appId, new Date(clock.now() + 60_000));
+    expect(again?.id).not.toBe(pending.id);
+    expect(again?.status).toBe('OPENED');
+    expect((await eventsOf(again?.id ?? '')).map((e) => e.message)).toEqual(['WeChat reported live broadcasting opened with no pending application here.']);
+  });
+
+  it('changes nothing when the same open event comes again (its push processed twice), whatever is pending then', async () => {
+    const pending = await applicationIn('SUBMITTED');
+    const openTime = new Date(clock.now() - 5_000);
+    expect(await lifecycle.open(pending.ctx, pending.appId, openTime)).toMatchObject({ id: pending.id, status: 'OPENED' });
+    // Applied again meanwhile: the old event must not open the new application either.
+    const [reapplied] = await lifecycle.applyBatch(pending.ctx, [pending.appId]);
+    expect(await lifecycle.open(pending.ctx, pending.appId, openTime)).toBeUndefined();
+    const rows = await env.database.db.select().from(liveApplications).where(eq(liveApplications.appId, pending.appId));
+    expect(rows.map((r) => r.status).sort()).toEqual(reapplied?.application?.status === 'QUEUED' ? ['OPENED', 'QUEUED'] : ['OPENED']);
   });
 
   it('notes a hold once, however often the job is held', async () => {

@@ -5,9 +5,9 @@ import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPglite, type Database, type Db, rowsOf } from '../../src/db/client.js';
 import { liveApplications } from '../../src/db/tables.js';
-import { asSystem, inTenant, sharedTenantScope } from '../../src/db/tenant-scope.js';
+import { asSystem, inTenant, inTenantStatement, sharedTenantScope } from '../../src/db/tenant-scope.js';
 import { createTenantWithMerchants } from '../support/fixtures.js';
-import { createTestEnv, type TestEnv } from '../support/test-env.js';
+import { createTestEnv, expectEventually, type TestEnv } from '../support/test-env.js';
 
 // How scopes behave as transactions (the policies themselves: test/security/rls.test.ts).
 let env: TestEnv;
@@ -110,6 +110,68 @@ describe('tenant scopes on postgres-js', () => {
     const expectedA = await countOf(env.database.db, a.tenant.id);
     const expectedB = await countOf(env.database.db, b.tenant.id);
     for (const c of counts) expect(c.n).toBe(c.tenant === a.tenant.id ? expectedA : expectedB);
+  });
+});
+
+describe('a single-statement scope (inTenantStatement: begin, the statement and COMMIT in one round trip)', () => {
+  it('fails, and does not hang, when its connection is killed while COMMIT waits behind a statement being described', async () => {
+    // A parameterized statement new to the connection is described first, so postgres-js holds
+    // the COMMIT in the reserved connection's own queue; porsager/postgres#1186 left it pending forever.
+    const marker = `wxlive_kill_${Date.now()}`;
+    const running = inTenantStatement(app, a.tenant.id, (db) => db.execute(sql`select pg_sleep(${5}) as ${sql.raw(marker)}`));
+    const outcome = running.then(
+      () => 'committed',
+      (err: unknown) => err,
+    );
+    await expectEventually(async () => {
+      const killed = rowsOf<{ ok: boolean }>(
+        await env.database.db.execute(
+          sql`select pg_terminate_backend(pid) as ok from pg_stat_activity where query like ${`%${marker}%`} and pid <> pg_backend_pid()`,
+        ),
+      );
+      expect(killed).toHaveLength(1);
+    });
+    expect(await outcome).toBeInstanceOf(Error);
+    // The pool serves again.
+    expect(await inTenantStatement(app, a.tenant.id, txid)).toMatch(/^\d+$/);
+  });
+
+  it('runs its statement in a transaction that sees only its tenant, and commits its write', async () => {
+    const seen = await inTenantStatement(app, a.tenant.id, (db) => db.execute(sql`select current_setting('wxlive.tenant_id') as t, txid_current()::text as x`));
+    expect(rowsOf<{ t: string }>(seen)[0]?.t).toBe(a.tenant.id);
+    // A forgotten filter returns nothing of another tenant.
+    const rows = await inTenantStatement(app, b.tenant.id, (db) => db.select({ tenantId: liveApplications.tenantId }).from(liveApplications));
+    expect(rows.every((r) => r.tenantId === b.tenant.id)).toBe(true);
+    const before = await countOf(env.database.db, a.tenant.id);
+    await inTenantStatement(app, a.tenant.id, (db) => db.insert(liveApplications).values({ tenantId: a.tenant.id, appId: 'wx_single_commit_1' }));
+    expect(await countOf(env.database.db, a.tenant.id)).toBe(before + 1);
+  });
+
+  it('fails a failed statement, writes nothing, and leaves its connection usable', async () => {
+    const before = await countOf(env.database.db, a.tenant.id);
+    // Another tenant's row: the policy's WITH CHECK refuses it.
+    await expect(
+      inTenantStatement(app, a.tenant.id, (db) => db.insert(liveApplications).values({ tenantId: b.tenant.id, appId: 'wx_single_refused_1' })),
+    ).rejects.toThrow();
+    expect(await countOf(env.database.db, a.tenant.id)).toBe(before);
+    for (let i = 0; i < 12; i++) {
+      const rows = await inTenantStatement(app, a.tenant.id, (db) => db.execute(sql`select current_setting('wxlive.tenant_id', true) as t`));
+      expect(rowsOf<{ t: string }>(rows)[0]?.t).toBe(a.tenant.id);
+    }
+  });
+
+  it('refuses a second statement, and joins a scope it runs in', async () => {
+    const refused = await inTenantStatement(app, a.tenant.id, async (db) => {
+      await txid(db);
+      return txid(db);
+    }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    // drizzle wraps the driver's error ("Failed query: ...", the cause).
+    expect(String((refused as { cause?: unknown } | undefined)?.cause)).toMatch(/second statement/);
+    const [outer, inner] = await inTenant(app, a.tenant.id, async (db) => [await txid(db), await inTenantStatement(app, a.tenant.id, txid)]);
+    expect(inner).toBe(outer);
   });
 });
 

@@ -42,7 +42,9 @@ beforeAll(async () => {
     return token;
   };
   admin = new SimulatorAdmin(sim.url);
-  const overrides = { WECHAT_API_BASE: sim.url, ROLE: 'api' };
+  // The fans send over a hundred reads with one key within a second or two, back to back: this
+  // file tests tokens, not the per-key rate limit (test/e2e/rate-limits.test.ts), so the bucket is large.
+  const overrides = { WECHAT_API_BASE: sim.url, ROLE: 'api', RATE_LIMIT_BURST: '1000' };
   instances = [await startRealApp(env, overrides), await startRealApp(env, overrides)];
   const [first] = instances;
   tenant = await first.tenant();

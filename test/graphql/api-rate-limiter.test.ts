@@ -39,6 +39,23 @@ describe('the per-key token bucket', () => {
     expect(verdicts).toEqual([true, true, true, false, false]);
   });
 
+  it('refuses a key again without asking Redis until a token can be there, and asks it from then on', async () => {
+    const clock = new ManualClock(Date.now());
+    const l = limiter(clock);
+    const setting = { perSecond: 4, burst: 1 };
+    expect((await l.take(TENANT, 'flood', setting)).ok).toBe(true);
+    expect((await l.take(TENANT, 'flood', setting)).ok).toBe(false);
+    // Were Redis asked now it would let the next one through (no bucket is a full one): it is not.
+    await env.redis.del(l.bucket(TENANT, 'flood'));
+    clock.advance(249);
+    expect(await l.take(TENANT, 'flood', setting)).toEqual({ ok: false, retryAfterSeconds: 1 });
+    expect(await env.redis.exists(l.bucket(TENANT, 'flood'))).toBe(0);
+    // From the moment a token can be there, Redis decides again.
+    clock.advance(1);
+    expect(await l.take(TENANT, 'flood', setting)).toEqual({ ok: true });
+    expect(await env.redis.exists(l.bucket(TENANT, 'flood'))).toBe(1);
+  });
+
   it('answers Retry-After in whole seconds, at least 1, from the refill rate', async () => {
     const clock = new ManualClock(Date.now());
     const l = limiter(clock);

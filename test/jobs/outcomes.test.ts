@@ -171,3 +171,20 @@ describe('recording an outcome that keeps failing', () => {
     expect(await hh.calls([appId])).toBe(1);
   });
 });
+
+describe('a run that stays in one step', () => {
+  it('names its step while it runs, and is logged once as stuck with that step', async () => {
+    const logs = new LogCapture('warn');
+    const hh = await harness({ workerLogger: logs.logger });
+    // WeChat holds the call for 1.5 s, three times the stuck threshold.
+    const { id } = await applyOne(hh, { kind: 'slow', delayMs: 1_500, inner: { kind: 'accept' } });
+    const worker = hh.startWorker({ stuckAfterMs: 400 });
+
+    await expectEventually(async () => expect(worker.active()).toMatchObject([{ step: 'wechat-call' }]), { intervalMs: 20 });
+    await expectEventually(async () => expect((await hh.row(id))?.status).toBe('SUBMITTED'));
+    const stuck = logs.lines.filter((l) => l.entry.msg === 'apply job stuck in one step');
+    expect(stuck.map((l) => l.entry.step)).toEqual(['wechat-call']);
+    expect(stuck[0]?.entry.stepMs).toBeGreaterThanOrEqual(400);
+    expect(worker.active()).toEqual([]);
+  });
+});

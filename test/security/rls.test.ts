@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPostgres, type Database, rowsOf } from '../../src/db/client.js';
+import { DayPartitions } from '../../src/db/day-partitions.js';
 import { liveApplications } from '../../src/db/tables.js';
 import { asSystem, inTenant } from '../../src/db/tenant-scope.js';
 import { createTenantWithMerchants } from '../support/fixtures.js';
@@ -52,6 +53,17 @@ describe('row-level security for the app role', () => {
     for (const table of ['tenants', 'api_keys', 'component_tickets', 'authorizers', 'live_applications', 'live_application_events', 'webhook_inbox']) {
       const [row] = rowsOf<{ n: number }>(await app.db.execute(sql`select count(*)::int as n from ${sql.identifier(table)}`));
       expect({ table, n: row?.n }).toEqual({ table, n: 0 });
+    }
+  });
+
+  it('the app role reaches the inbox only through webhook_inbox: its daily partitions refuse it', async () => {
+    const parts = await new DayPartitions(app.db, 'webhook_inbox').list();
+    expect(parts).toContain('webhook_inbox_default');
+    expect(parts.length).toBeGreaterThan(1);
+    for (const part of parts) {
+      await expect(asSystem(app.db, (tx) => tx.execute(sql`select 1 from ${sql.identifier(part)} limit 1`))).rejects.toMatchObject({
+        cause: { code: '42501' },
+      });
     }
   });
 

@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { eq } from 'drizzle-orm';
 import { authorizers, liveGoods, liveRooms, webhookDeliveries } from '../../src/db/tables.js';
 import { changeFeedKeys } from '../../src/events/change-feed.js';
+import { utcDay } from '../../src/lib/clock.js';
 import { systemContext } from '../../src/services/context.js';
 import { collect, type GraphqlApp, startGraphqlApp, wsOnce } from '../graphql/support/graphql-harness.js';
 import { createTenantWithMerchants } from '../support/fixtures.js';
@@ -77,6 +78,7 @@ beforeAll(async () => {
       payload: '{}',
       status: 'FAILED',
       createdAt: new Date(),
+      createdOn: utcDay(Date.now()),
     })
     .returning({ id: webhookDeliveries.id });
   // A's merchant has live open, a room and a good in the mirror.

@@ -24,6 +24,8 @@ export interface LedgerPush {
   atMs: number;
   /** Deliveries it took, WeChat's redeliveries included. */
   deliveries?: number;
+  /** What was sent, when the recorder keeps it (PushRelay): the query string and the body, byte for byte. */
+  sent?: { query: string; body: Buffer };
 }
 
 /** An application id the API returned from applyLive or applyLiveBatch. */
@@ -218,6 +220,14 @@ export function compareLedger(s: LedgerSnapshot, accepted: readonly AcceptedAppl
   const slack = rules.pushSlackMs ?? 60_000;
   let pushesAcknowledged = 0;
   let pushesRefused = 0;
+  // Indexed by where a push went: a soak's ledger holds tens of thousands of pushes and rows.
+  const inboxAt = new Map<string, typeof s.inbox>();
+  for (const i of s.inbox) {
+    const key = `${i.tenantId}/${i.kind}/${i.kind === 'auth' ? '' : i.appId}`;
+    const list = inboxAt.get(key);
+    if (list) list.push(i);
+    else inboxAt.set(key, [i]);
+  }
   for (const p of s.pushes) {
     if (!(p.status === 200 && p.body === 'success')) {
       pushesRefused++;
@@ -225,8 +235,8 @@ export function compareLedger(s: LedgerSnapshot, accepted: readonly AcceptedAppl
     }
     pushesAcknowledged++;
     const what = `push to ${p.kind === 'auth' ? 'auth' : `events/${p.appId}`} of tenant ${p.tenantId} at ${new Date(p.atMs).toISOString()}`;
-    const stored = s.inbox.filter(
-      (i) => i.tenantId === p.tenantId && i.kind === p.kind && (p.kind === 'auth' || i.appId === p.appId) && Math.abs(i.receivedAt.getTime() - p.atMs) <= slack,
+    const stored = (inboxAt.get(`${p.tenantId}/${p.kind}/${p.kind === 'auth' ? '' : p.appId}`) ?? []).filter(
+      (i) => Math.abs(i.receivedAt.getTime() - p.atMs) <= slack,
     );
     if (stored.length === 0) {
       problems.push(`${what}: acknowledged 'success', no inbox row`);

@@ -2,15 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, createApp } from '../../src/app/create-app.js';
-import { liveApplications, webhookDeliveries, webhookInbox } from '../../src/db/tables.js';
-import { ManualClock } from '../../src/lib/clock.js';
+import { DayPartitions } from '../../src/db/day-partitions.js';
+import { liveApplications, liveEvents, webhookDeliveries, webhookInbox } from '../../src/db/tables.js';
+import { ManualClock, utcDay } from '../../src/lib/clock.js';
 import { IN_FLIGHT_ERROR } from '../../src/services/webhooks/delivery.store.js';
 import { InboxRetention } from '../../src/webhooks/inbox-retention.js';
 import { buildAuthXml } from '../../src/wechat/wire/push-xml.js';
 import { createTenantWithMerchants } from '../support/fixtures.js';
 import { createTestEnv, expectEventually, type TestEnv } from '../support/test-env.js';
-import { nowSeconds, signedPush } from './webhook-harness.js';
 import { Receiver } from './outbound/support/receiver.js';
+import { nowSeconds, signedPush } from './webhook-harness.js';
 
 const DAY = 86_400_000;
 let env: TestEnv;
@@ -84,6 +85,10 @@ async function send(path: string, query: string, body: string): Promise<{ status
   return { status: res.status, query, body };
 }
 
+/** Midnight (UTC) of the day `daysAgo` days before the test clock's. */
+const dayStart = (daysAgo: number) => Date.parse(`${utcDay(clock.now() - daysAgo * DAY)}T00:00:00Z`);
+const partitionOf = (table: string, daysAgo: number) => `${table}_p${utcDay(dayStart(daysAgo)).replaceAll('-', '')}`;
+
 async function inbox(tenantId: string) {
   return env.database.db.select().from(webhookInbox).where(eq(webhookInbox.tenantId, tenantId)).orderBy(webhookInbox.id);
 }
@@ -151,13 +156,16 @@ describe('inbox retention and data minimisation', () => {
         rawQuery: null,
         rawBody: null,
         contentType: null,
+        pushedOn: utcDay(new Date(clock.now()).getTime()),
         receivedAt: new Date(clock.now()),
       },
       'unclaimed',
     );
     const applicationsBefore = await env.database.db.select().from(liveApplications).where(eq(liveApplications.tenantId, t.tenant.id));
 
-    clock.advance(7 * DAY - 60_000);
+    // A push is kept for INBOX_RETENTION_DAYS after the end of its day (days go whole).
+    const dayEnds = Date.parse(`${utcDay(clock.now())}T00:00:00Z`) + DAY;
+    clock.set(dayEnds + 7 * DAY - 60_000);
     await retention().runOnce();
     expect((await inbox(t.tenant.id)).map((r) => r.eventType)).toEqual(['component_verify_ticket', 'text', 'authorized']);
 
@@ -196,6 +204,7 @@ describe('inbox retention and data minimisation', () => {
       payload: '{}',
       status,
       createdAt,
+      createdOn: utcDay(createdAt.getTime()),
       nextAttemptAt: status === 'PENDING' ? new Date(clock.now() + DAY) : null,
     });
     await env.database.db.insert(webhookDeliveries).values([row('DELIVERED', at(8)), row('FAILED', at(8)), row('PENDING', at(8)), row('DELIVERED', at(6))]);
@@ -207,20 +216,46 @@ describe('inbox retention and data minimisation', () => {
     ]);
   });
 
+  it('deletes room and goods events (the liveRoomUpdated feed) after LIVE_EVENT_RETENTION_DAYS, the newer ones kept in order', async () => {
+    const t = await createTenantWithMerchants(env.database.db, env.box, 1);
+    const appId = t.appIds[0] as string;
+    const event = (days: number, subjectId: number) => ({
+      tenantId: t.tenant.id,
+      appId,
+      type: 'live_room.updated',
+      subjectId,
+      data: { roomId: subjectId },
+      createdAt: new Date(clock.now() - days * DAY),
+    });
+    await env.database.db.insert(liveEvents).values([event(9, 1), event(8, 2), event(6, 3), event(0, 4)]);
+    const report = await retention().runOnce();
+    expect(report.liveEventsDeleted).toBeGreaterThanOrEqual(2);
+    const kept = await env.database.db
+      .select({ subjectId: liveEvents.subjectId })
+      .from(liveEvents)
+      .where(eq(liveEvents.tenantId, t.tenant.id))
+      .orderBy(liveEvents.id);
+    expect(kept.map((e) => e.subjectId)).toEqual([3, 4]);
+  });
+
   it('bounds one run (batches times batch size) and finishes on the next runs', async () => {
     const t = await createTenantWithMerchants(env.database.db, env.box, 0);
     const old = new Date(clock.now() - 30 * DAY);
-    await env.database.db.insert(webhookInbox).values(
-      Array.from({ length: 5 }, (_, i) => ({
-        tenantId: t.tenant.id,
-        kind: 'auth' as const,
-        eventType: 'component_verify_ticket',
-        dedupKey: `old:${i}:${randomUUID()}`,
-        payload: '<xml/>',
-        receivedAt: old,
-        processedAt: old,
-      })),
-    );
+    // Processed pushes received 30 days ago (a day with no partition: the default one's, row by row).
+    const storeProcessed = (prefix: string, n: number) =>
+      env.database.db.insert(webhookInbox).values(
+        Array.from({ length: n }, (_, i) => ({
+          tenantId: t.tenant.id,
+          kind: 'auth' as const,
+          eventType: 'component_verify_ticket',
+          dedupKey: `${prefix}:${i}:${randomUUID()}`,
+          payload: '<xml/>',
+          pushedOn: utcDay(old.getTime()),
+          receivedAt: old,
+          processedAt: old,
+        })),
+      );
+    await storeProcessed('old', 5);
     const small = new InboxRetention(env.appDatabase.db, clock, { inboxRetentionMs: 7 * DAY, deliveryRetentionMs: 7 * DAY, batchSize: 2, maxBatches: 1 });
     const count = async () =>
       (await env.database.db.select({ n: sql<number>`count(*)::int` }).from(webhookInbox).where(eq(webhookInbox.tenantId, t.tenant.id)))[0]?.n;
@@ -233,17 +268,7 @@ describe('inbox retention and data minimisation', () => {
     expect(await count()).toBe(0);
 
     // Within one run the batches walk received_at as a keyset: rows sharing the last batch's timestamp are not skipped.
-    await env.database.db.insert(webhookInbox).values(
-      Array.from({ length: 5 }, (_, i) => ({
-        tenantId: t.tenant.id,
-        kind: 'auth' as const,
-        eventType: 'component_verify_ticket',
-        dedupKey: `same:${i}:${randomUUID()}`,
-        payload: '<xml/>',
-        receivedAt: old,
-        processedAt: old,
-      })),
-    );
+    await storeProcessed('same', 5);
     const batches: number[] = [];
     const wide = new InboxRetention(env.appDatabase.db, clock, {
       inboxRetentionMs: 7 * DAY,
@@ -255,5 +280,158 @@ describe('inbox retention and data minimisation', () => {
     expect(await wide.runOnce()).toMatchObject({ inboxDeleted: 5, complete: true });
     expect(await count()).toBe(0);
     expect(batches).toContain(2);
+
+    // Shutting down stops a run between statements: the backlog waits for the next run.
+    await storeProcessed('stop', 3);
+    const stopping = new AbortController();
+    stopping.abort();
+    expect(await wide.runOnce(stopping.signal)).toMatchObject({ inboxDeleted: 0, complete: false });
+    expect(await count()).toBe(3);
+    expect(await wide.runOnce()).toMatchObject({ inboxDeleted: 3, complete: true });
+  });
+  it('drops a whole day past the retention at once; keeps a day with a push still needed until it is not; the default partition goes row by row', async () => {
+    const t = await createTenantWithMerchants(env.database.db, env.box, 0);
+    const endpointId = await relayTo(t, `${receiver.url}/days`, ['*']);
+    const partitions = new DayPartitions(env.appDatabase.db, 'webhook_inbox');
+    // Two past days with partitions of their own (yesterday's and later ones the job makes).
+    expect(await partitions.ensureDays(dayStart(41), dayStart(40))).toBe(2);
+    const name = (daysAgo: number) => partitionOf('webhook_inbox', daysAgo);
+    expect(await partitions.list()).toEqual(expect.arrayContaining([name(41), name(40), 'webhook_inbox_default']));
+    const push = (daysAgo: number, processed: boolean, serial: number) => {
+      const at = new Date(dayStart(daysAgo) + 3_600_000 + serial);
+      return {
+        tenantId: t.tenant.id,
+        pushedOn: utcDay(at.getTime()),
+        kind: 'auth' as const,
+        eventType: 'component_verify_ticket',
+        dedupKey: `day:${daysAgo}:${serial}:${randomUUID()}`,
+        payload: '<xml/>',
+        receivedAt: at,
+        processedAt: processed ? at : null,
+      };
+    };
+    // Day 41: three processed pushes, one relayed (its delivery finished). Day 40: one processed,
+    // one never processed. 50 days ago: no partition, so the default one.
+    const rows = await env.database.db
+      .insert(webhookInbox)
+      .values([push(41, true, 1), push(41, true, 2), push(41, true, 3), push(40, true, 4), push(40, false, 5), push(50, true, 6)])
+      .returning({ id: webhookInbox.id, pushedOn: webhookInbox.pushedOn });
+    const relayed = rows[0];
+    await env.database.db.insert(webhookDeliveries).values({
+      tenantId: t.tenant.id,
+      endpointId,
+      eventType: 'component_verify_ticket',
+      source: `inbox:${relayed?.id}`,
+      inboxId: relayed?.id,
+      inboxPushedOn: relayed?.pushedOn,
+      status: 'DELIVERED',
+      createdAt: new Date(dayStart(41)),
+      createdOn: utcDay(dayStart(41)),
+    });
+    const where = (db: typeof env.database.db) =>
+      db.select({ pushedOn: webhookInbox.pushedOn, processed: sql<boolean>`${webhookInbox.processedAt} is not null` }).from(webhookInbox);
+    const kept = async () => (await where(env.database.db).where(eq(webhookInbox.tenantId, t.tenant.id))).map((r) => [r.pushedOn, r.processed]);
+
+    const first = await retention().runOnce();
+    expect(first.partitionsDropped).toBeGreaterThanOrEqual(1);
+    const left = await partitions.list();
+    expect(left).not.toContain(name(41));
+    // Day 40 stays for its unprocessed push; its processed one and the default partition's go row by row.
+    expect(left).toContain(name(40));
+    expect(await kept()).toEqual([[utcDay(dayStart(40)), false]]);
+    // The relayed push's delivery went with its day.
+    expect((await deliveriesOf(t.tenant.id)).map((d) => d.inboxId)).not.toContain(relayed?.id);
+
+    // Processed at last: the day goes whole on the next run.
+    await env.database.db
+      .update(webhookInbox)
+      .set({ processedAt: new Date(clock.now()) })
+      .where(eq(webhookInbox.tenantId, t.tenant.id));
+    const second = await retention().runOnce();
+    expect(second.partitionsDropped).toBeGreaterThanOrEqual(1);
+    expect(await partitions.list()).not.toContain(name(40));
+    expect(await kept()).toEqual([]);
+  });
+
+  it('drops a whole day of the delivery log past its retention; a day with a PENDING delivery stays, its finished ones go row by row', async () => {
+    const t = await createTenantWithMerchants(env.database.db, env.box, 0);
+    const endpointId = await relayTo(t, `${receiver.url}/log-days`, ['*']);
+    const days = new DayPartitions(env.appDatabase.db, 'webhook_deliveries');
+    expect(await days.ensureDays(dayStart(31), dayStart(30))).toBe(2);
+    const name = (daysAgo: number) => partitionOf('webhook_deliveries', daysAgo);
+    const row = (daysAgo: number, status: 'PENDING' | 'DELIVERED' | 'FAILED') => {
+      const createdAt = new Date(dayStart(daysAgo) + 7_200_000);
+      return {
+        tenantId: t.tenant.id,
+        endpointId,
+        eventType: 'application.updated',
+        source: `outbox:${randomUUID()}`,
+        payload: '{}',
+        status,
+        createdAt,
+        createdOn: utcDay(createdAt.getTime()),
+        nextAttemptAt: status === 'PENDING' ? new Date(clock.now() + DAY) : null,
+      };
+    };
+    await env.database.db.insert(webhookDeliveries).values([row(31, 'DELIVERED'), row(31, 'FAILED'), row(30, 'DELIVERED'), row(30, 'PENDING')]);
+    const report = await retention().runOnce();
+    expect(report.partitionsDropped).toBeGreaterThanOrEqual(1);
+    const left = await days.list();
+    expect(left).not.toContain(name(31));
+    expect(left).toContain(name(30));
+    expect((await deliveriesOf(t.tenant.id)).map((d) => [d.createdOn, d.status])).toEqual([[utcDay(dayStart(30)), 'PENDING']]);
+  });
+
+  it('makes the partitions of the days ahead, and none over pushes already in the default partition', async () => {
+    const partitions = new DayPartitions(env.appDatabase.db, 'webhook_inbox');
+    const t = await createTenantWithMerchants(env.database.db, env.box, 0);
+    const ahead = clock.now() + 20 * DAY;
+    const aheadDay = utcDay(ahead);
+    // A push stamped on a day with no partition yet lands in the default partition...
+    const stored = await app.webhooks?.inbox.insert(
+      {
+        tenantId: t.tenant.id,
+        kind: 'auth',
+        appId: null,
+        eventType: 'authorized',
+        dedupKey: `ahead:${randomUUID()}`,
+        payload: '<xml/>',
+        rawQuery: null,
+        rawBody: null,
+        contentType: null,
+        pushedOn: aheadDay,
+        receivedAt: new Date(clock.now()),
+      },
+      'processed',
+    );
+    expect(stored?.id).toBeGreaterThan(0);
+    // ...so that day is skipped (a partition cannot be made over rows of the default one); the next day is made.
+    expect(await partitions.ensureDays(ahead, ahead + DAY)).toBe(1);
+    const names = await partitions.list();
+    expect(names).toContain(`webhook_inbox_p${utcDay(ahead + DAY).replaceAll('-', '')}`);
+    expect(names).not.toContain(`webhook_inbox_p${aheadDay.replaceAll('-', '')}`);
+    // Run again (several workers do): nothing more to make.
+    expect(await partitions.ensureDays(ahead, ahead + DAY)).toBe(0);
+  });
+
+  it('joins a redelivery received after midnight to the push it repeats (the partition is the day of its CreateTime)', async () => {
+    const t = await createTenantWithMerchants(env.database.db, env.box, 0);
+    const midnight = Date.parse(`${utcDay(clock.now() + DAY)}T00:00:00Z`);
+    await new DayPartitions(env.appDatabase.db, 'webhook_inbox').ensureDays(midnight - DAY, midnight);
+    clock.set(midnight - 2_000);
+    const xml = buildAuthXml({
+      kind: 'component_verify_ticket',
+      appId: t.input.componentAppId,
+      createTime: nowSeconds(clock),
+      ticket: `ticket@@@${randomUUID()}`,
+    });
+    const first = signedPush(t.input, xml, clock);
+    expect((await send(`/webhooks/wechat/${t.tenant.id}/auth`, first.query.toString(), first.body)).status).toBe(200);
+    // WeChat's retry: the same push, signed again (new timestamp and nonce) after midnight.
+    clock.set(midnight + 3_000);
+    const retry = signedPush(t.input, xml, clock);
+    expect((await send(`/webhooks/wechat/${t.tenant.id}/auth`, retry.query.toString(), retry.body)).status).toBe(200);
+    const rows = await inbox(t.tenant.id);
+    expect(rows.map((r) => [r.eventType, r.pushedOn])).toEqual([['component_verify_ticket', utcDay(midnight - DAY)]]);
   });
 });

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPostgres, type Database } from '../../src/db/client.js';
 import { authorizers, webhookInbox } from '../../src/db/tables.js';
+import { utcDay } from '../../src/lib/clock.js';
 import { buildAuthXml } from '../../src/wechat/wire/push-xml.js';
 import { createTenantWithMerchants, randomAppId } from '../support/fixtures.js';
 import { createTestEnv, expectEventually, type TestEnv } from '../support/test-env.js';
@@ -179,6 +180,7 @@ describe('recovery sweep', () => {
       eventType: 'component_verify_ticket',
       dedupKey: `auth:component_verify_ticket:${nowSeconds(server.clock)}:${t.input.componentAppId}`,
       payload: xml,
+      pushedOn: utcDay(new Date(server.clock.now()).getTime()),
       receivedAt: new Date(server.clock.now()),
     });
     const result = await server.webhooks.sweeper.sweepInbox();
@@ -200,6 +202,7 @@ describe('recovery sweep', () => {
         eventType: 'component_verify_ticket',
         dedupKey: 'newer',
         payload: ticketXml(t.input.componentAppId, 'ticket-newer'),
+        pushedOn: utcDay(new Date(now - 60_000).getTime()),
         receivedAt: new Date(now - 60_000),
         processedAt: new Date(now - 60_000),
         attempts: 1,
@@ -211,6 +214,7 @@ describe('recovery sweep', () => {
         eventType: 'component_verify_ticket',
         dedupKey: 'older',
         payload: ticketXml(t.input.componentAppId, 'ticket-older'),
+        pushedOn: utcDay(new Date(now - 600_000).getTime()),
         receivedAt: new Date(now - 600_000),
         attempts: 1,
         lastError: 'Error: connection reset',
@@ -263,6 +267,7 @@ describe('recovery sweep', () => {
         eventType: 'component_verify_ticket',
         dedupKey: 'interval-test',
         payload: ticketXml(t.input.componentAppId, 'ticket-by-interval', interval.clock),
+        pushedOn: utcDay(new Date(interval.clock.now()).getTime()),
         receivedAt: new Date(interval.clock.now()),
       });
       interval.webhooks.sweeper.start();

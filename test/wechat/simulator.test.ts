@@ -255,6 +255,28 @@ describe('simulator pushes', () => {
     expect(counters.pushes).toMatchObject({ sent: 1, failed: 0, byStatus: { 200: 1 } });
   });
 
+  it('pushes a customer text message to the app’s message URL, each with its own MsgId', async () => {
+    const tenant = await pushingTenant();
+    const appId = await createAuthorizer(admin, env, tenant);
+    const first = await admin.pushMessage({ appId, content: '你好 ]]> <b>', fromUserName: 'o_customer_1' });
+    await admin.pushMessage({ appId });
+    expect(first).toMatchObject({ kind: 'text', appId, status: 200 });
+
+    const [a, b] = receiver.received.map((r) => {
+      expect(r.path).toBe(`/events/${appId}`);
+      return parseMessage(openPush(r, tenant));
+    });
+    expect(a).toMatchObject({
+      kind: 'unknown',
+      msgType: 'text',
+      fromUserName: 'o_customer_1',
+      toUserName: parseEnvelope(receiver.received[0]?.body ?? '').toUserName,
+    });
+    expect(b).toMatchObject({ msgType: 'text', fromUserName: 'o_customer_sim' });
+    expect(a?.kind === 'unknown' && b?.kind === 'unknown' && a.msgId !== undefined && a.msgId !== b.msgId).toBe(true);
+    await expect(admin.pushMessage({ appId: 'wx0000000000000404' })).rejects.toMatchObject({ status: 404 });
+  });
+
   it('records pushes that fail to reach the receiver', async () => {
     const tenant = await createTenant(admin, env, { authUrl: 'http://127.0.0.1:9/auth' });
     const { push } = await admin.issueTicket({ componentAppId: tenant.componentAppId });
@@ -273,7 +295,7 @@ describe('simulator admin', () => {
   it('counts calls per endpoint and app id, and resets the counters', async () => {
     const tenant = await createTenant(admin, env);
     await client.componentToken(tenant);
-    expect((await admin.counters()).calls.api_component_token).toEqual({ total: 1, byAppId: { [tenant.componentAppId]: 1 } });
+    expect((await admin.counters()).calls.api_component_token).toEqual({ total: 1, byAppId: { [tenant.componentAppId]: 1 }, abandonedByAppId: {} });
     await admin.resetCounters();
     expect((await admin.counters()).calls).toEqual({});
   });

@@ -1,7 +1,7 @@
 import { and, eq, inArray, or } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { liveApplications } from '../../db/tables.js';
-import { inTenant } from '../../db/tenant-scope.js';
+import { inTenant, inTenantStatement } from '../../db/tenant-scope.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
 import { isAppId } from '../app-id.js';
@@ -145,11 +145,11 @@ export class LiveApplicationLifecycle {
   /**
    * A `wxa_live_apply_event`: the merchant's pending application becomes OPENED; with none
    * pending (opened outside the gateway, or after it expired) an OPENED record is created so the
-   * console shows it. The authorizer is marked live-open either way.
+   * console shows it. The authorizer is marked live-open either way. The same event again (its
+   * push processed a second time after a crash) changes nothing: undefined.
    */
-  async open(ctx: TenantContext, appId: string, openedAt: Date): Promise<LiveApplicationView> {
+  async open(ctx: TenantContext, appId: string, openedAt: Date): Promise<LiveApplicationView | undefined> {
     const [view] = await this.run(ctx, 'open', appId, { message: TRANSITIONS.open.message, stamps: { openedAt } });
-    if (!view) throw new Error('opening an application returned no row');
     return view;
   }
 
@@ -178,7 +178,8 @@ export class LiveApplicationLifecycle {
     }
     const prepared = statement;
     const now = new Date(this.deps.clock.now());
-    const changed = await inTenant(this.deps.db, ctx.tenantId, () => prepared.execute({ ...values, tenantId: ctx.tenantId, target, now }));
+    // One statement: its scope's COMMIT goes with it (one round trip).
+    const changed = await inTenantStatement(this.deps.db, ctx.tenantId, () => prepared.execute({ ...values, tenantId: ctx.tenantId, target, now }));
     return this.published(changed);
   }
 

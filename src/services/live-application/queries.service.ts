@@ -1,7 +1,7 @@
 import { and, eq, inArray, lte, notExists, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { type ApplicationStatus, authorizers, liveApplicationEvents, liveApplications } from '../../db/tables.js';
-import { asSystem, inTenant } from '../../db/tenant-scope.js';
+import { asSystem, inTenant, inTenantStatement } from '../../db/tenant-scope.js';
 import type { Clock } from '../../lib/clock.js';
 import type { TenantContext } from '../context.js';
 import { clampPageSize, decodeCursor, isUuid, type Page } from '../cursor.js';
@@ -38,7 +38,7 @@ export class LiveApplicationQueries {
     if (!isUuid(id)) return undefined;
     this.getQuery ??= this.buildGetQuery();
     const query = this.getQuery;
-    const [row] = await inTenant(this.deps.db, ctx.tenantId, () => query.execute({ tenantId: ctx.tenantId, id }));
+    const [row] = await inTenantStatement(this.deps.db, ctx.tenantId, () => query.execute({ tenantId: ctx.tenantId, id }));
     return row;
   }
 

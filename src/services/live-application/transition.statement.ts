@@ -78,6 +78,10 @@ export function prepareTransition(db: Db, name: Exclude<TransitionName, 'create'
   ];
   if (rule.onlyWhenCodeChanges) guard.push(sql`${column('errorCode')} is distinct from ${code}`);
   if (rule.onlyWhenDue) guard.push(sql`${column('expiresAt')} <= ${now}`);
+  // An open event applied already (processed again after a crash between its effect and the
+  // inbox's processed mark): the merchant has an application opened at that very open_time.
+  const openedBefore = sql`exists (select 1 from ${liveApplications} o where o."tenant_id" = ${P('tenantId')}::uuid and o."app_id" = ${P('target')}::text and o."status" = 'OPENED' and o."opened_at" = ${P('openedAt')}::timestamptz)`;
+  if (name === 'open') guard.push(sql`not ${openedBefore}`);
 
   const update = sql`update ${liveApplications} set ${sql.join(assignments, sql`, `)} where ${sql.join(guard, sql` and `)} returning ${APPLICATION_RETURNING}`;
   const event = sql`select "id", "tenantId", ${rule.event}, "status", ${
@@ -105,7 +109,7 @@ export function prepareTransition(db: Db, name: Exclude<TransitionName, 'create'
     [
       'unsolicited',
       sql`insert into ${liveApplications} (${column('tenantId')}, ${column('appId')}, ${column('status')}, ${column('openedAt')}, ${column('createdAt')}, ${column('updatedAt')})
-        select ${tenant}, ${app}, ${rule.to}, ${openedAt}, ${now}, ${now} where not exists (select 1 from "pending")
+        select ${tenant}, ${app}, ${rule.to}, ${openedAt}, ${now}, ${now} where not exists (select 1 from "pending") and not ${openedBefore}
         returning ${APPLICATION_RETURNING}`,
     ],
     ['changed', sql`select * from "pending" union all select * from "unsolicited"`],

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt } from 'drizzle-orm';
+import { and, asc, eq, gt, lt, max } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { liveEvents } from '../../db/tables.js';
 import { inTenant } from '../../db/tenant-scope.js';
@@ -36,5 +36,16 @@ export class LiveEventsService {
         .limit(count),
     );
     return rows.map((r) => ({ ...r, cursor: String(r.id), type: r.type as LiveEventType }));
+  }
+
+  /** The cursor of the tenant's last event created before `at` ('0' when none is kept): where a replay of what came since starts. */
+  async cursorBefore(ctx: TenantContext, at: Date): Promise<string> {
+    const [row] = await inTenant(this.db, ctx.tenantId, (db) =>
+      db
+        .select({ id: max(liveEvents.id) })
+        .from(liveEvents)
+        .where(and(eq(liveEvents.tenantId, ctx.tenantId), lt(liveEvents.createdAt, at))),
+    );
+    return String(row?.id ?? 0);
   }
 }

@@ -65,7 +65,7 @@ export class WebhookDeliveriesService {
         .select({
           enabled: webhookEndpoints.enabled,
           // A relayed push nothing acts on keeps its envelope only until relayed (the retention job).
-          envelopeGone: sql<boolean>`${webhookDeliveries.inboxId} is not null and not exists (select 1 from ${webhookInbox} i where i.id = ${webhookDeliveries.inboxId} and i.raw_body is not null)`,
+          envelopeGone: sql<boolean>`${webhookDeliveries.inboxId} is not null and not exists (select 1 from ${webhookInbox} i where i.id = ${webhookDeliveries.inboxId} and i.pushed_on = ${webhookDeliveries.inboxPushedOn} and i.raw_body is not null)`,
         })
         .from(webhookDeliveries)
         .innerJoin(webhookEndpoints, eq(webhookEndpoints.id, webhookDeliveries.endpointId))

@@ -1,7 +1,7 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
 import { webhookDeliveries, webhookEndpoints } from '../../db/tables.js';
-import type { Clock } from '../../lib/clock.js';
+import { type Clock, utcDay } from '../../lib/clock.js';
 import type { LiveApplicationView } from '../live-application/application.row.js';
 import { matchesFilter, type OutboundEventType } from './endpoint.row.js';
 
@@ -60,6 +60,7 @@ export async function recordEventDeliveries(db: Db, clock: Clock, events: readon
         source: event.source,
         payload,
         createdAt: now,
+        createdOn: utcDay(now.getTime()),
         nextAttemptAt: now,
       });
     }
@@ -68,7 +69,7 @@ export async function recordEventDeliveries(db: Db, clock: Clock, events: readon
   const made = await db
     .insert(webhookDeliveries)
     .values(rows)
-    .onConflictDoNothing({ target: [webhookDeliveries.endpointId, webhookDeliveries.source] })
+    .onConflictDoNothing({ target: [webhookDeliveries.endpointId, webhookDeliveries.source, webhookDeliveries.createdOn] })
     .returning({ deliveryId: webhookDeliveries.id, tenantId: webhookDeliveries.tenantId, endpointId: webhookDeliveries.endpointId });
   return made.map((d) => ({ ...d, dueAt: now.getTime() }));
 }

@@ -1,3 +1,4 @@
+import { utcDay } from '../../lib/clock.js';
 import { assertNever } from '../../services/errors.js';
 import type { AuthPush, Envelope, LiveApplyEventPush } from '../../wechat/wire/push-xml.js';
 import { childOf, parseWechatXml, textOf, type XmlElement, XmlError, type XmlLimits } from './parse-xml.js';
@@ -65,6 +66,17 @@ export function dedupKey(push: WechatPush): string | undefined {
     default:
       return assertNever(push);
   }
+}
+
+/**
+ * The UTC day (YYYY-MM-DD) of the push's CreateTime, which each of WeChat's redeliveries repeats:
+ * the inbox's partition key, and so part of its de-duplication key. A push without a usable
+ * CreateTime gets the day of `receivedMs` (its redeliveries across midnight are then not joined).
+ */
+export function pushedOn(push: WechatPush, receivedMs: number): string {
+  const seconds = push.createTime === undefined ? Number.NaN : Number(push.createTime);
+  const ms = Number.isSafeInteger(seconds) && seconds > 0 && seconds < 1e11 ? seconds * 1000 : receivedMs;
+  return utcDay(ms);
 }
 
 function authPush(root: XmlElement, infoType: string): WechatPush {

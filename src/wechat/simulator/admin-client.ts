@@ -142,6 +142,11 @@ export class SimulatorAdmin {
     return this.call('POST', '/__sim/push/live-event', input);
   }
 
+  /** Push a customer's text message to `appId`'s message URL now (what a customer-service backend receives). */
+  pushMessage(input: { appId: string; componentAppId?: string; content?: string; fromUserName?: string }): Promise<PushRecord> {
+    return this.call('POST', '/__sim/push/message', input);
+  }
+
   private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const response = await fetch(`${this.base}${path}`, {
       method,

@@ -73,6 +73,12 @@ const schemas = {
   clock: z.object({ nowMs: z.number().optional(), advanceMs: z.number().optional() }),
   liveGrants: z.object({ paused: z.boolean(), errmsg: z.string().min(1).optional() }),
   liveEvent: z.object({ componentAppId: z.string().optional(), appId: z.string(), openTime: z.string().optional() }),
+  message: z.object({
+    componentAppId: z.string().optional(),
+    appId: z.string(),
+    content: z.string().min(1).max(2048).default('hello'),
+    fromUserName: z.string().min(1).max(64).default('o_customer_sim'),
+  }),
 };
 
 function parse<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
@@ -202,6 +208,14 @@ export function createAdminRoutes(state: SimState, pusher: SimPusher): Map<strin
       );
       if (!authorizer) throw new SimAdminError(404, `unknown authorizer ${input.appId}`);
       return pusher.pushLiveEvent(component(authorizer.componentAppId), authorizer, input.openTime);
+    },
+    'POST /__sim/push/message': (body) => {
+      const input = parse(schemas.message, body);
+      const authorizer = [...state.authorizers.values()].find(
+        (a) => a.appId === input.appId && (input.componentAppId === undefined || a.componentAppId === input.componentAppId),
+      );
+      if (!authorizer) throw new SimAdminError(404, `unknown authorizer ${input.appId}`);
+      return pusher.pushTextMessage(component(authorizer.componentAppId), authorizer, input.content, input.fromUserName);
     },
   };
   return new Map(Object.entries(routes));

@@ -5,17 +5,28 @@ const RECENT_PUSHES = 200;
 
 /** Calls and pushes the simulator saw; cheap to bump on every request, snapshotted on demand. */
 export class SimCounters {
-  private calls = new Map<WechatEndpoint, { total: number; byAppId: Map<string, number> }>();
+  private calls = new Map<WechatEndpoint, { total: number; byAppId: Map<string, number>; abandonedByAppId: Map<string, number> }>();
   private pushes = { sent: 0, failed: 0, byStatus: new Map<string, number>(), recent: [] as PushRecord[] };
 
   call(endpoint: WechatEndpoint, appId: string): void {
-    let entry = this.calls.get(endpoint);
-    if (!entry) {
-      entry = { total: 0, byAppId: new Map() };
-      this.calls.set(endpoint, entry);
-    }
+    const entry = this.entry(endpoint);
     entry.total++;
     entry.byAppId.set(appId, (entry.byAppId.get(appId) ?? 0) + 1);
+  }
+
+  /** A counted call whose caller hung up before the answer was ready (WeChat acted on it all the same). */
+  abandon(endpoint: WechatEndpoint, appId: string): void {
+    const entry = this.entry(endpoint);
+    entry.abandonedByAppId.set(appId, (entry.abandonedByAppId.get(appId) ?? 0) + 1);
+  }
+
+  private entry(endpoint: WechatEndpoint) {
+    let entry = this.calls.get(endpoint);
+    if (!entry) {
+      entry = { total: 0, byAppId: new Map(), abandonedByAppId: new Map() };
+      this.calls.set(endpoint, entry);
+    }
+    return entry;
   }
 
   push(record: PushRecord): void {
@@ -30,7 +41,11 @@ export class SimCounters {
   snapshot(): CountersSnapshot {
     const calls: CountersSnapshot['calls'] = {};
     for (const [endpoint, entry] of this.calls) {
-      calls[endpoint] = { total: entry.total, byAppId: Object.fromEntries(entry.byAppId) };
+      calls[endpoint] = {
+        total: entry.total,
+        byAppId: Object.fromEntries(entry.byAppId),
+        abandonedByAppId: Object.fromEntries(entry.abandonedByAppId),
+      };
     }
     return {
       calls,

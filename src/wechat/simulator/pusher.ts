@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { plainSignature } from '../wire/msg-crypt.js';
-import { buildAuthXml, buildEnvelope, buildLiveApplyEventXml } from '../wire/push-xml.js';
+import { buildAuthXml, buildEnvelope, buildLiveApplyEventXml, buildTextMessageXml } from '../wire/push-xml.js';
 import type { SimAuthorizer, SimComponent, SimState } from './state.js';
 import type { PushKind, PushRecord } from './types.js';
 
@@ -23,6 +23,8 @@ export class SimAdminError extends Error {
  */
 export class SimPusher {
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** WeChat's MsgId of the next text message: unique in this simulator's life. */
+  private nextMsgId = Date.now() * 1000;
 
   constructor(
     private readonly state: SimState,
@@ -70,6 +72,20 @@ export class SimPusher {
     });
     const url = template.replaceAll('$APPID$', authorizer.appId);
     return this.send('wxa_live_apply_event', url, component, authorizer.appId, xml, { toUserName: authorizer.userName });
+  }
+
+  /** A customer (`fromUserName`, an openid) writing `content` to the merchant's Mini Program. */
+  pushTextMessage(component: SimComponent, authorizer: SimAuthorizer, content: string, fromUserName: string): Promise<PushRecord> {
+    const template = requireUrl(component.messageUrlTemplate, 'messageUrlTemplate');
+    const xml = buildTextMessageXml({
+      toUserName: authorizer.userName,
+      fromUserName,
+      createTime: this.nowSeconds(),
+      content,
+      msgId: String(this.nextMsgId++),
+    });
+    const url = template.replaceAll('$APPID$', authorizer.appId);
+    return this.send('text', url, component, authorizer.appId, xml, { toUserName: authorizer.userName });
   }
 
   /** The merchant's admin accepting in WeChat, `afterMs` (real time) after an accepted apply. */

@@ -9,6 +9,8 @@ export interface SimRequest {
   body: Record<string, unknown>;
   /** The raw body and its content type, kept only for multipart endpoints (media upload). */
   raw?: { bytes: Buffer; contentType: string };
+  /** Runs `listener` if the caller closes the connection before the answer is sent (a killed client). */
+  onAbandoned?: (listener: () => void) => void;
 }
 
 export type SimReply = { status: number; json: unknown } | { status: number; text: string };

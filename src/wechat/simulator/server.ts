@@ -59,16 +59,21 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
 
     const route = wechat.get(path);
     if (route) {
+      const onAbandoned = (listener: () => void) => {
+        res.once('close', () => {
+          if (!res.writableEnded) listener();
+        });
+      };
       const delayMs = state.settings.delaysMs[route.endpoint];
       if (delayMs) await sleep(delayMs);
       // Media upload is multipart: its handler reads the raw bytes, not a JSON body.
       if (route.endpoint === 'media_upload') {
         const raw = { bytes, contentType: req.headers['content-type'] ?? '' };
-        return send(res, await route.handle({ method, query, body: {}, raw }));
+        return send(res, await route.handle({ method, query, body: {}, raw, onAbandoned }));
       }
       const body = parseObject(bytes.toString('utf8'));
       if (body === null) return send(res, { status: 200, json: { errcode: 47001, errmsg: 'data format error' } });
-      return send(res, await route.handle({ method, query, body }));
+      return send(res, await route.handle({ method, query, body, onAbandoned }));
     }
 
     const adminRoute = admin.get(`${method} ${path}`);

@@ -120,7 +120,7 @@ export interface LiveGrants {
   errmsg: string;
 }
 
-export type PushKind = 'component_verify_ticket' | 'authorized' | 'wxa_live_apply_event';
+export type PushKind = 'component_verify_ticket' | 'authorized' | 'wxa_live_apply_event' | 'text';
 
 export interface PushRecord {
   kind: PushKind;
@@ -135,8 +135,11 @@ export interface PushRecord {
 }
 
 export interface CountersSnapshot {
-  /** Per endpoint: total calls and calls per app id (authorizer app id, else component app id; '-' when unknown). */
-  calls: Partial<Record<WechatEndpoint, { total: number; byAppId: Record<string, number> }>>;
+  /**
+   * Per endpoint: total calls and calls per app id (authorizer app id, else component app id; '-'
+   * when unknown); `abandonedByAppId` counts calls whose caller hung up before the answer (applyliveinfo).
+   */
+  calls: Partial<Record<WechatEndpoint, { total: number; byAppId: Record<string, number>; abandonedByAppId: Record<string, number> }>>;
   pushes: { sent: number; failed: number; byStatus: Record<string, number>; recent: PushRecord[] };
 }
 

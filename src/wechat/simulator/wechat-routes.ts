@@ -104,10 +104,11 @@ export function createWechatRoutes(state: SimState, pusher: SimPusher): Map<stri
       };
     }),
 
-    async applyliveinfo({ query, body }) {
+    async applyliveinfo({ query, body, onAbandoned }) {
       const check = state.checkToken(query.get('access_token'), 'authorizer');
       const appId = check.ok ? (check.token.appId ?? '') : '';
       count('applyliveinfo', appId);
+      onAbandoned?.(() => state.counters.abandon('applyliveinfo', appId));
       if (!check.ok) return rejected(check);
       if (body.action !== 'apply') return fail(47001, 'data format error');
       const behaviour = state.behaviour(appId);

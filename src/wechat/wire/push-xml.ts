@@ -45,6 +45,15 @@ export interface LiveApplyEventPush {
   openTime: string;
 }
 
+/** A customer's text message to the merchant's Mini Program (customer service); `msgId` is WeChat's de-duplication key. */
+export interface TextMessagePush {
+  toUserName: string;
+  fromUserName: string;
+  createTime: string;
+  content: string;
+  msgId: string;
+}
+
 export type AuthPush = ComponentVerifyTicketPush | AuthorizedPush | UnauthorizedPush;
 export type LiveApplyEventFields = Omit<LiveApplyEventPush, 'kind'>;
 
@@ -96,6 +105,19 @@ export function buildLiveApplyEventXml(event: LiveApplyEventFields, options: Liv
     el('MsgType', cdata('event')) +
     el('Event', cdata('wxa_live_apply_event')) +
     el(wrapper, el('appid', value(event.appid)) + el('open_time', value(event.openTime))) +
+    '</xml>'
+  );
+}
+
+export function buildTextMessageXml(message: TextMessagePush): string {
+  return (
+    '<xml>' +
+    el('ToUserName', cdata(message.toUserName)) +
+    el('FromUserName', cdata(message.fromUserName)) +
+    el('CreateTime', num(message.createTime)) +
+    el('MsgType', cdata('text')) +
+    el('Content', cdata(message.content)) +
+    el('MsgId', num(message.msgId)) +
     '</xml>'
   );
 }

@@ -7,7 +7,7 @@ const APPLY_BATCH = `mutation($appIds: [String!]!) {
   applyLiveBatch(appIds: $appIds) { results { appId application { id appId status } userErrors { code message } } userErrors { code message } }
 }`;
 const CANCEL = `mutation($id: ID!) { cancelLiveApplication(id: $id) { application { id status } userErrors { code message } } }`;
-const UPDATED = `subscription { liveApplicationUpdated { id appId status } }`;
+const UPDATED = `subscription($after: String) { liveApplicationUpdated(after: $after) { id appId status cursor } }`;
 const IMPORT = `mutation($input: [ImportAuthorizerInput!]!) { importAuthorizers(input: $input) { results { appId userErrors { code } } userErrors { code } } }`;
 
 interface UserError {
@@ -18,6 +18,7 @@ interface ApplicationShape {
   id: string;
   appId: string;
   status: string;
+  cursor?: string | null;
 }
 
 /** What one apply returned: the application the API accepted, or its user errors. */
@@ -80,8 +81,15 @@ export class GatewayClient {
     if (refused.length > 0) throw new Error(`importAuthorizers: ${JSON.stringify(refused)}`);
   }
 
-  /** A graphql-ws subscriber of every change of this tenant's applications, on one instance. */
-  subscribe(baseUrl: string, onChange: (change: ApplicationShape) => void): { client: Client; connected: Promise<void>; dispose(): Promise<void> } {
+  /**
+   * A graphql-ws subscriber of every change of this tenant's applications, on one instance, as a
+   * careful console writes it: when its socket comes back after a loss it subscribes again with
+   * `after:` the last cursor it received, so what was published meanwhile is replayed, not missed.
+   */
+  subscribe(
+    baseUrl: string,
+    onChange: (change: ApplicationShape) => void,
+  ): { client: Client; connected: Promise<void>; reconnects: () => number; dispose(): Promise<void> } {
     const client = createClient({
       url: `${baseUrl.replace(/^http/, 'ws')}/graphql`,
       webSocketImpl: WebSocket,
@@ -91,20 +99,36 @@ export class GatewayClient {
       shouldRetry: () => true,
       lazy: false,
     });
-    const connected = new Promise<void>((resolve) => client.on('connected', () => resolve()));
-    const dispose = client.subscribe<{ liveApplicationUpdated: ApplicationShape }>(
-      { query: UPDATED },
-      {
-        next: (result) => {
-          if (result.data) onChange(result.data.liveApplicationUpdated);
+    let last: string | undefined;
+    let connects = 0;
+    let unsubscribe = () => {};
+    const start = () => {
+      unsubscribe();
+      unsubscribe = client.subscribe<{ liveApplicationUpdated: ApplicationShape }>(
+        { query: UPDATED, variables: last === undefined ? {} : { after: last } },
+        {
+          next: (result) => {
+            const change = result.data?.liveApplicationUpdated;
+            if (!change) return;
+            if (change.cursor) last = change.cursor;
+            onChange(change);
+          },
+          error: () => {},
+          complete: () => {},
         },
-        error: () => {},
-        complete: () => {},
-      },
-    );
+      );
+    };
+    const connected = new Promise<void>((resolve) => client.on('connected', () => resolve()));
+    client.on('connected', () => {
+      connects++;
+      if (connects > 1) start();
+    });
+    start();
+    const dispose = () => unsubscribe();
     return {
       client,
       connected,
+      reconnects: () => Math.max(0, connects - 1),
       async dispose() {
         dispose();
         // A client retrying a closed server rejects its disposal with that connection's error.

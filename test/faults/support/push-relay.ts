@@ -52,7 +52,8 @@ export class PushRelay {
   private async relay(req: IncomingMessage): Promise<{ status: number; body: string }> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const payload = Buffer.concat(chunks).toString('utf8');
+    const raw = Buffer.concat(chunks);
+    const payload = raw.toString('utf8');
     const path = req.url ?? '/';
     const match = /^\/webhooks\/wechat\/([^/]+)\/(auth|events\/([^/?]+))/.exec(path);
     const atMs = Date.now();
@@ -84,6 +85,7 @@ export class PushRelay {
       body: answer.body,
       atMs,
       deliveries,
+      sent: { query: path.includes('?') ? path.slice(path.indexOf('?') + 1) : '', body: raw },
     });
     return { status: answer.status ?? 502, body: answer.body ?? answer.error ?? '' };
   }

@@ -1,9 +1,10 @@
 import { and, eq, inArray, isNotNull } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
-import type { App } from '../../../src/app/create-app.js';
 import type { Db } from '../../../src/db/client.js';
 import { liveApplicationEvents, type WebhookEndpointKind, webhookDeliveries, webhookInbox } from '../../../src/db/tables.js';
 import { systemContext } from '../../../src/services/context.js';
+import type { WebhookEndpointsService } from '../../../src/services/webhooks/endpoints.service.js';
+import type { LedgerPush } from '../../support/ledger.js';
 import type { Received, Receiver } from '../../webhooks/outbound/support/receiver.js';
 import { verifyAndDecrypt } from '../../webhooks/outbound/support/wechat-verifier.js';
 import { expectEventually } from '../../support/test-env.js';
@@ -55,17 +56,27 @@ type AppEvent = { type: string; data: { id: string; appId: string; status: strin
  */
 export class WebhookLedger {
   private readonly endpoints: LedgerEndpoint[] = [];
+  /** Each event request verified once (Standard Webhooks refuses a timestamp over 5 minutes old: a long run verifies as it goes). */
+  private readonly verified = new Map<Received, AppEvent | Error>();
 
+  /**
+   * `sent`: what WeChat sent (PushRelay's records), to check the relay against instead of the
+   * inbox, for runs long enough for retention to drop relayed envelopes (a soak).
+   */
   constructor(
     private readonly db: Db,
     private readonly receiver: Receiver,
+    private readonly sent?: readonly LedgerPush[],
   ) {}
 
-  /** Registers a RELAY or EVENTS endpoint (no filter) for the tenant, at `/<tenant id>/<kind>` on the receiver. */
-  async endpoint(app: App, tenant: LedgerTenant, kind: WebhookEndpointKind): Promise<string> {
+  /**
+   * Registers a RELAY or EVENTS endpoint (no filter) for the tenant, at `/<tenant id>/<kind>` on
+   * the receiver, through the endpoints service of an app in this process or over its database.
+   */
+  async endpoint(endpoints: Pick<WebhookEndpointsService, 'create'>, tenant: LedgerTenant, kind: WebhookEndpointKind): Promise<string> {
     const path = `/${tenant.tenantId}/${kind.toLowerCase()}`;
     const createdAt = Date.now();
-    const created = await app.services.webhookEndpoints.create(systemContext(tenant.tenantId), { url: `${this.receiver.url}${path}`, kind, events: null });
+    const created = await endpoints.create(systemContext(tenant.tenantId), { url: `${this.receiver.url}${path}`, kind, events: null });
     if (!created.endpoint || !created.secret) throw new Error(`endpoint not created: ${JSON.stringify(created.userErrors)}`);
     this.endpoints.push({ id: created.endpoint.id, tenant, kind, path, secret: created.secret, createdAt });
     return path;
@@ -73,6 +84,18 @@ export class WebhookLedger {
 
   get paths(): string[] {
     return this.endpoints.map((e) => e.path);
+  }
+
+  /** How many committed changes of the ledger's tenants reached each status. */
+  async committedByStatus(): Promise<Record<string, number>> {
+    const tenantIds = [...new Set(this.endpoints.map((e) => e.tenant.tenantId))];
+    const rows = await this.db
+      .select({ status: liveApplicationEvents.status })
+      .from(liveApplicationEvents)
+      .where(and(inArray(liveApplicationEvents.tenantId, tenantIds), isNotNull(liveApplicationEvents.status)));
+    const counts: Record<string, number> = {};
+    for (const r of rows) counts[String(r.status)] = (counts[String(r.status)] ?? 0) + 1;
+    return counts;
   }
 
   /** The delivery rows of the ledger's endpoints (for what a test asserts beyond the ledger). */
@@ -124,6 +147,24 @@ export class WebhookLedger {
     }
   }
 
+  /** Verifies what the EVENTS endpoints received so far; a long run calls it now and then. */
+  verifyArrived(): void {
+    for (const e of this.endpoints) if (e.kind === 'EVENTS') for (const r of this.receiver.at(e.path)) this.verify(e, r);
+  }
+
+  private verify(e: LedgerEndpoint, r: Received): AppEvent | Error {
+    let result = this.verified.get(r);
+    if (result === undefined) {
+      try {
+        result = new Webhook(e.secret).verify(r.body.toString('utf8'), r.headers as Record<string, string>) as AppEvent;
+      } catch (err) {
+        result = err instanceof Error ? err : new Error(String(err));
+      }
+      this.verified.set(r, result);
+    }
+    return result;
+  }
+
   private async checkRelay(e: LedgerEndpoint, got: Received[], problems: string[], figures: WebhookLedgerFigures) {
     // Nothing of another tenant: each request opens with this tenant's token and key, addressed to its component.
     for (const r of got) {
@@ -133,6 +174,25 @@ export class WebhookLedger {
       } catch (err) {
         problems.push(`relay ${e.path}: a request that is not this tenant's push (${err instanceof Error ? err.message : String(err)})`);
       }
+    }
+    // Indexed by request target: a soak's ledger holds tens of thousands of pushes.
+    const byTarget = new Map<string, Received[]>();
+    for (const r of got) {
+      const list = byTarget.get(r.target);
+      if (list) list.push(r);
+      else byTarget.set(r.target, [r]);
+    }
+    const arrived = (query: string, body: Buffer | null) => body !== null && (byTarget.get(`${e.path}?${query}`) ?? []).some((r) => r.body.equals(body));
+    if (this.sent) {
+      // Every push the gateway acknowledged (it is stored then) reached the endpoint as WeChat sent it.
+      for (const push of this.sent) {
+        if (push.tenantId !== e.tenant.tenantId || push.atMs < e.createdAt || push.status !== 200 || push.body !== 'success' || !push.sent) continue;
+        figures.relaysExpected += 1;
+        if (arrived(push.sent.query, push.sent.body)) figures.relaysReceived += 1;
+        else
+          problems.push(`relay ${e.path}: acknowledged push ${push.kind} ${push.appId ?? ''} at ${new Date(push.atMs).toISOString()} never arrived verbatim`);
+      }
+      return;
     }
     const stored = await this.db
       .select({
@@ -147,8 +207,7 @@ export class WebhookLedger {
     for (const push of stored) {
       if (push.receivedAt.getTime() < e.createdAt) continue;
       figures.relaysExpected += 1;
-      const target = `${e.path}?${push.rawQuery ?? ''}`;
-      if (got.some((r) => r.target === target && push.rawBody !== null && r.body.equals(push.rawBody))) figures.relaysReceived += 1;
+      if (arrived(push.rawQuery ?? '', push.rawBody)) figures.relaysReceived += 1;
       else problems.push(`relay ${e.path}: stored push ${push.id} (${push.eventType}) never arrived verbatim`);
     }
   }
@@ -156,14 +215,14 @@ export class WebhookLedger {
   private async checkEvents(e: LedgerEndpoint, got: Received[], problems: string[], figures: WebhookLedgerFigures) {
     const events: { id: string; event: AppEvent }[] = [];
     for (const r of got) {
-      try {
-        const event = new Webhook(e.secret).verify(r.body.toString('utf8'), r.headers as Record<string, string>) as AppEvent;
-        if (event.type === 'application.updated' && !e.tenant.appIds.includes(event.data.appId))
-          problems.push(`events ${e.path}: an application of ${event.data.appId}, not a merchant of this tenant`);
-        events.push({ id: String(r.headers['webhook-id']), event });
-      } catch (err) {
-        problems.push(`events ${e.path}: a request that does not verify with this endpoint's secret (${err instanceof Error ? err.message : String(err)})`);
+      const event = this.verify(e, r);
+      if (event instanceof Error) {
+        problems.push(`events ${e.path}: a request that does not verify with this endpoint's secret (${event.message})`);
+        continue;
       }
+      if (event.type === 'application.updated' && !e.tenant.appIds.includes(event.data.appId))
+        problems.push(`events ${e.path}: an application of ${event.data.appId}, not a merchant of this tenant`);
+      events.push({ id: String(r.headers['webhook-id']), event });
     }
     // Distinct deliveries (webhook-ids) per application and status, against the committed changes.
     const delivered = new Map<string, Set<string>>();

@@ -36,6 +36,7 @@ export interface WorkerOptions {
   concurrency?: number;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  stuckAfterMs?: number;
 }
 
 /**
@@ -128,6 +129,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         backoffMs: options.backoffMs ?? 20,
         lockDurationMs: w.lockDurationMs ?? 5_000,
         stalledIntervalMs: w.stalledIntervalMs ?? 5_000,
+        ...(w.stuckAfterMs === undefined ? {} : { stuckAfterMs: w.stuckAfterMs }),
         lifecycle,
         applications,
         limiter,

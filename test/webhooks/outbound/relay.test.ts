@@ -45,8 +45,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await app?.stop();
+  // The receiver first: it ends the hanging requests, so the deliveries in flight end at once.
   await receiver?.stop();
+  await app?.stop();
   await env?.cleanup();
 });
 
@@ -105,5 +106,19 @@ describe('RELAY endpoints', () => {
     const texts = receiver.at('/only').map((r) => verifyAndDecrypt(a.input, r.target, r.body.toString('utf8')).xml);
     expect(texts.some((t) => t.includes('forged'))).toBe(false);
     expect(texts.filter((t) => t === xml)).toHaveLength(1);
+  });
+
+  it("keeps one tenant's hanging RELAY endpoint from delaying another tenant's relayed pushes (direct delivery in ROLE=all)", async () => {
+    const slow = await tenantWithRelays([{ path: '/relay-hang', events: null }]);
+    receiver.hang('/relay-hang');
+    const fast = await tenantWithRelays([{ path: '/relay-fast', events: null }]);
+    for (let n = 0; n < 12; n++) expect((await push(slow, messageXml(slow.appIds[0] as string, 'text', `<Content>slow ${n}</Content>`))).status).toBe(200);
+    await expectEventually(() => expect(receiver.at('/relay-hang').length).toBeGreaterThanOrEqual(4));
+    expect((await push(fast, messageXml(fast.appIds[0] as string, 'text', '<Content>fast</Content>'))).status).toBe(200);
+    await expectEventually(() => expect(receiver.at('/relay-fast')).toHaveLength(1));
+    // The hanging endpoint holds its 4 direct slots (and at most the worker's 4, should the sweep
+    // have queued its waiting pushes meanwhile); none of them has timed out, so the other tenant's
+    // push did not wait for them.
+    expect(receiver.at('/relay-hang').length).toBeLessThanOrEqual(8);
   });
 });
