@@ -9,7 +9,7 @@ const DAY_MS = 86_400_000;
 export type DayPartitionedTable = 'webhook_inbox' | 'webhook_deliveries';
 
 /**
- * The daily partitions of a table (migrations 0012 and 0013): one per UTC day, named
+ * The daily partitions of a table (migration 0012): one per UTC day, named
  * `<table>_pYYYYMMDD`, and `<table>_default` for days that have none. The DDL is in SECURITY
  * DEFINER functions of the migrations, so the application role needs no DDL rights; this is the
  * one place that calls them.
@@ -42,13 +42,12 @@ export class DayPartitions {
 
   /**
    * Drops each partition whose day ended before the day of `cutoff` and that holds nothing still
-   * needed (see the table's function: migration 0012 for the inbox, 0013 for the deliveries);
+   * needed (what each table still needs: wxlive_drop_expired_day_partitions in migration 0012);
    * returns the names of those dropped.
    */
   async dropExpired(cutoff: Date): Promise<string[]> {
-    const fn = this.table === 'webhook_inbox' ? sql`wxlive_inbox_drop_expired` : sql`wxlive_deliveries_drop_expired`;
     const rows = await asSystem(this.db, async (db) =>
-      rowsOf<{ name: string }>(await db.execute(sql`select ${fn}(${cutoff.toISOString()}::timestamptz) as name`)),
+      rowsOf<{ name: string }>(await db.execute(sql`select wxlive_drop_expired_day_partitions(${this.table}, ${cutoff.toISOString()}::timestamptz) as name`)),
     );
     return rows.map((r) => r.name);
   }

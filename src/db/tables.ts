@@ -322,7 +322,7 @@ export const webhookDeliveries = pgTable(
   'webhook_deliveries',
   {
     id: uuid('id').notNull().defaultRandom(),
-    /** The UTC day of created_at: the daily partition (migration 0013), dropped whole by retention. */
+    /** The UTC day of created_at: the daily partition (migration 0012), dropped whole by retention. */
     createdOn: date('created_on', { mode: 'string' }).notNull(),
     tenantId: uuid('tenant_id')
       .notNull()

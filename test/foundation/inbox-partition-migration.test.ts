@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { migrationsFolder } from '../../src/db/client.js';
 import { adminSql, databaseUrl } from '../support/pg-admin.js';
 
-// Migrations 0012 and 0013 rebuild webhook_inbox and webhook_deliveries as partitioned tables: what
+// Migration 0012 rebuilds webhook_inbox and webhook_deliveries as partitioned tables: what
 // an existing installation stored before them (pushes, and the relay deliveries that point at them)
 // must all be there after.
 const name = `wxlive_t_mig12_${randomBytes(4).toString('hex')}`;
@@ -40,7 +40,7 @@ function migrationsBefore(idx: number): string {
   return dir;
 }
 
-describe('migrations 0012 and 0013 (the inbox and the delivery log partitioned by day)', () => {
+describe('migration 0012 (the inbox and the delivery log partitioned by day)', () => {
   it('keeps every stored push, its de-duplication and its relay deliveries', async () => {
     const admin = adminSql();
     try {
@@ -75,7 +75,7 @@ describe('migrations 0012 and 0013 (the inbox and the delivery log partitioned b
     expect(parts.map((p) => p.relname)).toEqual(expect.arrayContaining(['webhook_inbox_p20261120', 'webhook_inbox_default']));
     const [delivery] =
       await sql`select inbox_id::int as inbox_id, inbox_pushed_on::text as inbox_pushed_on, created_on::text as created_on from webhook_deliveries`;
-    // 0013 partitions the delivery log by the day it was made.
+    // It partitions the delivery log by the day it was made.
     expect({ ...delivery }).toEqual({ inbox_id: pushes[0]?.id, inbox_pushed_on: '2026-11-20', created_on: new Date().toISOString().slice(0, 10) });
     const logParts = await sql`select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'webhook_deliveries'::regclass`;
     expect(logParts.map((p) => p.relname)).toContain('webhook_deliveries_default');

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ApplicationChange } from '../../src/events/change-feed.js';
 import { ApplicationFeed, type ChangeSource, compareCursors } from '../../src/graphql/application-feed.js';
 import type { LiveApplicationView } from '../../src/services/live-application/index.js';
+import { applicationView } from '../support/application-view.js';
 
 /** An in-memory change feed: a kept stream plus live listeners, like Redis's stream + pub/sub. */
 class MemorySource implements ChangeSource {
@@ -40,25 +41,8 @@ class MemorySource implements ChangeSource {
   }
 }
 
-function view(id: string, status: LiveApplicationView['status'], tenantId: string, appId: string): LiveApplicationView {
-  const at = '2026-01-15T04:00:00.000Z';
-  return {
-    id,
-    tenantId,
-    appId,
-    status,
-    errcode: null,
-    errmsg: null,
-    errorCode: null,
-    attempts: 0,
-    idempotencyKey: null,
-    createdAt: at,
-    submittedAt: null,
-    openedAt: null,
-    expiresAt: null,
-    updatedAt: at,
-  };
-}
+const view = (id: string, status: LiveApplicationView['status'], tenantId: string, appId: string) =>
+  applicationView(tenantId, id, status, appId, '2026-01-15T04:00:00.000Z');
 
 const ctx = { tenantId: 't1', scopes: new Set(['read'] as const), requestId: 'r1' };
 

@@ -56,13 +56,26 @@ describe('row-level security for the app role', () => {
     }
   });
 
-  it('the app role reaches the inbox only through webhook_inbox: its daily partitions refuse it', async () => {
-    const parts = await new DayPartitions(app.db, 'webhook_inbox').list();
-    expect(parts).toContain('webhook_inbox_default');
-    expect(parts.length).toBeGreaterThan(1);
-    for (const part of parts) {
-      await expect(asSystem(app.db, (tx) => tx.execute(sql`select 1 from ${sql.identifier(part)} limit 1`))).rejects.toMatchObject({
-        cause: { code: '42501' },
+  it('the app role reaches the inbox and the delivery log only through their tables: their daily partitions refuse it', async () => {
+    for (const table of ['webhook_inbox', 'webhook_deliveries'] as const) {
+      const parts = await new DayPartitions(app.db, table).list();
+      expect(parts).toContain(`${table}_default`);
+      expect(parts.length).toBeGreaterThan(1);
+      for (const part of parts) {
+        await expect(asSystem(app.db, (tx) => tx.execute(sql`select 1 from ${sql.identifier(part)} limit 1`))).rejects.toMatchObject({
+          cause: { code: '42501' },
+        });
+      }
+    }
+  });
+
+  it("the partition functions, the app role's only DDL, refuse every table but the two partitioned by day", async () => {
+    for (const statement of [
+      sql`select wxlive_drop_expired_day_partitions('live_applications', now())`,
+      sql`select wxlive_ensure_day_partitions('tenants', current_date, current_date + 1)`,
+    ]) {
+      await expect(asSystem(app.db, (tx) => tx.execute(statement))).rejects.toMatchObject({
+        cause: { code: '22023', message: expect.stringContaining('not a table partitioned by day') },
       });
     }
   });

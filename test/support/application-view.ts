@@ -1,8 +1,13 @@
 import type { LiveApplicationView } from '../../src/services/live-application/index.js';
 
 /** A LiveApplicationView as the change feed carries it, for feed tests that publish changes directly. */
-export function applicationView(tenantId: string, id: string, status: LiveApplicationView['status'], appId = 'wx0000000000000001'): LiveApplicationView {
-  const at = new Date().toISOString();
+export function applicationView(
+  tenantId: string,
+  id: string,
+  status: LiveApplicationView['status'],
+  appId = 'wx0000000000000001',
+  at = new Date().toISOString(),
+): LiveApplicationView {
   return {
     id,
     tenantId,
