@@ -56,6 +56,22 @@ export function rateLimited(retryAfterSeconds: number): ExposedError {
   });
 }
 
+/**
+ * A key over its rate limit, answered by the HTTP handler before the body is parsed or any GraphQL
+ * pipeline runs (graphqlHttpHandler's refuseEarly): the status, Retry-After and the one error exactly
+ * as Apollo sends them for a failed context. Any other error: undefined (Apollo answers it).
+ */
+export function earlyRefusal(error: unknown): { status: number; headers: Record<string, string>; error: object; code: string } | undefined {
+  const verdict = classifyError(error);
+  if (!verdict.exposed || verdict.code !== 'RATE_LIMITED' || verdict.retryAfter === undefined) return undefined;
+  return {
+    status: 429,
+    headers: { 'retry-after': String(verdict.retryAfter) },
+    error: formatForClient({ message: verdict.message }, error),
+    code: verdict.code,
+  };
+}
+
 /** FORBIDDEN naming the scope the operation needs and the scopes the key holds. */
 export function forbidden(needed: ApiKeyScope, held: Iterable<ApiKeyScope>): ExposedError {
   const detail = `This operation needs the ${needed} scope; this key has ${[...held].join(', ') || 'none'}.`;

@@ -25,7 +25,7 @@ import { authenticateKey } from './authenticate.js';
 import { LiveRoomFeed, liveEventSource, NO_LIVE_EVENTS } from './live-room-feed.js';
 import { CompiledOperations } from './compiled-operations.js';
 import { GraphqlContext, type GraphqlServices } from './context.js';
-import { classifyError, ExposedError, formatForClient, MASKED_MESSAGE, maskedMessage, rateLimited } from './errors.js';
+import { classifyError, ExposedError, earlyRefusal, formatForClient, MASKED_MESSAGE, maskedMessage, rateLimited } from './errors.js';
 import { DEFAULT_BODY_LIMIT, type FastPath, graphqlHttpHandler } from './http-handler.js';
 import { jitGateway, type PrecomputedResults } from './jit-executor.js';
 import { allHooks, type OnOperation, operationMetricsPlugin } from './operation-metrics.js';
@@ -164,6 +164,7 @@ export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
           bodyLimit,
           fast,
           (code) => onOperation?.({ type: 'none', tenantId: undefined, errorCodes: [code], seconds: undefined, path: 'http' }),
+          earlyRefusal,
         ),
       ),
     },

@@ -27,6 +27,24 @@ export interface FastPath<TContext> {
 /** What the fast path leaves for Apollo when it does not answer itself. */
 type Handover<TContext> = { context: TContext } | { contextError: unknown } | undefined;
 
+/** An authentication failure answered by the HTTP handler itself (see graphqlHttpHandler's refuseEarly). */
+export interface EarlyRefusal {
+  status: number;
+  headers: Record<string, string>;
+  /** The one error of the answer, as Apollo's formatError would have sent it. */
+  error: object;
+  /** Its code, for the operation hooks. */
+  code: string;
+}
+
+async function settle<TContext>(created: Promise<TContext>): Promise<{ context: TContext } | { contextError: unknown }> {
+  try {
+    return { context: await created };
+  } catch (contextError) {
+    return { contextError };
+  }
+}
+
 /**
  * Serves Apollo from our own node:http router through Apollo's integration API
  * (`executeHTTPGraphQLRequest`): we read and parse the body (with a size limit), Apollo does the
@@ -45,8 +63,14 @@ export function graphqlHttpHandler<TContext extends object>(
   context: (authorization: string | undefined, requestId: string) => Promise<TContext>,
   bodyLimit = DEFAULT_BODY_LIMIT,
   fast?: FastPath<TContext>,
-  /** A request refused here before any GraphQL pipeline ran (406: no response type the client accepts). */
+  /** A request refused here before any GraphQL pipeline ran (406: no response type the client accepts; an early refusal). */
   refused?: (code: string) => void,
+  /**
+   * Which authentication failures are answered here, before the body is parsed or any GraphQL
+   * pipeline runs (a key over its rate limit): the cheapest answer there is, so that a flooding key
+   * costs the others as little as possible. Anything else it does not answer goes on as before.
+   */
+  refuseEarly?: (contextError: unknown) => EarlyRefusal | undefined,
 ) {
   return async ({ req, res, url, requestId }: RequestContext): Promise<void> => {
     const server = getServer();
@@ -81,6 +105,22 @@ export function graphqlHttpHandler<TContext extends object>(
       }
       const text = raw.toString('utf8');
       if (isJson(req.headers['content-type'])) {
+        // Authenticated once, here, whichever path answers: Apollo's gets the context or its error.
+        const authenticated = await settle(context(req.headers.authorization, requestId));
+        // Only for the accept values whose answer type is known without Apollo's negotiation (FAST_ACCEPT).
+        const contentType = FAST_ACCEPT.get(req.headers.accept);
+        if ('contextError' in authenticated && refuseEarly && contentType) {
+          const refusal = refuseEarly(authenticated.contextError);
+          if (refusal) {
+            // Apollo's serialisation of an answer with one error, byte for byte.
+            const json = `${JSON.stringify({ errors: [refusal.error] })}\n`;
+            res.writeHead(refusal.status, { ...refusal.headers, 'content-type': contentType, 'content-length': Buffer.byteLength(json) });
+            res.end(json);
+            refused?.(refusal.code);
+            return;
+          }
+        }
+        handover = authenticated;
         try {
           body = JSON.parse(text);
         } catch {
@@ -88,8 +128,9 @@ export function graphqlHttpHandler<TContext extends object>(
           return;
         }
         if (fast) {
-          handover = await serveFast(fast, body, req.headers, requestId, res, context);
-          if (handover === SERVED) return;
+          const served = await serveFast(fast, body, req.headers, res, authenticated);
+          if (served === SERVED) return;
+          if (served) handover = served;
         }
       } else {
         body = text;
@@ -162,20 +203,15 @@ async function serveFast<TContext extends object>(
   fast: FastPath<TContext>,
   body: unknown,
   headers: IncomingHttpHeaders,
-  requestId: string,
   res: ServerResponse,
-  context: (authorization: string | undefined, requestId: string) => Promise<TContext>,
+  authenticated: { context: TContext } | { contextError: unknown },
 ): Promise<Handover<TContext> | typeof SERVED> {
+  if (!('context' in authenticated)) return undefined;
   const contentType = FAST_ACCEPT.get(headers.accept);
   if (contentType === undefined || !isPlainBody(body)) return undefined;
   const operation = fast.operations.get(body.query, body.operationName ?? undefined);
   if (!operation) return undefined;
-  let contextValue: TContext;
-  try {
-    contextValue = await context(headers.authorization, requestId);
-  } catch (contextError) {
-    return { contextError };
-  }
+  const contextValue = authenticated.context;
   if (!fast.allows(contextValue, operation)) return { context: contextValue };
   const started = performance.now();
   let result: ExecutionResult;
