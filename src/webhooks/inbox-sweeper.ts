@@ -35,6 +35,8 @@ export interface InboxSweeperOptions {
 export class InboxSweeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<SweepResult> | undefined;
+  /** Set by stop(): a pass in progress ends after the row it is on. */
+  private stopping = false;
   private readonly backoffMs: number;
   private readonly batchSize: number;
   private readonly intervalMs: number;
@@ -55,14 +57,19 @@ export class InboxSweeper {
 
   start(): void {
     if (this.timer) return;
+    this.stopping = false;
     this.timer = setInterval(() => {
       this.sweepInbox().catch((err: unknown) => this.options.logger.error({ err }, 'webhook inbox sweep failed'));
     }, this.intervalMs);
     this.timer.unref();
   }
 
-  /** Stops the interval and waits for a pass in progress. */
+  /**
+   * Stops the interval and ends a pass in progress after the row it is on: a shutdown does not wait
+   * for a backlog's batch. The rows it did not reach stay due in the inbox for the next sweep.
+   */
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.running?.catch(() => {});
@@ -79,6 +86,7 @@ export class InboxSweeper {
     const result: SweepResult = { due: rows.length, skipped: 0, outcomes: { processed: 0, ignored: 0, failed: 0, gave_up: 0 } };
     // One at a time: a backlog is drained without taking the pool from live pushes.
     for (const row of rows) {
+      if (this.stopping) break;
       const claimed = await inbox.claim(row);
       if (!claimed) {
         result.skipped++;

@@ -256,6 +256,54 @@ describe('recovery sweep', () => {
     }
   });
 
+  it('stops a pass in progress after the row it is on, leaving the rest due (a shutdown does not wait for the batch)', async () => {
+    const t = await createTenantWithMerchants(env.database.db, env.box, 0);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const exchanges: string[] = [];
+    const slow = await startWebhookServer(env, {
+      exchangeAuthorizationCode: async (tenantId, code) => {
+        exchanges.push(code);
+        await gate;
+        return fakeExchange(tenantId, code);
+      },
+    });
+    try {
+      const appIds = [randomAppId(), randomAppId(), randomAppId()];
+      await env.database.db.insert(webhookInbox).values(
+        appIds.map((appId) => ({
+          tenantId: t.tenant.id,
+          kind: 'auth' as const,
+          appId: null,
+          eventType: 'authorized',
+          dedupKey: `sweep-stop:${appId}`,
+          payload: buildAuthXml({
+            kind: 'authorized',
+            appId: t.input.componentAppId,
+            createTime: nowSeconds(slow.clock),
+            authorizerAppId: appId,
+            authorizationCode: `code:${appId}`,
+          }),
+          pushedOn: utcDay(slow.clock.now()),
+          receivedAt: new Date(slow.clock.now()),
+        })),
+      );
+      const pass = slow.webhooks.sweeper.sweepInbox();
+      await expectEventually(async () => expect(exchanges).toHaveLength(1));
+      const stopped = slow.webhooks.sweeper.stop();
+      release();
+      await stopped;
+      expect(await pass).toEqual({ due: 3, skipped: 0, outcomes: { processed: 1, ignored: 0, failed: 0, gave_up: 0 } });
+      const rows = await inboxRows(env.database, t.tenant.id);
+      expect(rows.filter((r) => r.processedAt !== null)).toHaveLength(1);
+      expect(rows.filter((r) => r.processedAt === null && r.attempts === 0)).toHaveLength(2);
+      expect(exchanges).toHaveLength(1);
+    } finally {
+      release();
+      await slow.close();
+    }
+  });
+
   it('runs the sweep on an interval once started, and stops', async () => {
     const t = await createTenantWithMerchants(env.database.db, env.box, 0);
     const interval = await startWebhookServer(env, { sweepIntervalMs: 20 });
