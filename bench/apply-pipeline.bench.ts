@@ -6,9 +6,16 @@
  * before the clock starts (they live 2 h; a real backlog mostly finds them cached). CPU per
  * application is reported per party: workers, this process (simulator and enqueue), Postgres,
  * Redis. Workers are not pinned (they share both cores with everything else).
+ *
+ * Issue 14's events figure rides along: the tenant has an EVENTS endpoint on a loopback receiver
+ * here, the outbox relay makes an `application.updated` delivery for every transition, and the
+ * workers send them. Beside SUBMITTED per second: the SUBMITTED events received per second, from
+ * the first enqueue to the last one received (keeping up: >= 1.0x).
  * `npx tsx bench/apply-pipeline.bench.ts`; about a minute. BENCH_ROUNDS, BENCH_CONCURRENCY,
  * BENCH_APPLICATIONS, BENCH_WORKERS (e.g. `2`) and BENCH_WORKER_ARGS (e.g. `--cpu-prof`) narrow it.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Queue, Worker } from 'bullmq';
@@ -17,12 +24,14 @@ import { RedisChangePublisher } from '../src/events/change-feed.js';
 import { ChangeSubscriber } from '../src/events/change-subscriber.js';
 import { OutboxRelay } from '../src/events/outbox-relay.js';
 import { ApplyQueue } from '../src/jobs/apply-queue.js';
+import { createWebhookDelivery } from '../src/jobs/webhook-runtime.js';
 import { bullPrefix } from '../src/jobs/quota-keys.js';
 import { systemClock } from '../src/lib/clock.js';
 import { silentLogger } from '../src/lib/logger.js';
 import { LiveApplicationLifecycle } from '../src/services/live-application/index.js';
 import { AuthorizersService } from '../src/services/authorizers.service.js';
 import { PgCredentialStore } from '../src/services/credential-store.pg.js';
+import { WebhookEndpointsService } from '../src/services/webhooks/endpoints.service.js';
 import { SimulatorAdmin } from '../src/wechat/simulator/admin-client.js';
 import { startSimulator } from '../src/wechat/simulator/server.js';
 import { createWechatApi } from '../src/wechat/wechat-api.js';
@@ -55,6 +64,10 @@ export interface PipelineRun {
   perSecond: number;
   /** CPU per application, microseconds, by party. */
   cpuUs: { workers: number; benchAndSimulator: number; postgres: number; redis: number };
+  /** `application.updated` events with status SUBMITTED received per second (null: not all arrived within 60 s). */
+  submittedEventsPerSecond: number | null;
+  /** SUBMITTED events received of `applications`. */
+  submittedEvents: number;
 }
 
 export interface NoopRun {
@@ -67,7 +80,7 @@ export interface ApplyPipelineBenchResult {
   rounds: number;
   noop: NoopRun[];
   pipeline: PipelineRun[];
-  median: { noopProcessedPerSecond: number; perSecondByWorkers: Record<string, number> };
+  median: { noopProcessedPerSecond: number; perSecondByWorkers: Record<string, number>; eventsPerSecondByWorkers: Record<string, number | null> };
 }
 
 export async function runApplyPipelineBench(options: ApplyPipelineBenchOptions = {}): Promise<ApplyPipelineBenchResult> {
@@ -86,7 +99,31 @@ export async function runApplyPipelineBench(options: ApplyPipelineBenchOptions =
     const admin = new SimulatorAdmin(sim.url);
     const store = new PgCredentialStore(db, env.box, systemClock);
     const wechat = createWechatApi({ baseUrl: sim.url, redis: env.redis, prefix: env.redisPrefix, store, clock: systemClock });
-    const publisher = new OutboxRelay({ db, redis: new RedisChangePublisher(env.redis, env.redisPrefix), clock: systemClock, logger: silentLogger });
+    // The bench's outbox relay makes the events' deliveries as the workers' own relays do.
+    const outbound = createWebhookDelivery({ db, box: env.box, redis: env.redis, redisPrefix: env.redisPrefix, clock: systemClock, logger: silentLogger });
+    const publisher = new OutboxRelay({
+      db,
+      redis: new RedisChangePublisher(env.redis, env.redisPrefix),
+      clock: systemClock,
+      logger: silentLogger,
+      fanOut: outbound.fanOut,
+    });
+    const endpoints = new WebhookEndpointsService({ db, box: env.box, clock: systemClock, urlPolicy: { allowHttp: true, allowPrivateAddresses: true } });
+    /** The EVENTS receiver: answers 204 at once, and notes when each application's SUBMITTED event arrived. */
+    const submittedAt = new Map<string, number>();
+    const receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const event = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { type: string; data: { id: string; status: string } };
+        if (event.type === 'application.updated' && event.data.status === 'SUBMITTED' && !submittedAt.has(event.data.id)) {
+          submittedAt.set(event.data.id, performance.now());
+        }
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/events`;
     const queue = new ApplyQueue({ redis: env.redis, redisPrefix: env.redisPrefix, clock: systemClock, maxAttempts: 5, backoffMs: 100 });
     const authorizers = new AuthorizersService(db, env.box, systemClock);
     const service = new LiveApplicationLifecycle({ db, authorizers, queue, publisher, clock: systemClock, logger: silentLogger });
@@ -113,6 +150,8 @@ export async function runApplyPipelineBench(options: ApplyPipelineBenchOptions =
         encodingAesKey: t.input.encodingAesKey,
       });
       await store.saveTicket(t.tenant.id, ticket);
+      const endpoint = await endpoints.create(t.ctx, { url: receiverUrl, kind: 'EVENTS', events: ['application.updated'] });
+      if (!endpoint.endpoint) throw new Error(`createWebhookEndpoint: ${JSON.stringify(endpoint.userErrors)}`);
       for (const appId of t.appIds)
         sim.state.addAuthorizer({ componentAppId: t.input.componentAppId, appId, refreshToken: `refresh-${appId}`, funcInfo: [52] });
       for (let i = 0; i < t.appIds.length; i += 50) {
@@ -142,8 +181,11 @@ export async function runApplyPipelineBench(options: ApplyPipelineBenchOptions =
         const done = new Promise<void>((resolve) => {
           allSubmitted = resolve;
         });
+        const ids = new Set<string>();
         const unlisten = changes.listen(t.tenant.id, (change) => {
-          if (change.application.status === 'SUBMITTED' && ++submitted === applications) allSubmitted();
+          if (change.application.status !== 'SUBMITTED') return;
+          ids.add(change.application.id);
+          if (++submitted === applications) allSubmitted();
         });
         const t0 = performance.now();
         for (let i = 0; i < t.appIds.length; i += 1000) await service.applyBatch(t.ctx, t.appIds.slice(i, i + 1000));
@@ -152,6 +194,13 @@ export async function runApplyPipelineBench(options: ApplyPipelineBenchOptions =
         if (timedOut) throw new Error(`only ${submitted} of ${applications} SUBMITTED after 40 s`);
         const seconds = (performance.now() - t0) / 1000;
         const self = process.cpuUsage(cpu0.self);
+        // The events: every SUBMITTED one of this tenant's applications at the receiver, or 60 s more at most.
+        const eventsOf = () => [...ids].filter((id) => submittedAt.has(id));
+        const eventsDeadline = performance.now() + 60_000;
+        while (eventsOf().length < applications && performance.now() < eventsDeadline) await sleep(50);
+        const received = eventsOf();
+        const lastEvent = Math.max(...received.map((id) => submittedAt.get(id) as number));
+        const submittedEventsPerSecond = received.length === applications ? Math.round(applications / ((lastEvent - t0) / 1000)) : null;
         const per = (s: number) => Math.round((s * 1e6) / applications);
         const run: PipelineRun = {
           workers,
@@ -164,17 +213,32 @@ export async function runApplyPipelineBench(options: ApplyPipelineBenchOptions =
             postgres: per(cpuSecondsOf('postgres') - cpu0.pg),
             redis: per(cpuSecondsOf('redis-server') - cpu0.redis),
           },
+          submittedEventsPerSecond,
+          submittedEvents: received.length,
         };
         pipeline.push(run);
-        log(`pipeline round ${round} ${workers} worker(s): ${run.perSecond} applications/s; CPU µs/application ${JSON.stringify(run.cpuUs)}`);
+        log(
+          `pipeline round ${round} ${workers} worker(s): ${run.perSecond} applications/s; SUBMITTED events ${run.submittedEventsPerSecond ?? `only ${run.submittedEvents} of ${applications} in 60 s`}/s; CPU µs/application ${JSON.stringify(run.cpuUs)}`,
+        );
         await Promise.all(started.map((w) => w.stop()));
       }
     }
     await queue.close();
+    await outbound.close();
+    await new Promise<void>((resolve) => receiver.close(() => resolve()));
     const perSecondByWorkers = Object.fromEntries(
       workerCounts.map((w) => [String(w), median(pipeline.filter((p) => p.workers === w).map((p) => p.perSecond))]),
     );
-    return { rounds, noop, pipeline, median: { noopProcessedPerSecond: Math.round(median(noop.map((n) => n.processedPerSecond))), perSecondByWorkers } };
+    // A run whose events did not all arrive counts as 0 (below any baseline), not as missing.
+    const eventsPerSecondByWorkers = Object.fromEntries(
+      workerCounts.map((w) => [String(w), median(pipeline.filter((p) => p.workers === w).map((p) => p.submittedEventsPerSecond ?? 0))]),
+    );
+    return {
+      rounds,
+      noop,
+      pipeline,
+      median: { noopProcessedPerSecond: Math.round(median(noop.map((n) => n.processedPerSecond))), perSecondByWorkers, eventsPerSecondByWorkers },
+    };
   } finally {
     await Promise.all(running.map((p) => p.stop()));
     await sim.stop();
@@ -196,6 +260,9 @@ function spawnWorker(env: TestEnv, wechatApiBase: string, concurrency: number, n
       WECHAT_API_BASE: wechatApiBase,
       LOG_LEVEL: 'info',
       WORKER_CONCURRENCY: String(concurrency),
+      // The EVENTS receiver is on loopback, over http.
+      WEBHOOK_ALLOW_HTTP: 'true',
+      WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',
       // Its own metrics port: a fixed one collides between the two workers and with other gateways here.
       METRICS_PORT: '0',
     },

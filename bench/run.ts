@@ -133,14 +133,28 @@ function webhookRows(f: WebhookIngestFigures): Row[] {
 
 function pipelineRows(f: ApplyPipelineBenchResult): Row[] {
   const noop = f.median.noopProcessedPerSecond;
-  return Object.entries(f.median.perSecondByWorkers).map(([workers, perSecond]) => ({
-    figure: `3. applyLiveBatch -> SUBMITTED, applications/s, ${workers} worker${workers === '1' ? '' : 's'}, vs BullMQ no-op jobs/s`,
+  const workersLabel = (workers: string) => `${workers} worker${workers === '1' ? '' : 's'}`;
+  const rows = Object.entries(f.median.perSecondByWorkers).map(([workers, perSecond]) => ({
+    figure: `3. applyLiveBatch -> SUBMITTED, applications/s, ${workersLabel(workers)}, vs BullMQ no-op jobs/s`,
     median: fmt(perSecond),
     baseline: fmt(noop),
     ratio: `${fmt(ratio(perSecond, noop), 3)}x`,
     target: workers === '2' ? '>= 1,000/s' : '',
     result: workers === '2' ? verdict(perSecond >= 1000) : 'info',
   }));
+  // Issue 14: the application.updated events of the same runs, against the SUBMITTED rate they follow.
+  for (const [workers, events] of Object.entries(f.median.eventsPerSecondByWorkers)) {
+    const submitted = f.median.perSecondByWorkers[workers] ?? 0;
+    rows.push({
+      figure: `7. application.updated (SUBMITTED) events received/s, ${workersLabel(workers)}, vs SUBMITTED/s`,
+      median: events === null ? 'n/a' : fmt(events),
+      baseline: fmt(submitted),
+      ratio: events === null ? '' : `${fmt(ratio(events, submitted), 2)}x`,
+      target: '>= 1.0x',
+      result: verdict(events !== null && events >= submitted),
+    });
+  }
+  return rows;
 }
 
 function fanoutRows(f: FanoutFigures): Row[] {

@@ -2,6 +2,7 @@ import { DelayedError, Worker } from 'bullmq';
 import { withLogContext } from '../lib/log-context.js';
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
+import { EndpointSlots } from './endpoint-slots.js';
 import { bullPrefix } from './quota-keys.js';
 import { type DeliveryJobDeps, runDeliveryJob } from './webhook-delivery.job.js';
 import { WEBHOOK_QUEUE_NAME, type WebhookJobData } from './webhook-queue.js';
@@ -12,12 +13,16 @@ export interface WebhookWorkerOptions {
   /** Deliveries this worker sends at once. */
   concurrency: number;
   /**
-   * Deliveries to one endpoint this worker sends at once. With the 15 s timeout, a dead or slow
-   * endpoint holds at most this many of the worker's slots; every other endpoint (every other
-   * tenant's) keeps the rest. Up to twice as many more wait here for one of those (so a fast
-   * endpoint's backlog flows without pauses); past that a job waits a moment in the delayed set.
+   * Deliveries to one endpoint this worker sends at once, to start with and at least. With the
+   * 15 s timeout, a dead or slow endpoint holds at most this many of the worker's slots; every
+   * other endpoint (every other tenant's) keeps the rest. An endpoint that answers fast earns more,
+   * up to `maxPerEndpoint` (EndpointSlots). Up to twice its current slots more wait here for one
+   * of them (so a fast endpoint's backlog flows without pauses); past that a job waits a moment in
+   * the delayed set.
    */
   perEndpoint: number;
+  /** The most slots a fast endpoint earns (default 32). */
+  maxPerEndpoint?: number;
   logger: Logger;
 }
 
@@ -31,14 +36,18 @@ export function startWebhookWorker(deps: DeliveryJobDeps & WebhookWorkerOptions)
   // Jobs waiting here for a slot of their endpoint, by endpoint: a fast endpoint's backlog goes
   // straight from one attempt to the next instead of round trips through the delayed set.
   const waiting = new Map<string, (() => void)[]>();
-  const maxWaiting = deps.perEndpoint * 2;
+  const maxHeld = Math.max(deps.perEndpoint * 3, Math.floor(deps.concurrency / 2));
+  const slots = new EndpointSlots({ perEndpoint: deps.perEndpoint, ...(deps.maxPerEndpoint === undefined ? {} : { maxPerEndpoint: deps.maxPerEndpoint }) });
+  const limitOf = (endpointId: string) => Math.min(slots.limit(endpointId), maxHeld);
   const worker = new Worker<WebhookJobData, string, 'deliver'>(
     WEBHOOK_QUEUE_NAME,
     async (job, token) => {
       const endpointId = job.data.endpointId;
-      if ((running.get(endpointId) ?? 0) >= deps.perEndpoint) {
+      const limit = limitOf(endpointId);
+      if ((running.get(endpointId) ?? 0) >= limit) {
         const queue = waiting.get(endpointId) ?? [];
-        if (queue.length >= maxWaiting) {
+        // Waiting here holds a slot of the worker too: one endpoint never holds more than half of them (or its start).
+        if (queue.length >= limit * 2 || (running.get(endpointId) ?? 0) + queue.length >= maxHeld) {
           await job.moveToDelayed(Date.now() + OVER_LIMIT_DELAY_MS, token);
           throw new DelayedError();
         }
@@ -50,17 +59,31 @@ export function startWebhookWorker(deps: DeliveryJobDeps & WebhookWorkerOptions)
       } else {
         running.set(endpointId, (running.get(endpointId) ?? 0) + 1);
       }
+      const started = performance.now();
       try {
-        return await withLogContext({ tenantId: job.data.tenantId, ...(job.id === undefined ? {} : { jobId: job.id }) }, () => runDeliveryJob(job.data, deps));
+        const outcome = await withLogContext({ tenantId: job.data.tenantId, ...(job.id === undefined ? {} : { jobId: job.id }) }, () =>
+          runDeliveryJob(job.data, deps),
+        );
+        slots.settle(endpointId, outcome, performance.now() - started);
+        return outcome;
+      } catch (err) {
+        slots.fail(endpointId);
+        throw err;
       } finally {
-        const next = waiting.get(endpointId)?.shift();
-        if (waiting.get(endpointId)?.length === 0) waiting.delete(endpointId);
+        // The slot goes to the next waiting job of the endpoint; a slot earned just now lets one more start.
+        const queue = waiting.get(endpointId);
+        const next = queue?.shift();
         if (next) next();
         else {
           const left = (running.get(endpointId) ?? 1) - 1;
           if (left === 0) running.delete(endpointId);
           else running.set(endpointId, left);
         }
+        if (queue && queue.length > 0 && (running.get(endpointId) ?? 0) < limitOf(endpointId)) {
+          running.set(endpointId, (running.get(endpointId) ?? 0) + 1);
+          queue.shift()?.();
+        }
+        if (queue?.length === 0) waiting.delete(endpointId);
       }
     },
     {

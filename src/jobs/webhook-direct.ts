@@ -1,5 +1,6 @@
 import type { WebhookDeliveryQueue } from '../services/webhooks/deliveries.service.js';
 import type { DueDelivery } from '../services/webhooks/event-fan-out.js';
+import { EndpointSlots } from './endpoint-slots.js';
 import { type DeliveryJobDeps, runDeliveryJob } from './webhook-delivery.job.js';
 
 export interface DirectDeliveryOptions {
@@ -27,8 +28,8 @@ export const DEFAULT_DIRECT_OPTIONS: DirectDeliveryOptions = {
 };
 
 interface EndpointState {
+  id: string;
   running: number;
-  limit: number;
   waiting: DueDelivery[];
   unhealthyUntil: number;
 }
@@ -53,12 +54,15 @@ export class DirectDelivery implements WebhookDeliveryQueue {
   private readonly endpoints = new Map<string, EndpointState>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly options: DirectDeliveryOptions;
+  private readonly slots: EndpointSlots;
 
   constructor(
     private readonly deps: DeliveryJobDeps & { fallback: WebhookDeliveryQueue },
     options: Partial<DirectDeliveryOptions> = {},
   ) {
     this.options = { ...DEFAULT_DIRECT_OPTIONS, ...options };
+    const { perEndpoint, maxPerEndpoint, fastMs } = this.options;
+    this.slots = new EndpointSlots({ perEndpoint, maxPerEndpoint, fastMs });
   }
 
   async enqueue(deliveries: readonly DueDelivery[]): Promise<void> {
@@ -67,7 +71,7 @@ export class DirectDelivery implements WebhookDeliveryQueue {
     for (const d of deliveries) {
       const ep = this.endpoint(d.endpointId);
       if (this.closed || d.dueAt > now || ep.unhealthyUntil > now) queued.push(d);
-      else if (ep.running < ep.limit && this.running < this.options.concurrency) this.start(d, ep);
+      else if (ep.running < this.slots.limit(ep.id) && this.running < this.options.concurrency) this.start(d, ep);
       else if (ep.waiting.length < this.options.maxWaitingPerEndpoint) ep.waiting.push(d);
       else queued.push(d);
     }
@@ -85,7 +89,7 @@ export class DirectDelivery implements WebhookDeliveryQueue {
   private endpoint(id: string): EndpointState {
     let ep = this.endpoints.get(id);
     if (!ep) {
-      ep = { running: 0, limit: this.options.perEndpoint, waiting: [], unhealthyUntil: 0 };
+      ep = { id, running: 0, waiting: [], unhealthyUntil: 0 };
       this.endpoints.set(id, ep);
     }
     return ep;
@@ -98,13 +102,13 @@ export class DirectDelivery implements WebhookDeliveryQueue {
     const work = runDeliveryJob(d, this.deps)
       .then(
         (outcome) => {
-          if (outcome === 'delivered') {
-            if (performance.now() - started <= this.options.fastMs) ep.limit = Math.min(this.options.maxPerEndpoint, ep.limit + 1);
-          } else if (outcome !== 'skipped') this.unhealthy(ep);
+          this.slots.settle(ep.id, outcome, performance.now() - started);
+          if (outcome !== 'delivered' && outcome !== 'skipped') this.unhealthy(ep);
         },
         (err: unknown) => {
           // Postgres or the queue failed around the attempt: the delivery is due in Postgres; the queue (or the sweep) takes it.
           this.deps.logger.warn({ err, deliveryId: d.deliveryId }, 'a direct webhook delivery failed; the queue takes it');
+          this.slots.fail(ep.id);
           this.unhealthy(ep);
           return this.toQueue([d]);
         },
@@ -121,18 +125,19 @@ export class DirectDelivery implements WebhookDeliveryQueue {
   /** A freed slot: the same endpoint's next delivery, else another endpoint's (each waits only for a slot of its own endpoint or a global one). */
   private next(freed: EndpointState): void {
     if (this.closed) return;
-    if (freed.waiting.length > 0 && freed.running < freed.limit) {
+    if (freed.waiting.length > 0 && freed.running < this.slots.limit(freed.id)) {
       this.start(freed.waiting.shift() as DueDelivery, freed);
       return;
     }
     for (const ep of this.endpoints.values()) {
       if (this.running >= this.options.concurrency) return;
-      while (ep.waiting.length > 0 && ep.running < ep.limit && this.running < this.options.concurrency) this.start(ep.waiting.shift() as DueDelivery, ep);
+      while (ep.waiting.length > 0 && ep.running < this.slots.limit(ep.id) && this.running < this.options.concurrency)
+        this.start(ep.waiting.shift() as DueDelivery, ep);
     }
   }
 
+  /** Its slots were halved by the outcome (EndpointSlots); its deliveries go through the queue for a while. */
   private unhealthy(ep: EndpointState): void {
-    ep.limit = Math.max(this.options.perEndpoint, Math.floor(ep.limit / 2));
     ep.unhealthyUntil = this.deps.clock.now() + this.options.unhealthyMs;
     void this.toQueue(ep.waiting.splice(0));
   }
