@@ -6,6 +6,7 @@ import type { TenantContext } from '../services/context.js';
 import { DomainError } from '../services/errors.js';
 import { ERROR_CODES } from '../services/errors.js';
 import { graphqlError } from './errors.js';
+import { ReplayingSubscription } from './replaying-subscription.js';
 
 /** Where changes come from: live (every instance's publishes, via one Redis psubscribe) and kept (the tenant's stream). */
 export interface ChangeSource {
@@ -73,115 +74,67 @@ export class ApplicationFeed {
   }
 }
 
-type Waiter = (result: IteratorResult<ApplicationChange>) => void;
-
 /**
  * One subscriber's stream. It listens before it replays, holds live changes while replaying, then
  * lets through only live changes newer than the last one replayed: no gap, no duplicate. Waiting
  * changes coalesce per application (the latest state wins, moved to the back so cursors only
  * grow); a subscriber with more than `maxPending` applications waiting is dropped and its next
  * read fails with SUBSCRIBER_TOO_SLOW. Listeners only enqueue, so no subscriber slows another.
+ * The replay and gap protocol is ReplayingSubscription's.
  */
-class FeedSubscription implements AsyncIterableIterator<ApplicationChange> {
+class FeedSubscription extends ReplayingSubscription<ApplicationChange, string> {
   private readonly pending = new Map<string, ApplicationChange>();
   /** Live changes that arrived while replaying; undefined once live. */
   private held: Map<string, ApplicationChange> | undefined;
-  /** Where the next replay page starts; undefined once replay is done. */
-  private replayFrom: string | undefined;
   /** The newest cursor queued or delivered. */
   private lastCursor: string | undefined;
-  private waiter: Waiter | undefined;
-  /** The replay page being read: next() and a gap's catch-up never read two at once. */
-  private replaying: Promise<void> | undefined;
-  private state: 'open' | 'overflowed' | 'closed' = 'open';
-  private readonly unlisten: () => void;
 
   constructor(
     private readonly source: ChangeSource,
-    private readonly ctx: TenantContext,
+    ctx: TenantContext,
     private readonly filter: FeedFilter,
-    private readonly maxPending: number,
+    maxPending: number,
     private readonly replayPageSize: number,
-    private readonly logger: Logger | undefined,
+    logger: Logger | undefined,
   ) {
+    super(ctx, maxPending, logger, '');
     if (filter.after) {
       this.replayFrom = filter.after;
       this.lastCursor = filter.after;
       this.held = new Map();
     }
-    this.unlisten = source.listen(
-      ctx.tenantId,
-      (change) => this.onLive(change),
-      (sinceMs) => this.onGap(sinceMs),
+    this.listen((onChange, onGap) => source.listen(ctx.tenantId, onChange, onGap));
+  }
+
+  protected takePending(): ApplicationChange | undefined {
+    const first = this.pending.values().next();
+    if (first.done) return undefined;
+    this.pending.delete(first.value.application.id);
+    return first.value;
+  }
+
+  protected tooSlow(): Error {
+    return graphqlError(
+      'SUBSCRIBER_TOO_SLOW',
+      `More than ${this.maxPending} applications changed faster than this subscriber read them. ${ERROR_CODES.SUBSCRIBER_TOO_SLOW}`,
     );
   }
 
-  [Symbol.asyncIterator](): AsyncIterableIterator<ApplicationChange> {
-    return this;
+  /** From the last change delivered, or from when the gap began (stream ids carry Redis's clock). */
+  protected gapStart(sinceMs: number): string {
+    return this.lastCursor ?? `${Math.max(0, sinceMs - GAP_SLACK_MS)}-0`;
   }
 
-  async next(): Promise<IteratorResult<ApplicationChange>> {
-    for (;;) {
-      if (this.state === 'overflowed') {
-        this.state = 'closed';
-        throw graphqlError(
-          'SUBSCRIBER_TOO_SLOW',
-          `More than ${this.maxPending} applications changed faster than this subscriber read them. ${ERROR_CODES.SUBSCRIBER_TOO_SLOW}`,
-        );
-      }
-      if (this.state === 'closed') return { value: undefined, done: true };
-      const first = this.pending.values().next();
-      if (!first.done) {
-        this.pending.delete(first.value.application.id);
-        return { value: first.value, done: false };
-      }
-      if (this.replayFrom === undefined) return new Promise<IteratorResult<ApplicationChange>>((resolve) => (this.waiter = resolve));
-      await this.replayOnce();
-    }
-  }
-
-  private replayOnce(): Promise<void> {
-    const from = this.replayFrom;
-    if (from === undefined) return Promise.resolve();
-    this.replaying ??= this.replayPage(from).finally(() => {
-      this.replaying = undefined;
-    });
-    return this.replaying;
-  }
-
-  /**
-   * Live changes were missed: replay the stream from the last one delivered (or from when the gap
-   * began), holding live changes meanwhile, exactly as a subscription with `after` starts.
-   */
-  private onGap(sinceMs: number): void {
-    if (this.state !== 'open' || this.replayFrom !== undefined) return; // a replay in progress covers it
-    this.replayFrom = this.lastCursor ?? `${Math.max(0, sinceMs - GAP_SLACK_MS)}-0`;
+  protected hold(): void {
     this.held = new Map();
-    // A reader waiting for the next change gets the replayed ones as they are read.
-    if (this.waiter) void this.catchUp();
   }
 
-  private async catchUp(): Promise<void> {
-    try {
-      while (this.state === 'open' && this.replayFrom !== undefined) await this.replayOnce();
-    } catch (err) {
-      // The stream is out of reach too: try again shortly (a reader that is not waiting retries on its next read).
-      this.logger?.warn({ err, tenantId: this.ctx.tenantId }, 'replaying a subscription gap failed; retrying');
-      if (this.state === 'open') setTimeout(() => (this.waiter ? void this.catchUp() : undefined), 1_000).unref();
-    }
+  protected clear(): void {
+    this.pending.clear();
+    this.held = undefined;
   }
 
-  return(): Promise<IteratorResult<ApplicationChange>> {
-    this.close('closed');
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  throw(error?: unknown): Promise<IteratorResult<ApplicationChange>> {
-    this.close('closed');
-    return Promise.reject(error);
-  }
-
-  private async replayPage(from: string): Promise<void> {
+  protected async replayPage(from: string): Promise<void> {
     const page = await this.source.replay(this.ctx.tenantId, from, this.replayPageSize);
     if (this.state !== 'open') return;
     for (const change of page) {
@@ -200,7 +153,7 @@ class FeedSubscription implements AsyncIterableIterator<ApplicationChange> {
     for (const change of held.values()) this.onLive(change);
   }
 
-  private onLive(change: ApplicationChange): void {
+  protected onLive(change: ApplicationChange): void {
     if (this.state !== 'open' || !this.matches(change)) return;
     if (this.held) {
       coalesce(this.held, change);
@@ -213,12 +166,7 @@ class FeedSubscription implements AsyncIterableIterator<ApplicationChange> {
 
   private enqueue(change: ApplicationChange): void {
     this.lastCursor = change.cursor;
-    const waiter = this.waiter;
-    if (waiter) {
-      this.waiter = undefined;
-      waiter({ value: change, done: false });
-      return;
-    }
+    if (this.handToReader(change)) return;
     coalesce(this.pending, change);
     if (this.pending.size > this.maxPending) this.overflow();
   }
@@ -227,22 +175,6 @@ class FeedSubscription implements AsyncIterableIterator<ApplicationChange> {
     const a = change.application;
     // The tenant check is defensive: the source is already keyed by tenant.
     return a.tenantId === this.ctx.tenantId && (!this.filter.appId || a.appId === this.filter.appId) && (!this.filter.id || a.id === this.filter.id);
-  }
-
-  private overflow(): void {
-    this.logger?.warn({ tenantId: this.ctx.tenantId, requestId: this.ctx.requestId, maxPending: this.maxPending }, 'closing a subscriber that fell behind');
-    this.close('overflowed');
-  }
-
-  private close(state: 'overflowed' | 'closed'): void {
-    if (this.state === 'closed') return;
-    this.state = state;
-    this.unlisten();
-    this.pending.clear();
-    this.held = undefined;
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    waiter?.({ value: undefined, done: true });
   }
 }
 

@@ -5,6 +5,7 @@ import { ERROR_CODES } from '../services/errors.js';
 import type { LiveEventFilter, LiveEventsService } from '../services/live-ops/live-events.service.js';
 import type { LiveEventView } from '../services/live-ops/live-mirror.js';
 import { graphqlError } from './errors.js';
+import { ReplayingSubscription } from './replaying-subscription.js';
 
 /** Where live events come from: live (every instance's publishes, one psubscribe) and kept (live_events in Postgres). */
 export interface LiveEventSource {
@@ -75,108 +76,61 @@ export class LiveRoomFeed {
   }
 }
 
-type Waiter = (result: IteratorResult<LiveEventView>) => void;
-
 /** Ids delivered live, remembered to drop a repeat (publishes of two processes can cross). */
 const RECENT_IDS = 1000;
 
-class LiveRoomSubscription implements AsyncIterableIterator<LiveEventView> {
+/** One subscriber's live events; the replay and gap protocol is ReplayingSubscription's. */
+class LiveRoomSubscription extends ReplayingSubscription<LiveEventView, string | { sinceMs: number }> {
   private readonly pending: LiveEventView[] = [];
   /** Live events that arrived while replaying; undefined once live. */
   private held: LiveEventView[] | undefined;
-  /** Where the replay goes on: a cursor, or when a gap began for a subscriber that has no cursor yet. */
-  private replayFrom: string | { sinceMs: number } | undefined;
-  /** The page being read: next() and a gap's catch-up never read two at once. */
-  private replaying: Promise<void> | undefined;
   /** The greatest cursor delivered or replayed past; undefined before the first. */
   private lastCursor: string | undefined;
   /** The last id replayed: live events up to it were in the replay (ids grow in commit order per tenant). */
   private replayedUpTo = 0;
   private readonly recent = new Set<string>();
-  private waiter: Waiter | undefined;
-  private state: 'open' | 'overflowed' | 'closed' = 'open';
-  private readonly unlisten: () => void;
 
   constructor(
     private readonly source: LiveEventSource,
-    private readonly ctx: TenantContext,
+    ctx: TenantContext,
     private readonly filter: LiveEventFilter,
-    private readonly maxPending: number,
+    maxPending: number,
     private readonly replayPageSize: number,
-    private readonly logger: Logger | undefined,
+    logger: Logger | undefined,
   ) {
+    super(ctx, maxPending, logger, 'live room ');
     if (filter.after) {
       this.replayFrom = filter.after;
       this.lastCursor = filter.after;
       this.replayedUpTo = Number(filter.after);
       this.held = [];
     }
-    this.unlisten = source.listen(
-      ctx.tenantId,
-      (event) => this.onLive(event),
-      (sinceMs) => this.onGap(sinceMs),
-    );
+    this.listen((onEvent, onGap) => source.listen(ctx.tenantId, onEvent, onGap));
   }
 
-  [Symbol.asyncIterator](): AsyncIterableIterator<LiveEventView> {
-    return this;
+  protected takePending(): LiveEventView | undefined {
+    return this.pending.shift();
   }
 
-  async next(): Promise<IteratorResult<LiveEventView>> {
-    for (;;) {
-      if (this.state === 'overflowed') {
-        this.state = 'closed';
-        throw graphqlError('SUBSCRIBER_TOO_SLOW', `More than ${this.maxPending} live events waited for this subscriber. ${ERROR_CODES.SUBSCRIBER_TOO_SLOW}`);
-      }
-      if (this.state === 'closed') return { value: undefined, done: true };
-      const first = this.pending.shift();
-      if (first) return { value: first, done: false };
-      if (this.replayFrom === undefined) return new Promise<IteratorResult<LiveEventView>>((resolve) => (this.waiter = resolve));
-      await this.replayOnce();
-    }
+  protected tooSlow(): Error {
+    return graphqlError('SUBSCRIBER_TOO_SLOW', `More than ${this.maxPending} live events waited for this subscriber. ${ERROR_CODES.SUBSCRIBER_TOO_SLOW}`);
   }
 
-  private replayOnce(): Promise<void> {
-    const from = this.replayFrom;
-    if (from === undefined) return Promise.resolve();
-    this.replaying ??= this.replayPage(from).finally(() => {
-      this.replaying = undefined;
-    });
-    return this.replaying;
+  /** From the last event delivered, or (no cursor yet) from a little before the gap began, looked up in Postgres. */
+  protected gapStart(sinceMs: number): string | { sinceMs: number } {
+    return this.lastCursor ?? { sinceMs };
   }
 
-  /**
-   * Live events were missed: replay live_events from the last one delivered (or from a little
-   * before the gap began), holding live events meanwhile, as a subscription with `after` starts.
-   */
-  private onGap(sinceMs: number): void {
-    if (this.state !== 'open' || this.replayFrom !== undefined) return; // a replay in progress covers it
-    this.replayFrom = this.lastCursor ?? { sinceMs };
+  protected hold(): void {
     this.held = [];
-    if (this.waiter) void this.catchUp();
   }
 
-  private async catchUp(): Promise<void> {
-    try {
-      while (this.state === 'open' && this.replayFrom !== undefined) await this.replayOnce();
-    } catch (err) {
-      // Postgres is out of reach too: try again shortly (a reader that is not waiting retries on its next read).
-      this.logger?.warn({ err, tenantId: this.ctx.tenantId }, 'replaying a live room subscription gap failed; retrying');
-      if (this.state === 'open') setTimeout(() => (this.waiter ? void this.catchUp() : undefined), 1_000).unref();
-    }
+  protected clear(): void {
+    this.pending.length = 0;
+    this.held = undefined;
   }
 
-  return(): Promise<IteratorResult<LiveEventView>> {
-    this.close('closed');
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  throw(error?: unknown): Promise<IteratorResult<LiveEventView>> {
-    this.close('closed');
-    return Promise.reject(error);
-  }
-
-  private async replayPage(start: string | { sinceMs: number }): Promise<void> {
+  protected async replayPage(start: string | { sinceMs: number }): Promise<void> {
     const from = typeof start === 'string' ? start : await this.source.cursorBefore(this.ctx, new Date(start.sinceMs - GAP_SLACK_MS));
     if (typeof start !== 'string') this.replayedUpTo = Math.max(this.replayedUpTo, Number(from));
     const page = await this.source.replay(this.ctx, from, this.replayPageSize);
@@ -198,7 +152,7 @@ class LiveRoomSubscription implements AsyncIterableIterator<LiveEventView> {
     for (const event of held) this.onLive(event);
   }
 
-  private onLive(event: LiveEventView): void {
+  protected onLive(event: LiveEventView): void {
     if (this.state !== 'open' || !this.matches(event)) return;
     if (this.held) {
       this.held.push(event);
@@ -213,12 +167,7 @@ class LiveRoomSubscription implements AsyncIterableIterator<LiveEventView> {
     this.recent.add(event.cursor);
     if (this.lastCursor === undefined || Number(event.cursor) > Number(this.lastCursor)) this.lastCursor = event.cursor;
     if (this.recent.size > RECENT_IDS) this.recent.delete(this.recent.values().next().value as string);
-    const waiter = this.waiter;
-    if (waiter) {
-      this.waiter = undefined;
-      waiter({ value: event, done: false });
-      return;
-    }
+    if (this.handToReader(event)) return;
     this.pending.push(event);
     if (this.pending.length > this.maxPending) this.overflow();
   }
@@ -226,24 +175,5 @@ class LiveRoomSubscription implements AsyncIterableIterator<LiveEventView> {
   private matches(event: LiveEventView): boolean {
     // The tenant check is defensive: the source is already keyed by tenant.
     return event.tenantId === this.ctx.tenantId && (!this.filter.appId || event.appId === this.filter.appId);
-  }
-
-  private overflow(): void {
-    this.logger?.warn(
-      { tenantId: this.ctx.tenantId, requestId: this.ctx.requestId, maxPending: this.maxPending },
-      'closing a live room subscriber that fell behind',
-    );
-    this.close('overflowed');
-  }
-
-  private close(state: 'overflowed' | 'closed'): void {
-    if (this.state === 'closed') return;
-    this.state = state;
-    this.unlisten();
-    this.pending.length = 0;
-    this.held = undefined;
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    waiter?.({ value: undefined, done: true });
   }
 }

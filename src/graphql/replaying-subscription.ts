@@ -1,0 +1,133 @@
+import type { Logger } from '../lib/logger.js';
+import type { TenantContext } from '../services/context.js';
+
+type Waiter<T> = (result: IteratorResult<T>) => void;
+
+/**
+ * The protocol both subscription feeds share (application-feed.ts, live-room-feed.ts): listen
+ * first, replay from a cursor while holding live items, then go live; a gap in the live feed (its
+ * connection was lost) replays again from the last item delivered, holding live items meanwhile;
+ * a subscriber too far behind is closed and its next read fails. A subclass says how its items
+ * wait (pending and held), what one replay page does, and what the too-slow error says.
+ */
+export abstract class ReplayingSubscription<T, From> implements AsyncIterableIterator<T> {
+  /** Where the next replay page starts; undefined once live. */
+  protected replayFrom: From | undefined;
+  protected state: 'open' | 'overflowed' | 'closed' = 'open';
+  private waiter: Waiter<T> | undefined;
+  /** The page being read: next() and a gap's catch-up never read two at once. */
+  private replaying: Promise<void> | undefined;
+  private unlisten: () => void = () => undefined;
+
+  protected constructor(
+    protected readonly ctx: TenantContext,
+    protected readonly maxPending: number,
+    protected readonly logger: Logger | undefined,
+    /** Names the subscription in its log lines: '' ("a subscriber"), 'live room ' ("a live room subscriber"). */
+    private readonly kind: string,
+  ) {}
+
+  /** The subclass's constructor calls this last, once its own state is set. */
+  protected listen(subscribe: (onItem: (item: T) => void, onGap: (sinceMs: number) => void) => () => void): void {
+    this.unlisten = subscribe(
+      (item) => this.onLive(item),
+      (sinceMs) => this.onGap(sinceMs),
+    );
+  }
+
+  /** The next waiting item, taken out; undefined when none waits. */
+  protected abstract takePending(): T | undefined;
+  /** Reads one page from `from`, enqueues what matches, and sets `replayFrom` to where the next page starts, or to undefined (then releases what was held). */
+  protected abstract replayPage(from: From): Promise<void>;
+  /** Where a gap's replay starts: after the last item delivered, or from a little before the gap began. */
+  protected abstract gapStart(sinceMs: number): From;
+  /** A replay begins: live items are held from now on. */
+  protected abstract hold(): void;
+  protected abstract onLive(item: T): void;
+  protected abstract tooSlow(): Error;
+  /** Drops everything waiting and held. */
+  protected abstract clear(): void;
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<T>> {
+    for (;;) {
+      if (this.state === 'overflowed') {
+        this.state = 'closed';
+        throw this.tooSlow();
+      }
+      if (this.state === 'closed') return { value: undefined, done: true };
+      const first = this.takePending();
+      if (first !== undefined) return { value: first, done: false };
+      if (this.replayFrom === undefined) return new Promise<IteratorResult<T>>((resolve) => (this.waiter = resolve));
+      await this.replayOnce();
+    }
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.close('closed');
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<T>> {
+    this.close('closed');
+    return Promise.reject(error);
+  }
+
+  /** Gives `item` to a reader waiting for it; false when none waits (the subclass queues it). */
+  protected handToReader(item: T): boolean {
+    const waiter = this.waiter;
+    if (!waiter) return false;
+    this.waiter = undefined;
+    waiter({ value: item, done: false });
+    return true;
+  }
+
+  protected overflow(): void {
+    this.logger?.warn(
+      { tenantId: this.ctx.tenantId, requestId: this.ctx.requestId, maxPending: this.maxPending },
+      `closing a ${this.kind}subscriber that fell behind`,
+    );
+    this.close('overflowed');
+  }
+
+  private replayOnce(): Promise<void> {
+    const from = this.replayFrom;
+    if (from === undefined) return Promise.resolve();
+    this.replaying ??= this.replayPage(from).finally(() => {
+      this.replaying = undefined;
+    });
+    return this.replaying;
+  }
+
+  /** Live items were missed: replay from the last one delivered, holding live ones meanwhile, as a subscription with `after` starts. */
+  private onGap(sinceMs: number): void {
+    if (this.state !== 'open' || this.replayFrom !== undefined) return; // a replay in progress covers it
+    this.replayFrom = this.gapStart(sinceMs);
+    this.hold();
+    // A reader waiting for the next item gets the replayed ones as they are read.
+    if (this.waiter) void this.catchUp();
+  }
+
+  private async catchUp(): Promise<void> {
+    try {
+      while (this.state === 'open' && this.replayFrom !== undefined) await this.replayOnce();
+    } catch (err) {
+      // The kept items are out of reach too: try again shortly (a reader that is not waiting retries on its next read).
+      this.logger?.warn({ err, tenantId: this.ctx.tenantId }, `replaying a ${this.kind}subscription gap failed; retrying`);
+      if (this.state === 'open') setTimeout(() => (this.waiter ? void this.catchUp() : undefined), 1_000).unref();
+    }
+  }
+
+  private close(state: 'overflowed' | 'closed'): void {
+    if (this.state === 'closed') return;
+    this.state = state;
+    this.unlisten();
+    this.clear();
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.({ value: undefined, done: true });
+  }
+}
