@@ -6,7 +6,7 @@ import type { TenantContext } from '../services/context.js';
 import { DomainError } from '../services/errors.js';
 import { ERROR_CODES } from '../services/errors.js';
 import { graphqlError } from './errors.js';
-import { ReplayingSubscription } from './replaying-subscription.js';
+import { listenWithGaps, ReplayingSubscription } from './replaying-subscription.js';
 
 /** Where changes come from: live (every instance's publishes, via one Redis psubscribe) and kept (the tenant's stream). */
 export interface ChangeSource {
@@ -18,14 +18,7 @@ export interface ChangeSource {
 
 export function redisChangeSource(subscriber: ChangeSubscriber, redis: RedisClient, prefix: string): ChangeSource {
   return {
-    listen: (tenantId, listener, onGap) => {
-      const unlisten = subscriber.listen(tenantId, listener);
-      const unGap = onGap ? subscriber.onGap(tenantId, onGap) : undefined;
-      return () => {
-        unlisten();
-        unGap?.();
-      };
-    },
+    listen: (tenantId, listener, onGap) => listenWithGaps(subscriber, tenantId, listener, onGap),
     replay: (tenantId, after, count) => replayChanges(redis, prefix, tenantId, after, count),
   };
 }

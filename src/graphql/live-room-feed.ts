@@ -5,7 +5,7 @@ import { ERROR_CODES } from '../services/errors.js';
 import type { LiveEventFilter, LiveEventsService } from '../services/live-ops/live-events.service.js';
 import type { LiveEventView } from '../services/live-ops/live-mirror.js';
 import { graphqlError } from './errors.js';
-import { ReplayingSubscription } from './replaying-subscription.js';
+import { listenWithGaps, ReplayingSubscription } from './replaying-subscription.js';
 
 /** Where live events come from: live (every instance's publishes, one psubscribe) and kept (live_events in Postgres). */
 export interface LiveEventSource {
@@ -20,14 +20,7 @@ export interface LiveEventSource {
 
 export function liveEventSource(subscriber: LiveEventSubscriber, events: LiveEventsService): LiveEventSource {
   return {
-    listen: (tenantId, listener, onGap) => {
-      const unlisten = subscriber.listen(tenantId, listener);
-      const unGap = onGap ? subscriber.onGap(tenantId, onGap) : undefined;
-      return () => {
-        unlisten();
-        unGap?.();
-      };
-    },
+    listen: (tenantId, listener, onGap) => listenWithGaps(subscriber, tenantId, listener, onGap),
     replay: (ctx, after, count) => events.after(ctx, after, count),
     cursorBefore: (ctx, at) => events.cursorBefore(ctx, at),
     check: (filter) => events.check(filter),

@@ -3,6 +3,27 @@ import type { TenantContext } from '../services/context.js';
 
 type Waiter<T> = (result: IteratorResult<T>) => void;
 
+/** A subscriber of one process (ChangeSubscriber, LiveEventSubscriber): live items per tenant, and the gaps in them. */
+interface TenantSubscriber<T> {
+  listen(tenantId: string, listener: (item: T) => void): () => void;
+  onGap(tenantId: string, listener: (sinceMs: number) => void): () => void;
+}
+
+/** A feed source's `listen`: the tenant's live items and, when asked, its gaps; one call undoes both. */
+export function listenWithGaps<T>(
+  subscriber: TenantSubscriber<T>,
+  tenantId: string,
+  listener: (item: T) => void,
+  onGap?: (sinceMs: number) => void,
+): () => void {
+  const unlisten = subscriber.listen(tenantId, listener);
+  const unGap = onGap ? subscriber.onGap(tenantId, onGap) : undefined;
+  return () => {
+    unlisten();
+    unGap?.();
+  };
+}
+
 /**
  * The protocol both subscription feeds share (application-feed.ts, live-room-feed.ts): listen
  * first, replay from a cursor while holding live items, then go live; a gap in the live feed (its

@@ -14,6 +14,23 @@ import { Receiver } from './outbound/support/receiver.js';
 import { nowSeconds, signedPush } from './webhook-harness.js';
 
 const DAY = 86_400_000;
+
+type DeliveryStatus = 'PENDING' | 'DELIVERED' | 'FAILED';
+
+/** An application.updated delivery made at `createdAt` (in its day's partition); a PENDING one is due a day from now. */
+function deliveryRow(tenantId: string, endpointId: string, status: DeliveryStatus, createdAt: Date) {
+  return {
+    tenantId,
+    endpointId,
+    eventType: 'application.updated',
+    source: `outbox:${randomUUID()}`,
+    payload: '{}',
+    status,
+    createdAt,
+    createdOn: utcDay(createdAt.getTime()),
+    nextAttemptAt: status === 'PENDING' ? new Date(clock.now() + DAY) : null,
+  };
+}
 let env: TestEnv;
 let app: App;
 let receiver: Receiver;
@@ -196,17 +213,7 @@ describe('inbox retention and data minimisation', () => {
     const t = await createTenantWithMerchants(env.database.db, env.box, 0);
     const endpointId = await relayTo(t, `${receiver.url}/erp`, ['*']);
     const at = (days: number) => new Date(clock.now() - days * DAY);
-    const row = (status: 'PENDING' | 'DELIVERED' | 'FAILED', createdAt: Date) => ({
-      tenantId: t.tenant.id,
-      endpointId,
-      eventType: 'application.updated',
-      source: `outbox:${randomUUID()}`,
-      payload: '{}',
-      status,
-      createdAt,
-      createdOn: utcDay(createdAt.getTime()),
-      nextAttemptAt: status === 'PENDING' ? new Date(clock.now() + DAY) : null,
-    });
+    const row = (status: DeliveryStatus, createdAt: Date) => deliveryRow(t.tenant.id, endpointId, status, createdAt);
     await env.database.db.insert(webhookDeliveries).values([row('DELIVERED', at(8)), row('FAILED', at(8)), row('PENDING', at(8)), row('DELIVERED', at(6))]);
     const report = await retention().runOnce();
     expect(report.deliveriesDeleted).toBeGreaterThanOrEqual(2);
@@ -359,20 +366,7 @@ describe('inbox retention and data minimisation', () => {
     const days = new DayPartitions(env.appDatabase.db, 'webhook_deliveries');
     expect(await days.ensureDays(dayStart(31), dayStart(30))).toBe(2);
     const name = (daysAgo: number) => partitionOf('webhook_deliveries', daysAgo);
-    const row = (daysAgo: number, status: 'PENDING' | 'DELIVERED' | 'FAILED') => {
-      const createdAt = new Date(dayStart(daysAgo) + 7_200_000);
-      return {
-        tenantId: t.tenant.id,
-        endpointId,
-        eventType: 'application.updated',
-        source: `outbox:${randomUUID()}`,
-        payload: '{}',
-        status,
-        createdAt,
-        createdOn: utcDay(createdAt.getTime()),
-        nextAttemptAt: status === 'PENDING' ? new Date(clock.now() + DAY) : null,
-      };
-    };
+    const row = (daysAgo: number, status: DeliveryStatus) => deliveryRow(t.tenant.id, endpointId, status, new Date(dayStart(daysAgo) + 7_200_000));
     await env.database.db.insert(webhookDeliveries).values([row(31, 'DELIVERED'), row(31, 'FAILED'), row(30, 'DELIVERED'), row(30, 'PENDING')]);
     const report = await retention().runOnce();
     expect(report.partitionsDropped).toBeGreaterThanOrEqual(1);
