@@ -68,6 +68,8 @@ export interface PipelineRun {
   submittedEventsPerSecond: number | null;
   /** SUBMITTED events received of `applications`. */
   submittedEvents: number;
+  /** From SUBMITTED reaching the change feed to its event at the receiver, per application: p50 / p99 / max ms. */
+  eventLagMs: { p50: number; p99: number; max: number } | null;
 }
 
 export interface NoopRun {
@@ -181,10 +183,10 @@ export async function runApplyPipelineBench(options: ApplyPipelineBenchOptions =
         const done = new Promise<void>((resolve) => {
           allSubmitted = resolve;
         });
-        const ids = new Set<string>();
+        const ids = new Map<string, number>();
         const unlisten = changes.listen(t.tenant.id, (change) => {
-          if (change.application.status !== 'SUBMITTED') return;
-          ids.add(change.application.id);
+          if (change.application.status !== 'SUBMITTED' || ids.has(change.application.id)) return;
+          ids.set(change.application.id, performance.now());
           if (++submitted === applications) allSubmitted();
         });
         const t0 = performance.now();
@@ -195,12 +197,15 @@ export async function runApplyPipelineBench(options: ApplyPipelineBenchOptions =
         const seconds = (performance.now() - t0) / 1000;
         const self = process.cpuUsage(cpu0.self);
         // The events: every SUBMITTED one of this tenant's applications at the receiver, or 60 s more at most.
-        const eventsOf = () => [...ids].filter((id) => submittedAt.has(id));
+        const eventsOf = () => [...ids.keys()].filter((id) => submittedAt.has(id));
         const eventsDeadline = performance.now() + 60_000;
         while (eventsOf().length < applications && performance.now() < eventsDeadline) await sleep(50);
         const received = eventsOf();
         const lastEvent = Math.max(...received.map((id) => submittedAt.get(id) as number));
         const submittedEventsPerSecond = received.length === applications ? Math.round(applications / ((lastEvent - t0) / 1000)) : null;
+        const lags = received.map((id) => (submittedAt.get(id) as number) - (ids.get(id) as number)).sort((a, b) => a - b);
+        const at = (q: number) => Math.round(lags[Math.min(lags.length - 1, Math.floor(q * lags.length))] as number);
+        const eventLagMs = lags.length === 0 ? null : { p50: at(0.5), p99: at(0.99), max: Math.round(lags[lags.length - 1] as number) };
         const per = (s: number) => Math.round((s * 1e6) / applications);
         const run: PipelineRun = {
           workers,
@@ -215,10 +220,11 @@ export async function runApplyPipelineBench(options: ApplyPipelineBenchOptions =
           },
           submittedEventsPerSecond,
           submittedEvents: received.length,
+          eventLagMs,
         };
         pipeline.push(run);
         log(
-          `pipeline round ${round} ${workers} worker(s): ${run.perSecond} applications/s; SUBMITTED events ${run.submittedEventsPerSecond ?? `only ${run.submittedEvents} of ${applications} in 60 s`}/s; CPU µs/application ${JSON.stringify(run.cpuUs)}`,
+          `pipeline round ${round} ${workers} worker(s): ${run.perSecond} applications/s; SUBMITTED events ${run.submittedEventsPerSecond ?? `only ${run.submittedEvents} of ${applications} in 60 s`}/s, lag after SUBMITTED p50/p99/max ${run.eventLagMs ? `${run.eventLagMs.p50}/${run.eventLagMs.p99}/${run.eventLagMs.max}` : '-'} ms; CPU µs/application ${JSON.stringify(run.cpuUs)}`,
         );
         await Promise.all(started.map((w) => w.stop()));
       }

@@ -124,7 +124,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     queue,
     publisher,
     urlPolicy: config.outboundWebhooks,
-    webhookQueue: outbound.queue,
+    webhookQueue: outbound.dispatch,
     // Only the API roles check keys; a worker revokes none, but its services are the same.
     apiKeyCacheTtlMs: config.role === 'worker' ? 0 : config.apiKeyCacheTtlMs,
     apiKeyInvalidations: new RedisApiKeyInvalidations(redis, config.redisPrefix, logger.child({ component: 'api-keys' })),
@@ -161,7 +161,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     clock,
     logger: logger.child({ component: 'live' }),
     wechat: { run: (tenantId, appId, call) => wechat.runLive(tenantId, appId, call) },
-    webhookQueue: outbound.queue,
+    webhookQueue: outbound.dispatch,
     fetchImage: images.fetch,
     publisher: new RedisLiveEventPublisher(redis, config.redisPrefix),
     ...(options.liveSync?.pace === undefined ? {} : { pace: options.liveSync.pace }),
@@ -209,6 +209,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       concurrency: config.outboundWebhooks.concurrency,
       timeoutMs: config.outboundWebhooks.timeoutMs,
     });
+    // The deliveries made in this process (events of the changes it commits, with ROLE=all the
+    // pushes it relays) are attempted from here at once when their endpoint is healthy; else through the queue.
+    if (config.outboundWebhooks.direct) {
+      outbound.startDirect({
+        allowPrivateAddresses: config.outboundWebhooks.allowPrivateAddresses,
+        timeoutMs: config.outboundWebhooks.timeoutMs,
+      });
+    }
   }
 
   let server: Server | undefined;
@@ -273,11 +281,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         credentials: wechat.tokens,
       },
       exchangeAuthorizationCode: exchangeViaWechatApi(wechat),
-      // ROLE=all: a stored push is relayed from here at once when its endpoint is healthy; else through the queue.
-      relayQueue:
-        runsWorker && config.outboundWebhooks.direct
-          ? outbound.startDirect({ allowPrivateAddresses: config.outboundWebhooks.allowPrivateAddresses, timeoutMs: config.outboundWebhooks.timeoutMs })
-          : outbound.queue,
+      relayQueue: outbound.dispatch,
       queue,
       clock,
       logger,

@@ -161,7 +161,7 @@ export interface Config {
     allowHttp: boolean;
     allowPrivateAddresses: boolean;
     concurrency: number;
-    /** ROLE=all: relay a stored push from the process that received it, not through a queue poll (src/jobs/webhook-direct.ts). */
+    /** Where a worker runs (ROLE=worker or all): send the deliveries made in this process (events, relayed pushes) from it, not through a queue poll (src/jobs/webhook-direct.ts). */
     direct: boolean;
     /** Each attempt's limit; a claimed attempt is held for twice this before another worker may send it again. */
     timeoutMs: number;

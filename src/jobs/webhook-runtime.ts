@@ -5,7 +5,7 @@ import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import type { SecretBox } from '../lib/secret-box.js';
 import type { WebhookMetrics } from '../metrics/webhook-metrics.js';
-import { WebhookDeliveriesService } from '../services/webhooks/deliveries.service.js';
+import { WebhookDeliveriesService, type WebhookDeliveryQueue } from '../services/webhooks/deliveries.service.js';
 import { DELIVERY_TIMEOUT_MS } from '../services/webhooks/delivery-schedule.js';
 import { DeliveryStore } from '../services/webhooks/delivery.store.js';
 import { applicationEventsFanOut } from '../services/webhooks/outbox-events.js';
@@ -46,9 +46,11 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
   queue.queue.on('error', (err) => deps.logger.debug({ err }, 'webhook queue redis error'));
   const store = new DeliveryStore(deps.db, deps.box);
   const deliveries = new WebhookDeliveriesService({ db: deps.db, clock: deps.clock, queue });
-  const fanOut: OutboxFanOut = applicationEventsFanOut(deps.clock, queue);
+  let direct: DirectDelivery | undefined;
+  // Deliveries made in this process go to its direct path once it has one (it runs a worker), else to the queue.
+  const dispatch: WebhookDeliveryQueue = { enqueue: (due) => (direct ?? queue).enqueue(due) };
+  const fanOut: OutboxFanOut = applicationEventsFanOut(deps.clock, dispatch);
   let stopWorker: (() => Promise<void>) | undefined;
-  let stopDirect: (() => Promise<void>) | undefined;
   // One sender (and its keep-alive, SSRF-filtering agents) for the worker and the direct path of this process.
   let sender: { send: Send; close(): void; timeoutMs: number } | undefined;
   const senderFor = (config: { allowPrivateAddresses: boolean; timeoutMs?: number }) => {
@@ -72,6 +74,8 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
 
   return {
     queue,
+    /** Where the deliveries made in this process go: the direct path once `startDirect` ran, else the queue. */
+    dispatch,
     store,
     deliveries,
     fanOut,
@@ -104,13 +108,15 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
       return handle;
     },
     /**
-     * The relay's fast path (src/jobs/webhook-direct.ts), for a process that receives pushes and
-     * runs a worker: use it as the intake's relay queue; what it does not send goes to `queue`.
+     * The fast path (src/jobs/webhook-direct.ts), for a process that runs a worker: the deliveries
+     * made here (the intake's relayed pushes, the outbox's events) are attempted from this process
+     * at once; what it does not send goes to `queue`. One per process: a second call answers the first.
      */
     startDirect(config: { allowPrivateAddresses: boolean; timeoutMs?: number; random?: () => number } & Partial<DirectDeliveryOptions>) {
+      if (direct) return direct;
       const { allowPrivateAddresses: _a, timeoutMs: _t, random, ...options } = config;
       const { send, timeoutMs } = senderFor(config);
-      const direct = new DirectDelivery(
+      direct = new DirectDelivery(
         {
           store,
           queue,
@@ -124,11 +130,11 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
         },
         options,
       );
-      stopDirect = () => direct.close();
       return direct;
     },
     async close() {
-      await stopDirect?.();
+      // Deliveries made after this go to the queue (the direct path is closed), or are due in Postgres for the sweep.
+      await direct?.close();
       await stopWorker?.();
       sender?.close();
       await queue.close();

@@ -148,6 +148,24 @@ describe('EVENTS endpoints', () => {
     expect(later?.headers['webhook-signature']).not.toBe(sig(a.secret));
   });
 
+  it('sends the events of the changes a worker process commits from that process, with no queue job', async () => {
+    const a = await tenantWithEndpoint('/direct');
+    await app.services.lifecycle.open(systemContext(a.tenant.id), a.appIds[0] as string, new Date(clock.now()));
+    await app.services.lifecycle.open(systemContext(a.tenant.id), a.appIds[1] as string, new Date(clock.now()));
+    await expectEventually(() => expect(receiver.at('/direct')).toHaveLength(2));
+    const [first, second] = receiver.at('/direct').map((r) => String(r.headers['webhook-id'])) as [string, string];
+    const jobsOf = async (id: string) =>
+      (await app.outbound.queue.queue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).filter((j) => j.data.deliveryId === id);
+    expect(await jobsOf(first)).toEqual([]);
+    expect(await jobsOf(second)).toEqual([]);
+    // The control: a redelivery goes through the queue, and its job is seen (kept an hour once completed).
+    const again = await app.outbound.deliveries.redeliver(systemContext(a.tenant.id), first);
+    expect(again.userErrors).toEqual([]);
+    await expectEventually(() => expect(receiver.at('/direct')).toHaveLength(3));
+    expect(await jobsOf(first)).toHaveLength(1);
+    expect(await jobsOf(second)).toEqual([]);
+  });
+
   it('sends only the types an endpoint filters for', async () => {
     const a = await tenantWithEndpoint('/filtered', ['authorizer.updated']);
     await app.services.lifecycle.open(systemContext(a.tenant.id), a.appIds[0] as string, new Date(clock.now()));
