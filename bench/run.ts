@@ -16,6 +16,7 @@ import { type OutboundFigures, runOutboundBench } from './outbound.bench.js';
 import { type RetentionFigures, runRetentionBench } from './retention.bench.js';
 import { type FanoutFigures, type IdleRssFigure, runFanoutBench, runIdleRssBench } from './subscription-fanout.bench.js';
 import { canPin, pinSelf } from './support/processes.js';
+import { median } from './support/stats.js';
 import { runTenantScopeBench, type TenantScopeFigures } from './tenant-scope.bench.js';
 import { runWebhookIngestBench, type WebhookIngestFigures } from './webhook-ingest.bench.js';
 
@@ -153,6 +154,17 @@ function pipelineRows(f: ApplyPipelineBenchResult): Row[] {
       target: '>= 1.0x',
       result: verdict(events !== null && events >= submitted),
     });
+    const lags = f.pipeline.filter((p) => String(p.workers) === workers && p.eventLagMs !== null).map((p) => p.eventLagMs as { p50: number; p99: number });
+    if (lags.length > 0) {
+      rows.push({
+        figure: `7. event lag after SUBMITTED reached the feed, p50 / p99 ms, ${workersLabel(workers)}`,
+        median: `${fmt(median(lags.map((l) => l.p50)))} / ${fmt(median(lags.map((l) => l.p99)))}`,
+        baseline: '',
+        ratio: '',
+        target: '',
+        result: 'info',
+      });
+    }
   }
   return rows;
 }

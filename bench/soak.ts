@@ -245,10 +245,9 @@ async function main(): Promise<number> {
       RATE_LIMIT_BURST: '1000000',
       WECHAT_API_BASE: wechatProxy ? `http://${wechatProxy.address}` : sim.url,
       HOST: '127.0.0.1',
-      DB_POOL_SIZE: '5',
+      // Pool and worker concurrency are the defaults (10 connections, 20 apply jobs per worker), as deployed.
       APPLY_BACKOFF_MS: '500',
       JOBS_RECONCILE_INTERVAL_MS: '5000',
-      WORKER_CONCURRENCY: '10',
       // The provider's backends (the soak's receiver) are on loopback, over http.
       WEBHOOK_ALLOW_HTTP: 'true',
       WEBHOOK_ALLOW_PRIVATE_ADDRESSES: 'true',
