@@ -622,11 +622,14 @@ async function main(): Promise<number> {
         const history = await database.db
           .select({ type: liveApplicationEvents.type, errcode: liveApplicationEvents.errcode, message: liveApplicationEvents.message })
           .from(liveApplicationEvents)
-          .where(eq(liveApplicationEvents.applicationId, r.id));
+          .where(eq(liveApplicationEvents.applicationId, r.id))
+          .orderBy(liveApplicationEvents.id);
+        // The row as the drain left it: finalRows was read at the deadline, the history after the stop.
+        const [after] = await database.db.select({ status: liveApplications.status }).from(liveApplications).where(eq(liveApplications.id, r.id));
         const appId = accepted.find((a) => a.id === r.id)?.appId;
         const pushes = relay.records.filter((p) => p.appId === appId && p.kind === 'event');
         problems.push(
-          `  ${r.id} ${r.status} (${kindByApp.get(appId ?? '')}; pushes to it: ${pushes.map((p) => `${new Date(p.atMs).toISOString().slice(11, 23)} ${p.status}`).join(', ') || 'none'}): job ${state}${job ? `, ${job.attemptsMade} attempts, delay ${job.delay} ms, failed: ${job.failedReason ?? '-'}, data ${JSON.stringify(job.data).slice(0, 160)}` : ''}; history ${history.map((h) => `${h.type}${h.errcode === null ? '' : `(${h.errcode})`}${h.message ? ` ${h.message.slice(0, 60)}` : ''}`).join(' → ')}`,
+          `  ${r.id} ${r.status} at the deadline, ${after?.status ?? 'gone'} after the stop (${kindByApp.get(appId ?? '')}; pushes to it: ${pushes.map((p) => `${new Date(p.atMs).toISOString().slice(11, 23)} ${p.status}`).join(', ') || 'none'}): job ${state}${job ? `, ${job.attemptsMade} attempts, delay ${job.delay} ms, failed: ${job.failedReason ?? '-'}, data ${JSON.stringify(job.data).slice(0, 160)}` : ''}; history after the stop ${history.map((h) => `${h.type}${h.errcode === null ? '' : `(${h.errcode})`}${h.message ? ` ${h.message.slice(0, 60)}` : ''}`).join(' → ')}`,
         );
       }
       await queue.close();
