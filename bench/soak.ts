@@ -24,7 +24,7 @@
  */
 import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { inspect, parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
@@ -685,6 +685,16 @@ async function main(): Promise<number> {
       if (code === 0) return;
       const hung = (processes[i]?.problems ?? []).filter((line) => line.includes('shutdown step still running')).pop();
       problems.push(`${names[i]} exited ${code} at shutdown${hung ? `: ${hung.slice(0, 200)}` : ''}`);
+    });
+    // Every warning and error of every process, for the post-mortem (bench/results is not committed).
+    const logDir = fileURLToPath(new URL('./results/soak/', import.meta.url));
+    mkdirSync(logDir, { recursive: true });
+    for (const p of [...processes, ...killed]) writeFileSync(`${logDir}${p.role}-${p.pid}.log`, p.problems.join('\n'));
+    log(`warnings and errors of each process: ${logDir}<role>-<pid>.log`);
+    // An apply job that stayed in one step (the worker logs it once, with the step): named, not only counted.
+    processes.forEach((p, i) => {
+      const stuckRuns = p.problems.filter((line) => line.includes('apply job stuck in one step'));
+      if (stuckRuns.length > 0) problems.push(`${names[i]}: ${stuckRuns.length} apply jobs stuck in one step, first: ${stuckRuns[0]?.slice(0, 300)}`);
     });
     const errorLogs: string[] = [];
     processes.forEach((p, i) => {
