@@ -12,8 +12,9 @@
  * test/support/ledger.ts and test/faults/support/webhook-ledger.ts): every accepted application
  * in its expected status, WeChat's calls accounted for, every push stored and processed, relayed
  * verbatim and every committed change delivered signed, every subscriber at each application's
- * final status; the summary gives memory (VmRSS) per process at start and end. Exits 1 when
- * anything does not balance.
+ * final status; the summary gives memory (VmRSS) per process at start and end, and how long
+ * after the load the ledger balanced (polled for up to 60 s, 300 s with --chaos: what a fault
+ * left behind drains after it). Exits 1 when anything does not balance.
  *
  * `--chaos` adds, during the load: a worker SIGKILLed (and started again), Redis restarted (the
  * soak's own redis-server), every Postgres connection of the gateway terminated, and WeChat (the
@@ -371,9 +372,15 @@ async function main(): Promise<number> {
     const errors: string[] = [];
     const pending = new Set<Promise<unknown>>();
     const applied: Merchant[] = [];
+    // RSS each minute, to tell a steady growth (a leak) from a high-water mark the load left.
+    const rssByMinute: number[][] = processes.map(() => []);
     const sampler = setInterval(() => {
+      const minute = Math.floor((Date.now() - started) / 60_000);
       processes.forEach((p, i) => {
-        rssPeak[i] = Math.max(rssPeak[i] ?? 0, p.rssKiB());
+        const rss = p.rssKiB();
+        rssPeak[i] = Math.max(rssPeak[i] ?? 0, rss);
+        const series = rssByMinute[i] as number[];
+        if (series.length <= minute) series.push(rss);
       });
     }, 1_000);
     const progress = setInterval(() => {
@@ -540,15 +547,21 @@ async function main(): Promise<number> {
     const accepted = clients.flatMap((c) => c.accepted);
     const sources = { db: database.db, sim: simAdmin, tenantIds: clients.map((c) => c.tenantId), accepted, pushes: relay.records };
     let report: LedgerReport;
+    // What a fault left behind (the jobs a killed worker held, the calls an outage caught) drains
+    // after the load; how long that takes is reported, up to this limit.
+    const settleLimitMs = chaos ? 300_000 : 60_000;
+    const settleStarted = Date.now();
+    let settledMs: number | null = null;
     try {
       report = await expectLedgerBalanced(sources, {
         expectedStatus: (a) => KINDS.find((k) => k.kind === kindByApp.get(a.appId))?.expect ?? ['OPENED'],
         // A cancel that lands while WeChat holds the call: WeChat keeps the application, the row stays
         // CANCELLED and that call has no ATTEMPT in its history (the transition refuses a non-QUEUED row).
         unrecordedCallsAllowed: (appId) => (kindByApp.get(appId) === 'cancelled' ? 1 : 0) + (chaos ? 2 : 0),
-        timeoutMs: chaos ? 120_000 : 60_000,
+        timeoutMs: settleLimitMs,
         intervalMs: 1_000,
       });
+      settledMs = Date.now() - settleStarted;
     } catch (err) {
       if (!(err instanceof LedgerImbalance)) throw err;
       report = err.report;
@@ -721,7 +734,11 @@ async function main(): Promise<number> {
     const redeliveries = relay.records.reduce((n, r) => n + (r.deliveries ?? 1) - 1, 0);
     const lines = [
       '',
-      `soak: ${minutes} min at ${rate} applies/s, load ran ${loadSeconds.toFixed(0)} s`,
+      `soak: ${minutes} min at ${rate} applies/s, load ran ${loadSeconds.toFixed(0)} s; ${
+        settledMs === null
+          ? `the ledger did not balance within ${settleLimitMs / 1000} s after it`
+          : `the ledger balanced ${(settledMs / 1000).toFixed(0)} s after it`
+      }`,
       `applications: ${accepted.length} accepted${refused > 0 ? `, ${refused} refused` : ''} — ${statuses}`,
       `applyliveinfo calls: ${f.applyCalls} (${f.unrecordedCalls} with no recorded outcome)`,
       `pushes: ${relay.records.length} (${f.pushesAcknowledged} acknowledged, ${f.pushesRefused} refused, ${redeliveries} redeliveries); inbox ${f.inboxRows} rows, ${f.inboxUnprocessed} unprocessed`,
@@ -735,6 +752,8 @@ async function main(): Promise<number> {
           `  ${(names[i] ?? '').padEnd(9)} pid ${String(p.pid).padEnd(7)} ${mib(rssStart[i] ?? 0).padStart(9)} ${mib(rssEnd[i] ?? 0).padStart(9)} ${mib(rssPeak[i] ?? 0).padStart(9)}`,
       ),
       `  soak (simulator, relay, load, subscribers) ${mib(selfStart)} → ${mib(selfEnd)}`,
+      'memory each minute (VmRSS, MiB):',
+      ...processes.map((_p, i) => `  ${(names[i] ?? '').padEnd(9)} ${(rssByMinute[i] ?? []).map((kib) => Math.round(kib / 1024)).join(' ')}`),
       ...(chaos
         ? [
             `chaos: ${faults.length === 0 ? 'no fault ran' : ''}`,
