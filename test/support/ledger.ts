@@ -117,6 +117,9 @@ export function pushesFromSimulator(records: readonly PushRecord[]): LedgerPush[
 export async function readLedger(sources: LedgerSources): Promise<LedgerSnapshot> {
   const { db, sim } = sources;
   const ids = [...sources.tenantIds];
+  // The pushes as answered before the inbox is read: the gateway commits a push before it answers,
+  // so each of these has its row; one answered while the queries run is for the next read.
+  const pushes = sources.pushes?.map((p) => ({ ...p }));
   const [rows, inbox, tenantRows, merchants, counters, settings] = await Promise.all([
     db
       .select({
@@ -155,7 +158,7 @@ export async function readLedger(sources: LedgerSources): Promise<LedgerSnapshot
     merchants,
     calls: counters.calls.applyliveinfo?.byAppId ?? {},
     simDailyLimit: settings.applyLiveDailyLimit,
-    pushes: sources.pushes ?? pushesFromSimulator(counters.pushes.recent),
+    pushes: pushes ?? pushesFromSimulator(counters.pushes.recent),
   };
 }
 
