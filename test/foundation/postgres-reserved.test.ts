@@ -69,4 +69,16 @@ describe('a reserved connection whose backend was terminated', () => {
     await second?.unsafe('commit');
     second?.release();
   });
+
+  it('fails a reserve whose connection cannot be made, and leaves nothing queued behind it', async () => {
+    const unreachable = postgres('postgres://postgres@127.0.0.1:1/none', { max: 1, connect_timeout: 2 });
+    try {
+      await expect(unreachable.reserve()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+      // The refused reserve left the pool's queue: the next query is tried, and refused, in turn.
+      await expect(unreachable`select 1`).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+      await expect(unreachable.reserve()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    } finally {
+      await unreachable.end({ timeout: 1 });
+    }
+  });
 });
