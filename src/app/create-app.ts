@@ -277,7 +277,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         tenants: services.tenants,
         authorizers: services.authorizers,
         lifecycle: services.lifecycle,
-        applications: services.applications,
         credentials: wechat.tokens,
       },
       exchangeAuthorizationCode: exchangeViaWechatApi(wechat),

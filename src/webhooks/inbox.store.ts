@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, isNotNull, isNull, lt, sql } from 'drizzle-orm';
 import { type Db, rowsOf } from '../db/client.js';
 import { webhookDeliveries, webhookEndpoints, webhookInbox } from '../db/tables.js';
-import { asSystem, inTenant } from '../db/tenant-scope.js';
+import { asSystem, inTenantStatement } from '../db/tenant-scope.js';
 import { utcDay } from '../lib/clock.js';
 import type { DueDelivery } from '../services/webhooks/event-fan-out.js';
 
@@ -43,6 +43,8 @@ const MAX_MARKS_PER_STATEMENT = 500;
 
 interface PendingMark {
   id: number;
+  /** The row's partition key: the mark's lookup touches only that day's partition. */
+  pushedOn: string;
   at: string;
   note: string | null;
   resolve: () => void;
@@ -76,8 +78,9 @@ export class InboxStore {
     const attempts = state === 'claimed' ? 1 : 0;
     const processedAt = state === 'processed' ? at : null;
     // One statement: the insert that stores (and de-duplicates), and the relay's deliveries of
-    // the new row; a duplicate inserts nothing and returns no row.
-    const made = await inTenant(this.db, row.tenantId, (db) =>
+    // the new row; a duplicate inserts nothing and returns no row. Its scope's COMMIT goes with
+    // it: one round trip before WeChat's answer.
+    const made = await inTenantStatement(this.db, row.tenantId, (db) =>
       db.execute(sql`
         with ins as (
           insert into ${webhookInbox} (tenant_id, pushed_on, kind, app_id, event_type, dedup_key, payload, raw_query, raw_body, content_type, received_at, attempts, processed_at)
@@ -108,7 +111,7 @@ export class InboxStore {
   }
 
   async get(tenantId: string, id: number): Promise<InboxRow | undefined> {
-    const [row] = await inTenant(this.db, tenantId, (db) =>
+    const [row] = await inTenantStatement(this.db, tenantId, (db) =>
       db
         .select()
         .from(webhookInbox)
@@ -119,7 +122,7 @@ export class InboxStore {
 
   /** Starts the next attempt if nobody else has started it since `attempts` was read. */
   async claim(row: Pick<InboxRow, 'tenantId' | 'id' | 'attempts'>): Promise<InboxRow | undefined> {
-    const [claimed] = await inTenant(this.db, row.tenantId, (db) =>
+    const [claimed] = await inTenantStatement(this.db, row.tenantId, (db) =>
       db
         .update(webhookInbox)
         .set({ attempts: sql`${webhookInbox.attempts} + 1` })
@@ -138,7 +141,7 @@ export class InboxStore {
    * mark is committed (and rejects when that statement failed). At one push at a time it is one
    * statement per push, as before; under load one statement per batch.
    */
-  markProcessed(row: Pick<InboxRow, 'tenantId' | 'id'>, at: Date, note: string | null = null): Promise<void> {
+  markProcessed(row: Pick<InboxRow, 'tenantId' | 'id' | 'pushedOn'>, at: Date, note: string | null = null): Promise<void> {
     let batches = this.marks.get(row.tenantId);
     if (!batches) {
       batches = { writing: false, next: [] };
@@ -146,7 +149,7 @@ export class InboxStore {
     }
     const pending = batches;
     const done = new Promise<void>((resolve, reject) => {
-      pending.next.push({ id: row.id, at: at.toISOString(), note: note === null ? null : truncate(note), resolve, reject });
+      pending.next.push({ id: row.id, pushedOn: row.pushedOn, at: at.toISOString(), note: note === null ? null : truncate(note), resolve, reject });
     });
     if (!pending.writing) void this.writeMarks(row.tenantId, pending);
     return done;
@@ -158,13 +161,21 @@ export class InboxStore {
     batches.writing = true;
     while (batches.next.length > 0) {
       const batch = batches.next.splice(0, MAX_MARKS_PER_STATEMENT);
-      const values = JSON.stringify(batch.map(({ id, at, note }) => ({ id, at, note })));
+      const values = JSON.stringify(batch.map(({ id, pushedOn, at, note }) => ({ id, p: pushedOn, at, note })));
+      const ids = `{${batch.map((m) => m.id).join(',')}}`;
+      const days = `{${[...new Set(batch.map((m) => m.pushedOn))].join(',')}}`;
       try {
-        await inTenant(this.db, tenantId, (db) =>
+        // One statement, its COMMIT sent with it. The rows are found by their primary key
+        // (id = any, pushed_on = any: the days' partitions only, an index probe per id), whatever
+        // the statistics say. A `tenant_id =` condition here let the planner, with a day's
+        // partition's statistics behind its growth, hash-join against every row of the tenant
+        // (4-6 ms a mark in the webhook bench, growing with the day); the scope's row-level
+        // security keeps the update to the tenant's rows.
+        await inTenantStatement(this.db, tenantId, (db) =>
           db.execute(sql`
             update ${webhookInbox} i set processed_at = v.at, last_error = v.note
-            from jsonb_to_recordset(${values}::jsonb) as v(id bigint, at timestamptz, note text)
-            where i.tenant_id = ${tenantId}::uuid and i.id = v.id`),
+            from jsonb_to_recordset(${values}::jsonb) as v(id bigint, p date, at timestamptz, note text)
+            where i.id = any(${ids}::bigint[]) and i.pushed_on = any(${days}::date[]) and i.id = v.id and i.pushed_on = v.p`),
         );
         for (const mark of batch) mark.resolve();
       } catch (err) {
@@ -176,7 +187,7 @@ export class InboxStore {
   }
 
   async markFailed(row: Pick<InboxRow, 'tenantId' | 'id'>, error: string): Promise<void> {
-    await inTenant(this.db, row.tenantId, (db) =>
+    await inTenantStatement(this.db, row.tenantId, (db) =>
       db
         .update(webhookInbox)
         .set({ lastError: truncate(error) })
@@ -205,7 +216,7 @@ export class InboxStore {
 
   /** Whether a later component_verify_ticket of the tenant was already saved (a retried older one must not overwrite it). */
   async newerTicketProcessed(row: Pick<InboxRow, 'id' | 'tenantId' | 'receivedAt'>): Promise<boolean> {
-    const [newer] = await inTenant(this.db, row.tenantId, (db) =>
+    const [newer] = await inTenantStatement(this.db, row.tenantId, (db) =>
       db
         .select({ id: webhookInbox.id })
         .from(webhookInbox)

@@ -32,9 +32,11 @@ export interface PushEffects {
   cancelForRevoked(ctx: TenantContext, appId: string): Promise<readonly { id: string }[]>;
   /** Optional: the worker skips non-QUEUED rows anyway, this only spares it the lookup. */
   removeJob?(applicationId: string): Promise<unknown>;
-  opened(ctx: TenantContext, appId: string, openedAt: Date): Promise<unknown>;
-  /** Optional: the merchant is open already with nothing pending, so an open event changes nothing. */
-  alreadyOpen?(ctx: TenantContext, appId: string): Promise<boolean>;
+  /**
+   * Opens the merchant's pending application (or records an OPENED one); false when nothing
+   * changed: the merchant was open already with nothing pending (a repeated event).
+   */
+  opened(ctx: TenantContext, appId: string, openedAt: Date): Promise<boolean>;
 }
 
 /** `ignored`: an authentic push with nothing to do (stale ticket, not an app id); recorded as processed. */
@@ -163,10 +165,9 @@ export class PushProcessor {
   private async opened(ctx: TenantContext, row: InboxRow, push: LiveApplyEventPush): Promise<ProcessResult> {
     // The inner appid names the merchant that opened; the URL's app id is not signed (see docs/webhooks.md).
     if (!isAppId(push.appid)) return { status: 'ignored', note: `appid "${push.appid.slice(0, 64)}" is not a Mini Program app id` };
-    // A repeat (another accepted call's event) would otherwise record a second OPENED application.
-    if (await this.deps.effects.alreadyOpen?.(ctx, push.appid)) return { status: 'ignored', note: `${push.appid} is open already, nothing pending` };
     const openedAt = unixTime(push.openTime) ?? unixTime(push.createTime) ?? row.receivedAt;
-    await this.deps.effects.opened(ctx, push.appid, openedAt);
+    // A repeat (another accepted call's event) changes nothing rather than record a second OPENED application.
+    if (!(await this.deps.effects.opened(ctx, push.appid, openedAt))) return { status: 'ignored', note: `${push.appid} is open already, nothing pending` };
     return { status: 'processed' };
   }
 }

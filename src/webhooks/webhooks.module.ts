@@ -5,7 +5,7 @@ import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import type { AuthorizersService } from '../services/authorizers.service.js';
 import type { PgCredentialStore } from '../services/credential-store.pg.js';
-import type { LiveApplicationLifecycle, LiveApplicationQueries } from '../services/live-application/index.js';
+import type { LiveApplicationLifecycle } from '../services/live-application/index.js';
 import type { ApplicationQueue } from '../services/ports.js';
 import type { TenantsService } from '../services/tenants.service.js';
 import type { WebhookDeliveryQueue } from '../services/webhooks/deliveries.service.js';
@@ -23,7 +23,6 @@ export interface WebhookServices {
   tenants: Pick<TenantsService, 'crypto'>;
   authorizers: Pick<AuthorizersService, 'upsertAuthorized' | 'revoke'>;
   lifecycle: Pick<LiveApplicationLifecycle, 'open' | 'cancelForRevoked'>;
-  applications: Pick<LiveApplicationQueries, 'openWithNothingPending'>;
   credentials: Pick<PgCredentialStore, 'saveTicket'>;
 }
 
@@ -139,8 +138,7 @@ export function effectsFromServices(services: WebhookServices, exchange: Exchang
     upsertAuthorized: (ctx, grant) => services.authorizers.upsertAuthorized(ctx, grant),
     revoke: (ctx, appId) => services.authorizers.revoke(ctx, appId),
     cancelForRevoked: (ctx, appId) => services.lifecycle.cancelForRevoked(ctx, appId),
-    opened: (ctx, appId, openedAt) => services.lifecycle.open(ctx, appId, openedAt),
-    alreadyOpen: (ctx, appId) => services.applications.openWithNothingPending(ctx, appId),
+    opened: async (ctx, appId, openedAt) => (await services.lifecycle.open(ctx, appId, openedAt)) !== undefined,
     ...(queue === undefined ? {} : { removeJob: (applicationId: string) => queue.remove(applicationId) }),
   };
 }

@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APPLICATION_STATUSES, type ApplicationStatus, changeOutbox, liveApplicationEvents, liveApplications } from '../../src/db/tables.js';
+import { APPLICATION_STATUSES, type ApplicationStatus, authorizers, changeOutbox, liveApplicationEvents, liveApplications } from '../../src/db/tables.js';
 import { RedisChangePublisher, replayChanges } from '../../src/events/change-feed.js';
 import { OutboxRelay } from '../../src/events/outbox-relay.js';
 import { ManualClock } from '../../src/lib/clock.js';
@@ -144,15 +144,25 @@ describe('the transition table', () => {
     expect(await env.database.db.select().from(changeOutbox).where(eq(changeOutbox.tenantId, ctx.tenantId))).toEqual([]);
   });
 
-  it('opens a pending application, and records one when nothing is pending', async () => {
+  it('opens a pending application, records one when nothing is pending, and leaves a merchant open already as it is', async () => {
     const pending = await applicationIn('SUBMITTED');
     const opened = await lifecycle.open(pending.ctx, pending.appId, new Date(clock.now()));
     expect(opened).toMatchObject({ id: pending.id, status: 'OPENED', errorCode: null });
-    // A later open event (another open_time) with nothing pending records an OPENED application.
-    const again = await lifecycle.open(pending.ctx, pending.appId, new Date(clock.now() + 60_000));
-    expect(again?.id).not.toBe(pending.id);
-    expect(again?.status).toBe('OPENED');
-    expect((await eventsOf(again?.id ?? '')).map((e) => e.message)).toEqual(['WeChat reported live broadcasting opened with no pending application here.']);
+    // A later open event (another open_time) for the merchant, open now with nothing pending: a
+    // repeat of WeChat's, nothing to change, nothing written.
+    const feed = await feedOf(pending.ctx.tenantId);
+    expect(await lifecycle.open(pending.ctx, pending.appId, new Date(clock.now() + 60_000))).toBeUndefined();
+    const rows = await env.database.db.select().from(liveApplications).where(eq(liveApplications.appId, pending.appId));
+    expect(rows.map((r) => r.id)).toEqual([pending.id]);
+    expect(await feedOf(pending.ctx.tenantId)).toEqual(feed);
+    // A merchant not open here with nothing pending (opened outside the gateway): one OPENED application recorded.
+    const t = await createTenantWithMerchants(env.database.db, env.box, 1);
+    const appId = t.appIds[0] as string;
+    const recorded = await lifecycle.open(t.ctx, appId, new Date(clock.now()));
+    expect(recorded?.status).toBe('OPENED');
+    expect((await eventsOf(recorded?.id ?? '')).map((e) => e.message)).toEqual(['WeChat reported live broadcasting opened with no pending application here.']);
+    const [merchant] = await env.database.db.select().from(authorizers).where(eq(authorizers.appId, appId));
+    expect(merchant?.liveOpen).toBe(true);
   });
 
   it('changes nothing when the same open event comes again (its push processed twice), whatever is pending then', async () => {

@@ -1,13 +1,12 @@
-import { and, eq, inArray, lte, notExists, sql } from 'drizzle-orm';
+import { and, eq, lte, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.js';
-import { type ApplicationStatus, authorizers, liveApplicationEvents, liveApplications } from '../../db/tables.js';
+import { type ApplicationStatus, liveApplicationEvents, liveApplications } from '../../db/tables.js';
 import { asSystem, inTenant, inTenantStatement } from '../../db/tenant-scope.js';
 import type { Clock } from '../../lib/clock.js';
 import type { TenantContext } from '../context.js';
 import { clampPageSize, decodeCursor, isUuid, type Page } from '../cursor.js';
 import { DomainError } from '../errors.js';
 import { applicationView, type HistoryEventView, historyView, type LiveApplicationView } from './application.row.js';
-import { ACTIVE } from './lifecycle.js';
 
 export interface ApplicationFilter {
   appId?: string | null | undefined;
@@ -94,27 +93,6 @@ export class LiveApplicationQueries {
     const rows = await inTenant(this.deps.db, ctx.tenantId, () => prepared.execute({ tenantId: ctx.tenantId, ids }));
     for (const { applicationId, ...event } of rows) map.get(applicationId)?.push(event);
     return map;
-  }
-
-  /**
-   * Whether a merchant is live-open already with no QUEUED or SUBMITTED application: an open event
-   * for it then has nothing to change. WeChat sends one per accepted applyliveinfo, and a call
-   * whose answer was lost (a timeout, a killed worker) was sent again, so repeats arrive seconds
-   * apart, past the inbox's de-duplication by CreateTime.
-   */
-  async openWithNothingPending(ctx: TenantContext, appId: string): Promise<boolean> {
-    return inTenant(this.deps.db, ctx.tenantId, async (db) => {
-      const pending = db
-        .select({ one: sql`1` })
-        .from(liveApplications)
-        .where(and(eq(liveApplications.tenantId, ctx.tenantId), eq(liveApplications.appId, appId), inArray(liveApplications.status, [...ACTIVE])));
-      const [row] = await db
-        .select({ id: authorizers.id })
-        .from(authorizers)
-        .where(and(eq(authorizers.tenantId, ctx.tenantId), eq(authorizers.appId, appId), eq(authorizers.liveOpen, true), notExists(pending)))
-        .limit(1);
-      return row !== undefined;
-    });
   }
 
   /** SUBMITTED applications whose window has passed, of every tenant (a sweep behind the delayed expiry jobs). */

@@ -96,20 +96,26 @@ export function prepareTransition(db: Db, name: Exclude<TransitionName, 'create'
   }
 
   // An open event also marks the merchant live-open, and with nothing pending records an OPENED
-  // application so the console shows it (opened outside the gateway, or after its window).
+  // application so the console shows it (opened outside the gateway, or after its window). A
+  // merchant open already with nothing pending changes nothing: WeChat sends one event per accepted
+  // call, and a call whose answer was lost was sent again, so repeats arrive seconds apart, past
+  // the inbox's de-duplication by CreateTime. Every CTE reads the statement's snapshot, so "open
+  // already" is the merchant as it was before this event.
   const app = sql`${P('target')}::text`;
   const tenant = sql`${P('tenantId')}::uuid`;
   const openedAt = sql`${P('openedAt')}::timestamptz`;
+  const openAlready = sql`exists (select 1 from ${authorizers} a where a."tenant_id" = ${tenant} and a."app_id" = ${app} and a."live_open")`;
   return prepared(db, 'live_application_open', [
+    ['pending', update],
     [
       'marked',
-      sql`update ${authorizers} set "live_open" = true, "live_opened_at" = ${openedAt}, "updated_at" = ${now} where "tenant_id" = ${tenant} and "app_id" = ${app}`,
+      sql`update ${authorizers} set "live_open" = true, "live_opened_at" = ${openedAt}, "updated_at" = ${now}
+        where "tenant_id" = ${tenant} and "app_id" = ${app} and (not "live_open" or exists (select 1 from "pending"))`,
     ],
-    ['pending', update],
     [
       'unsolicited',
       sql`insert into ${liveApplications} (${column('tenantId')}, ${column('appId')}, ${column('status')}, ${column('openedAt')}, ${column('createdAt')}, ${column('updatedAt')})
-        select ${tenant}, ${app}, ${rule.to}, ${openedAt}, ${now}, ${now} where not exists (select 1 from "pending") and not ${openedBefore}
+        select ${tenant}, ${app}, ${rule.to}, ${openedAt}, ${now}, ${now} where not exists (select 1 from "pending") and not ${openedBefore} and not ${openAlready}
         returning ${APPLICATION_RETURNING}`,
     ],
     ['changed', sql`select * from "pending" union all select * from "unsolicited"`],
