@@ -27,14 +27,28 @@ import type { Db } from './client.js';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SYSTEM = null;
 
+/** What a scope of its own asks of its transaction; a scope that joins one already running gets that one's. */
+export interface ScopeOptions {
+  /**
+   * Plan the scope's statements generically (`plan_cache_mode = force_generic_plan`, set with the
+   * tenant in the opening message: no round trip more). For statements that find rows by id in
+   * day partitions: a custom plan is made from the statistics for the values at hand, and a day's
+   * partition's statistics lag its growth (autoanalyze runs after 10 % more rows, at most once a
+   * minute), so it can read every pending row of the day through another index to claim two. A
+   * generic plan weighs a parameter by the default selectivity and takes the primary key; it is
+   * also planned once per connection instead of on every call.
+   */
+  genericPlans?: boolean;
+}
+
 /** How a database handle opens scopes; registered for each handle by connectPostgres / connectPglite. */
 export interface ScopeRunner {
   /** `tenantId` null: the system scope (every tenant). */
-  run<T>(tenantId: string | null, fn: () => Promise<T>): Promise<T>;
+  run<T>(tenantId: string | null, fn: () => Promise<T>, options?: ScopeOptions): Promise<T>;
   /** Runs `fn` so that `tenantId`'s scopes in it share one transaction (see sharedTenantScope); absent: `fn()`. */
   shared?<T>(tenantId: string, fn: () => Promise<T>): Promise<T>;
   /** A scope for exactly one statement, in one round trip (see inTenantStatement); absent: `run`. */
-  single?<T>(tenantId: string, fn: () => Promise<T>): Promise<T>;
+  single?<T>(tenantId: string, fn: () => Promise<T>, options?: ScopeOptions): Promise<T>;
 }
 
 const runners = new WeakMap<object, ScopeRunner>();
@@ -50,9 +64,9 @@ function runnerOf(db: Db): ScopeRunner {
 }
 
 /** Runs `fn` in a transaction that can see and write only `tenantId`'s rows. `fn` gets the same handle back. */
-export function inTenant<T>(db: Db, tenantId: string, fn: (db: Db) => PromiseLike<T>): Promise<T> {
+export function inTenant<T>(db: Db, tenantId: string, fn: (db: Db) => PromiseLike<T>, options?: ScopeOptions): Promise<T> {
   if (!UUID.test(tenantId)) return Promise.reject(new Error(`inTenant: "${tenantId}" is not a tenant id`));
-  return inSpan('db inTenant', { attributes: { 'wxlive.tenant_id': tenantId } }, () => runnerOf(db).run(tenantId, () => started(fn(db))));
+  return inSpan('db inTenant', { attributes: { 'wxlive.tenant_id': tenantId } }, () => runnerOf(db).run(tenantId, () => started(fn(db)), options));
 }
 
 /**
@@ -62,11 +76,11 @@ export function inTenant<T>(db: Db, tenantId: string, fn: (db: Db) => PromiseLik
  * COMMIT succeeded; a statement that fails makes the COMMIT a rollback. A second statement in the
  * scope is a bug and throws. Inside a running scope or shared unit it joins it like inTenant.
  */
-export function inTenantStatement<T>(db: Db, tenantId: string, fn: (db: Db) => PromiseLike<T>): Promise<T> {
+export function inTenantStatement<T>(db: Db, tenantId: string, fn: (db: Db) => PromiseLike<T>, options?: ScopeOptions): Promise<T> {
   if (!UUID.test(tenantId)) return Promise.reject(new Error(`inTenantStatement: "${tenantId}" is not a tenant id`));
   const runner = runnerOf(db);
   return inSpan('db inTenant', { attributes: { 'wxlive.tenant_id': tenantId } }, () =>
-    runner.single ? runner.single(tenantId, () => started(fn(db))) : runner.run(tenantId, () => started(fn(db))),
+    runner.single ? runner.single(tenantId, () => started(fn(db)), options) : runner.run(tenantId, () => started(fn(db)), options),
   );
 }
 
@@ -165,7 +179,8 @@ export function postgresScopes(pool: postgres.Sql): { client: postgres.Sql; runn
   const client: postgres.Sql = new Proxy(pool, {
     get(target, prop) {
       if (prop === 'unsafe') {
-        return (query: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) => {
+        return (query: string, params?: postgres.ParameterOrJSON<never>[], given?: postgres.UnsafeQueryOptions) => {
+          const options = preparedIfParameterized(params, given);
           const scope = scopeNow();
           if (!scope) return target.unsafe(query, params, options);
           if (scope.committing) throw new Error('A second statement ran in a single-statement scope (inTenantStatement).');
@@ -195,11 +210,12 @@ export function postgresScopes(pool: postgres.Sql): { client: postgres.Sql; runn
    * Reserves a pooled connection and sends `begin; select set_config(...)` as one simple query, not
    * awaited: the scope's first statement follows it in the same round trip.
    */
-  const open = async (tenantId: string | null): Promise<OpenTransaction> => {
+  const open = async (tenantId: string | null, options?: ScopeOptions): Promise<OpenTransaction> => {
     const [name, value] = settingOf(tenantId);
     if (value !== 'on' && !UUID.test(value)) throw new Error(`"${value}" is not a tenant id`);
     const reserved = await pool.reserve();
-    const opening = reserved.unsafe(`begin; select set_config('${name}', '${value}', true)`).execute();
+    const generic = options?.genericPlans ? `, set_config('plan_cache_mode', 'force_generic_plan', true)` : '';
+    const opening = reserved.unsafe(`begin; select set_config('${name}', '${value}', true)${generic}`).execute();
     const openingFailed = opening.then(
       () => undefined,
       (err: unknown) => err,
@@ -241,8 +257,8 @@ export function postgresScopes(pool: postgres.Sql): { client: postgres.Sql; runn
   };
 
   /** A scope of its own: one transaction around `fn`. */
-  const own = async <T>(tenantId: string | null, fn: () => Promise<T>): Promise<T> => {
-    const t = await open(tenantId);
+  const own = async <T>(tenantId: string | null, fn: () => Promise<T>, options?: ScopeOptions): Promise<T> => {
+    const t = await open(tenantId, options);
     try {
       let result: T;
       try {
@@ -260,8 +276,8 @@ export function postgresScopes(pool: postgres.Sql): { client: postgres.Sql; runn
   };
 
   /** A scope of its own for one statement, its COMMIT sent with it (see inTenantStatement). */
-  const ownSingle = async <T>(tenantId: string, fn: () => Promise<T>): Promise<T> => {
-    const t = await open(tenantId);
+  const ownSingle = async <T>(tenantId: string, fn: () => Promise<T>, options?: ScopeOptions): Promise<T> => {
+    const t = await open(tenantId, options);
     t.scope.single = true;
     try {
       let result: T;
@@ -307,20 +323,20 @@ export function postgresScopes(pool: postgres.Sql): { client: postgres.Sql; runn
   };
 
   const runner: ScopeRunner = {
-    run<T>(tenantId: string | null, fn: () => Promise<T>): Promise<T> {
+    run<T>(tenantId: string | null, fn: () => Promise<T>, options?: ScopeOptions): Promise<T> {
       const store = storage.getStore();
       if (store && !('tx' in store)) {
         if (store.tenantId === tenantId && !store.ended && !store.failed) return join(store, fn);
         // Not nested in the unit's transaction: a scope of its own, outside the shared one.
-        return storage.exit(() => own(tenantId, fn));
+        return storage.exit(() => own(tenantId, fn, options));
       }
       if (joinable(store, tenantId)) return fn();
-      return own(tenantId, fn);
+      return own(tenantId, fn, options);
     },
-    single<T>(tenantId: string, fn: () => Promise<T>): Promise<T> {
+    single<T>(tenantId: string, fn: () => Promise<T>, options?: ScopeOptions): Promise<T> {
       // Inside a scope or a shared unit: joins or runs as inTenant would.
-      if (storage.getStore()) return runner.run(tenantId, fn);
-      return ownSingle(tenantId, fn);
+      if (storage.getStore()) return runner.run(tenantId, fn, options);
+      return ownSingle(tenantId, fn, options);
     },
     async shared<T>(tenantId: string, fn: () => Promise<T>): Promise<T> {
       const store = storage.getStore();
@@ -356,6 +372,30 @@ export function postgresScopes(pool: postgres.Sql): { client: postgres.Sql; runn
     }
   };
   return { client, runner };
+}
+
+/**
+ * drizzle prepares on the server only the queries given a name (`.prepare(name)`) and sends every
+ * other one unnamed, so Postgres parsed and planned it again on each call (pg_stat_statements in
+ * the benches: the inbox insert, the delivery log's batches, the token lookup, planned as often as
+ * called, 0.2-2 ms each time). Here every query with parameters is a named prepared statement,
+ * as postgres-js's own tagged queries are: parsed once per connection and statement text, planned
+ * once when Postgres finds its generic plan as good (plan_cache_mode auto). A pool made with
+ * `prepare: false` (a transaction-mode pooler) still prepares nothing: postgres-js ands the two.
+ *
+ * A connection keeps each statement it prepared until it is closed (postgres-js replaces it after
+ * 30-60 minutes), and a list whose length varies (`in (...)`, VALUES rows) is one statement per
+ * length: past MAX_AUTO_PREPARED_PARAMS parameters a query stays unnamed, which bounds what a list
+ * can add to 32 statements per connection. The hot statements pass their lists as one array.
+ */
+const MAX_AUTO_PREPARED_PARAMS = 32;
+
+function preparedIfParameterized(
+  params: readonly unknown[] | undefined,
+  options: postgres.UnsafeQueryOptions | undefined,
+): postgres.UnsafeQueryOptions | undefined {
+  if (params === undefined || params.length === 0 || params.length > MAX_AUTO_PREPARED_PARAMS || options?.prepare === true) return options;
+  return { ...options, prepare: true };
 }
 
 type PgScope = Scope<postgres.ReservedSql> & {

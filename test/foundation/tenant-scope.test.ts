@@ -96,6 +96,29 @@ describe('tenant scopes on postgres-js', () => {
     expect(new Set(ids).size).toBe(12);
   });
 
+  it('plans generically only in the scopes that ask for it, for their transaction only', async () => {
+    const mode = async (db: Db) => rowsOf<{ m: string }>(await db.execute(sql`select current_setting('plan_cache_mode') as m`))[0]?.m;
+    expect(await inTenant(app, a.tenant.id, mode, { genericPlans: true })).toBe('force_generic_plan');
+    expect(await inTenantStatement(app, a.tenant.id, mode, { genericPlans: true })).toBe('force_generic_plan');
+    // Every connection of the pool again, after them: the setting ended with its transaction.
+    const after = await Promise.all(Array.from({ length: 5 }, () => inTenant(app, a.tenant.id, async (db) => [await mode(db), await txid(db)] as const)));
+    expect(after.map(([m]) => m)).toEqual(Array(5).fill('auto'));
+    // A scope joining one already running gets that one's transaction, as it is.
+    expect(await inTenant(app, a.tenant.id, () => inTenant(app, a.tenant.id, mode, { genericPlans: true }))).toBe('auto');
+  });
+
+  it('prepares a parameterized query on its connection (drizzle leaves unnamed queries unprepared), but not a long list', async () => {
+    const prepared = await inTenant(app, a.tenant.id, async (db) => {
+      await db.execute(sql`select ${1}::int + 41 as probe_short`);
+      const list = Array.from({ length: 40 }, (_, i) => sql`${i}::int`);
+      await db.execute(sql`select 1 as probe_long_list where 1 in (${sql.join(list, sql`, `)})`);
+      return rowsOf<{ statement: string }>(await db.execute(sql`select statement from pg_prepared_statements where statement like ${'%probe_%'}`));
+    });
+    const statements = prepared.map((p) => p.statement);
+    expect(statements.some((s) => s.includes('probe_short'))).toBe(true);
+    expect(statements.some((s) => s.includes('probe_long_list'))).toBe(false);
+  });
+
   it('rejects a tenant id that is not a uuid before touching the database', async () => {
     await expect(inTenant(app, "x' or true --", txid)).rejects.toThrow(/is not a tenant id/);
   });
