@@ -2,7 +2,7 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import type { Database, Db } from '../../src/db/client.js';
 import * as tables from '../../src/db/tables.js';
-import { registerScopes } from '../../src/db/tenant-scope.js';
+import { preparedIfParameterized, registerScopes } from '../../src/db/tenant-scope.js';
 
 /**
  * The bench-only switch "row-level security off": the same drizzle handle the gateway builds,
@@ -14,7 +14,18 @@ import { registerScopes } from '../../src/db/tenant-scope.js';
  */
 export function connectBare(url: string, max = 10): Database {
   const sql = postgres(url, { max, onnotice: () => {}, connection: { application_name: 'wxlive-bench-bare' } });
-  const db = drizzle(sql, { schema: tables }) as unknown as Db;
+  // Its queries prepared on the server as the gateway's are (preparedIfParameterized): the limit
+  // does not pay drizzle's unnamed statements, re-planned on every call, that the gateway no longer pays.
+  const client = new Proxy(sql, {
+    get(target, prop) {
+      if (prop === 'unsafe') {
+        return (query: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
+          target.unsafe(query, params, preparedIfParameterized(params, options));
+      }
+      return Reflect.get(target, prop, target);
+    },
+  });
+  const db = drizzle(client, { schema: tables }) as unknown as Db;
   registerScopes(db, { run: (_tenantId, fn) => fn() });
   return {
     db,

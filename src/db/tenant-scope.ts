@@ -390,7 +390,7 @@ export function postgresScopes(pool: postgres.Sql): { client: postgres.Sql; runn
  */
 const MAX_AUTO_PREPARED_PARAMS = 32;
 
-function preparedIfParameterized(
+export function preparedIfParameterized(
   params: readonly unknown[] | undefined,
   options: postgres.UnsafeQueryOptions | undefined,
 ): postgres.UnsafeQueryOptions | undefined {
