@@ -84,3 +84,15 @@ export function rowsOf<T>(result: unknown): T[] {
   if (Array.isArray(result)) return result as T[];
   return ((result as { rows?: T[] }).rows ?? []) as T[];
 }
+
+const ARRAY_ITEM = /^[0-9A-Za-z_.:-]+$/;
+
+/**
+ * A list as one Postgres array parameter (`= any(${arrayParam(ids)}::uuid[])`): one statement
+ * text whatever the list's length, where drizzle's `in (...)` makes one per length. For ids,
+ * numbers and dates only: an item that would need quoting in an array literal throws.
+ */
+export function arrayParam(items: readonly (string | number)[]): string {
+  for (const item of items) if (!ARRAY_ITEM.test(String(item))) throw new Error(`arrayParam: "${String(item).slice(0, 40)}" needs quoting`);
+  return `{${items.join(',')}}`;
+}

@@ -41,6 +41,9 @@ export interface ScopeOptions {
   genericPlans?: boolean;
 }
 
+/** The scope options of the batched statements on day partitions (see genericPlans). */
+export const GENERIC_PLANS: ScopeOptions = { genericPlans: true };
+
 /** How a database handle opens scopes; registered for each handle by connectPostgres / connectPglite. */
 export interface ScopeRunner {
   /** `tenantId` null: the system scope (every tenant). */

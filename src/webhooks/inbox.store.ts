@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, isNotNull, isNull, lt, sql } from 'drizzle-orm';
-import { type Db, rowsOf } from '../db/client.js';
+import { arrayParam, type Db, rowsOf } from '../db/client.js';
 import { webhookDeliveries, webhookEndpoints, webhookInbox } from '../db/tables.js';
-import { asSystem, inTenantStatement } from '../db/tenant-scope.js';
+import { asSystem, GENERIC_PLANS, inTenantStatement } from '../db/tenant-scope.js';
 import { utcDay } from '../lib/clock.js';
 import type { DueDelivery } from '../services/webhooks/event-fan-out.js';
 
@@ -102,7 +102,7 @@ export class InboxStore {
         )
         select ins.id::text as id, d.id::text as delivery_id, d.endpoint_id::text as endpoint_id from ins left join d on true`),
       // Planned once per connection, not on every push (a custom plan cost about 0.25 ms of Postgres each time).
-      { genericPlans: true },
+      GENERIC_PLANS,
     );
     const rows = rowsOf<{ id: string; delivery_id: string | null; endpoint_id: string | null }>(made);
     const first = rows[0];
@@ -167,8 +167,8 @@ export class InboxStore {
     while (batches.next.length > 0) {
       const batch = batches.next.splice(0, MAX_MARKS_PER_STATEMENT);
       const values = JSON.stringify(batch.map(({ id, pushedOn, at, note }) => ({ id, p: pushedOn, at, note })));
-      const ids = `{${batch.map((m) => m.id).join(',')}}`;
-      const days = `{${[...new Set(batch.map((m) => m.pushedOn))].join(',')}}`;
+      const ids = arrayParam(batch.map((m) => m.id));
+      const days = arrayParam([...new Set(batch.map((m) => m.pushedOn))]);
       try {
         // One statement, its COMMIT sent with it. The rows are found by their primary key
         // (id = any, pushed_on = any: the days' partitions only, an index probe per id), whatever
@@ -184,7 +184,7 @@ export class InboxStore {
             update ${webhookInbox} i set processed_at = v.at, last_error = v.note
             from jsonb_to_recordset(${values}::jsonb) as v(id bigint, p date, at timestamptz, note text)
             where i.id = any(${ids}::bigint[]) and i.pushed_on = any(${days}::date[]) and i.id = v.id and i.pushed_on = v.p`),
-          { genericPlans: true },
+          GENERIC_PLANS,
         );
         for (const mark of batch) mark.resolve();
       } catch (err) {

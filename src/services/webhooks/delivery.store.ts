@@ -1,15 +1,13 @@
 import { and, asc, eq, lte, sql } from 'drizzle-orm';
-import { type Db, rowsOf } from '../../db/client.js';
+import { arrayParam, type Db, rowsOf } from '../../db/client.js';
 import { type WebhookEndpointKind, webhookDeliveries, webhookEndpoints, webhookInbox } from '../../db/tables.js';
-import { asSystem, inTenant, inTenantStatement } from '../../db/tenant-scope.js';
+import { asSystem, GENERIC_PLANS, inTenant, inTenantStatement } from '../../db/tenant-scope.js';
 import type { SecretBox } from '../../lib/secret-box.js';
 import type { TenantContext } from '../context.js';
 import { assertNever } from '../errors.js';
 import { type AttemptResult, type Decision, DISABLE_FAILING_AFTER_MS } from './delivery-schedule.js';
 import type { DueDelivery } from './event-fan-out.js';
 
-/** The batched statements' scopes (see the class and ScopeOptions). */
-const GENERIC_PLANS = { genericPlans: true } as const;
 const MAX_ERROR_CHARS = 500;
 /** The error an attempt shows from its claim until its outcome is recorded (and for good if its worker died meanwhile). */
 export const IN_FLIGHT_ERROR =
@@ -106,7 +104,7 @@ export class DeliveryStore {
               update ${webhookDeliveries} d
               set next_attempt_at = ${new Date(nowMs + leaseMs).toISOString()}::timestamptz, attempts = d.attempts + 1,
                 last_attempt_at = ${now}::timestamptz, last_status_code = null, last_response = null, last_error = ${IN_FLIGHT_ERROR}
-              where d.id = any(${`{${ids.join(',')}}`}::uuid[])
+              where d.id = any(${arrayParam(ids)}::uuid[])
                 and d.status = 'PENDING' and d.next_attempt_at <= ${now}::timestamptz
                 -- offset 0: checked per claimed row, not made a join whose endpoint_id index the planner would scan the day by.
                 and exists (select 1 from ${webhookEndpoints} e where e.id = d.endpoint_id and e.enabled offset 0)
@@ -133,7 +131,7 @@ export class DeliveryStore {
             })
             .where(
               and(
-                sql`${webhookDeliveries.id} = any(${`{${missing.join(',')}}`}::uuid[])`,
+                sql`${webhookDeliveries.id} = any(${arrayParam(missing)}::uuid[])`,
                 eq(webhookDeliveries.status, 'PENDING'),
                 lte(webhookDeliveries.nextAttemptAt, new Date(nowMs)),
                 sql`not ${endpointEnabled}`,
@@ -269,7 +267,7 @@ export class DeliveryStore {
         at: a.lastAttemptAt.toISOString(),
       })),
     );
-    const ids = `{${batch.map(({ attempt }) => attempt.id).join(',')}}`;
+    const ids = arrayParam(batch.map(({ attempt }) => attempt.id));
     await inTenantStatement(
       this.db,
       tenantId,
