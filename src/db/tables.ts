@@ -174,6 +174,8 @@ export const liveApplications = pgTable(
     index('live_applications_page_idx').on(t.tenantId, t.createdAt.desc(), t.id.desc()),
     index('live_applications_app_page_idx').on(t.tenantId, t.appId, t.createdAt.desc(), t.id.desc()),
     index('live_applications_status_idx').on(t.status, t.expiresAt),
+    // A subscription's replay from Postgres: the tenant's applications changed since an instant.
+    index('live_applications_changed_idx').on(t.tenantId, t.updatedAt, t.id),
     tenantIsolation('live_applications', t.tenantId),
   ],
 );

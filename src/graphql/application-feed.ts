@@ -1,25 +1,40 @@
-import { type ApplicationChange, replayChanges } from '../events/change-feed.js';
+import { type ApplicationChange, replayChanges, type StreamReplay, streamCursorNow } from '../events/change-feed.js';
 import type { ChangeSubscriber } from '../events/change-subscriber.js';
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import type { TenantContext } from '../services/context.js';
 import { DomainError } from '../services/errors.js';
 import { ERROR_CODES } from '../services/errors.js';
+import type { ChangedApplication, ChangedSinceQuery, ChangePosition, LiveApplicationQueries } from '../services/live-application/index.js';
 import { graphqlError } from './errors.js';
 import { listenWithGaps, ReplayingSubscription } from './replaying-subscription.js';
 
-/** Where changes come from: live (every instance's publishes, via one Redis psubscribe) and kept (the tenant's stream). */
+/**
+ * Where changes come from: live (every instance's publishes, via one Redis psubscribe), kept (the
+ * tenant's stream) and, for what the stream lost, stored (the applications in Postgres).
+ */
 export interface ChangeSource {
   /** `onGap`: live changes from `sinceMs` on were missed (the subscription connection was lost); they are in the stream. */
   listen(tenantId: string, listener: (change: ApplicationChange) => void, onGap?: (sinceMs: number) => void): () => void;
-  /** Changes after `after` (exclusive), oldest first, at most `count`. */
-  replay(tenantId: string, after: string, count: number): Promise<ApplicationChange[]>;
+  /** Changes after `after` (exclusive), oldest first, at most `count`, and whether the stream has them all. */
+  replay(tenantId: string, after: string, count: number): Promise<StreamReplay>;
+  /** The stream cursor of now: every change added before it was committed before, every later one gets a greater cursor. */
+  cursorNow(tenantId: string): Promise<string>;
+  /** The current state of the applications changed since an instant, oldest change first, in the caller's tenant. */
+  changedSince(ctx: TenantContext, query: ChangedSinceQuery): Promise<ChangedApplication[]>;
 }
 
-export function redisChangeSource(subscriber: ChangeSubscriber, redis: RedisClient, prefix: string): ChangeSource {
+export function redisChangeSource(
+  subscriber: ChangeSubscriber,
+  redis: RedisClient,
+  prefix: string,
+  applications: Pick<LiveApplicationQueries, 'changedSince'>,
+): ChangeSource {
   return {
     listen: (tenantId, listener, onGap) => listenWithGaps(subscriber, tenantId, listener, onGap),
     replay: (tenantId, after, count) => replayChanges(redis, prefix, tenantId, after, count),
+    cursorNow: (tenantId) => streamCursorNow(redis, prefix, tenantId),
+    changedSince: (ctx, query) => applications.changedSince(ctx, query),
   };
 }
 
@@ -40,6 +55,26 @@ const CURSOR = /^\d{1,20}-\d{1,20}$/;
 
 /** Stream ids carry Redis's clock: a gap is replayed from this long before our clock says it began. */
 const GAP_SLACK_MS = 2_000;
+
+/**
+ * A replay from Postgres starts this long before the cursor's instant: updated_at is the app's
+ * clock at commit and a cursor Redis's at publish, which the outbox relay can make a few seconds
+ * later (a publish that failed waits for its sweep: 5 s grace, every 2 s), and clocks differ.
+ */
+const STORE_SLACK_MS = 60_000;
+
+/** Replaying from Postgres: the applications changed since `since`, page by page, then the stream from `asOf`. */
+interface StorePhase {
+  since: string;
+  /** The next page starts after this row. */
+  position?: ChangePosition;
+  /** The cursor the stream could not replay from: each item read here carries it (resuming from it reads them again). */
+  resume: string;
+  /** Every change up to this cursor is in what Postgres returns; the stream replays the rest. */
+  asOf: string;
+}
+
+type ReplayStart = string | StorePhase;
 
 /** Orders Redis stream ids ("<ms>-<seq>"). */
 export function compareCursors(a: string, b: string): number {
@@ -75,12 +110,18 @@ export class ApplicationFeed {
  * read fails with SUBSCRIBER_TOO_SLOW. Listeners only enqueue, so no subscriber slows another.
  * The replay and gap protocol is ReplayingSubscription's.
  */
-class FeedSubscription extends ReplayingSubscription<ApplicationChange, string> {
+class FeedSubscription extends ReplayingSubscription<ApplicationChange, ReplayStart> {
   private readonly pending = new Map<string, ApplicationChange>();
   /** Live changes that arrived while replaying; undefined once live. */
   private held: Map<string, ApplicationChange> | undefined;
   /** The newest cursor queued or delivered. */
   private lastCursor: string | undefined;
+  /**
+   * After a replay from Postgres: the state of each application it delivered, until the
+   * stream is past `until`. A change of one of them that the stream still brings and that is not
+   * newer is dropped (no step back to a state the subscriber has already seen superseded).
+   */
+  private fromStore: { until: string; delivered: Map<string, { updatedAt: string; status: string }> } | undefined;
 
   constructor(
     private readonly source: ChangeSource,
@@ -127,9 +168,26 @@ class FeedSubscription extends ReplayingSubscription<ApplicationChange, string> 
     this.held = undefined;
   }
 
-  protected async replayPage(from: string): Promise<void> {
-    const page = await this.source.replay(this.ctx.tenantId, from, this.replayPageSize);
+  protected async replayPage(from: ReplayStart): Promise<void> {
+    if (typeof from === 'string') await this.replayStream(from);
+    else await this.replayStore(from);
+  }
+
+  private async replayStream(from: string): Promise<void> {
+    const { complete, changes: page } = await this.source.replay(this.ctx.tenantId, from, this.replayPageSize);
     if (this.state !== 'open') return;
+    if (!complete) {
+      // Redis lost the stream or trimmed past `from`: Postgres has the current state of what changed.
+      const asOf = await this.source.cursorNow(this.ctx.tenantId);
+      if (this.state !== 'open') return;
+      this.logger?.warn(
+        { tenantId: this.ctx.tenantId, after: from, asOf },
+        'the change stream no longer holds every change after this cursor; replaying the applications changed since from Postgres',
+      );
+      this.replayFrom = { since: new Date(Math.max(0, cursorMs(from) - STORE_SLACK_MS)).toISOString(), resume: from, asOf };
+      this.fromStore = { until: asOf, delivered: new Map() };
+      return;
+    }
     for (const change of page) {
       if (this.matches(change)) this.enqueue(change);
       this.lastCursor = change.cursor;
@@ -146,6 +204,34 @@ class FeedSubscription extends ReplayingSubscription<ApplicationChange, string> 
     for (const change of held.values()) this.onLive(change);
   }
 
+  private async replayStore(from: StorePhase): Promise<void> {
+    const page = await this.source.changedSince(this.ctx, {
+      since: from.since,
+      after: from.position,
+      appId: this.filter.appId,
+      id: this.filter.id,
+      limit: this.replayPageSize,
+    });
+    if (this.state !== 'open') return;
+    const delivered = this.fromStore?.delivered;
+    for (const { application } of page) {
+      const change = { cursor: from.resume, application };
+      if (!this.matches(change)) continue;
+      delivered?.set(application.id, { updatedAt: application.updatedAt, status: application.status });
+      this.lastCursor = change.cursor;
+      if (!this.handToReader(change)) coalesce(this.pending, change);
+    }
+    if (this.pending.size > this.maxPending) this.overflow();
+    const last = page.at(-1);
+    if (page.length === this.replayPageSize && last) {
+      this.replayFrom = { ...from, position: last.position };
+      return;
+    }
+    // Postgres has answered for every change up to asOf: the stream replays from there.
+    this.replayFrom = from.asOf;
+    this.lastCursor = from.asOf;
+  }
+
   protected onLive(change: ApplicationChange): void {
     if (this.state !== 'open' || !this.matches(change)) return;
     if (this.held) {
@@ -159,9 +245,30 @@ class FeedSubscription extends ReplayingSubscription<ApplicationChange, string> 
 
   private enqueue(change: ApplicationChange): void {
     this.lastCursor = change.cursor;
+    if (this.fromStore && this.supersededInStore(change)) return;
     if (this.handToReader(change)) return;
     coalesce(this.pending, change);
     if (this.pending.size > this.maxPending) this.overflow();
+  }
+
+  /** The subscriber already has this application's state from Postgres, as new as this change or newer. */
+  private supersededInStore(change: ApplicationChange): boolean {
+    const store = this.fromStore;
+    if (!store) return false;
+    if (cursorMs(change.cursor) > cursorMs(store.until) + STORE_SLACK_MS) {
+      this.fromStore = undefined; // the stream is well past what Postgres answered for
+      return false;
+    }
+    const seen = store.delivered.get(change.application.id);
+    if (seen === undefined) return false;
+    const { updatedAt, status } = change.application;
+    if (updatedAt > seen.updatedAt) {
+      store.delivered.delete(change.application.id);
+      return false;
+    }
+    // An older state, or the same one again. The same instant with another status (a clock that
+    // did not move between two changes) goes through: it may be the newer one.
+    return updatedAt < seen.updatedAt || status === seen.status;
   }
 
   private matches(change: ApplicationChange): boolean {
@@ -169,6 +276,11 @@ class FeedSubscription extends ReplayingSubscription<ApplicationChange, string> 
     // The tenant check is defensive: the source is already keyed by tenant.
     return a.tenantId === this.ctx.tenantId && (!this.filter.appId || a.appId === this.filter.appId) && (!this.filter.id || a.id === this.filter.id);
   }
+}
+
+/** The millisecond part of a stream id. */
+function cursorMs(cursor: string): number {
+  return Number(cursor.slice(0, cursor.indexOf('-')));
 }
 
 function coalesce(map: Map<string, ApplicationChange>, change: ApplicationChange): void {

@@ -32,7 +32,7 @@ describe('the change feed', () => {
     // Another application's change is its own: not superseded by app-1's newer id.
     expect(late.get(9)).toEqual(expect.any(String));
 
-    const stream = await replayChanges(env.redis, env.redisPrefix, tenantId, '0-0');
+    const { changes: stream } = await replayChanges(env.redis, env.redisPrefix, tenantId, '0-0');
     expect(stream.map((c) => `${c.application.id}:${c.application.status}`)).toEqual(['app-1:SUBMITTED', 'app-2:QUEUED']);
     const opened = await publisher.publish([{ outboxId: 12, application: application('app-1', 'OPENED') }]);
     expect(opened.get(12)).toEqual(expect.any(String));

@@ -7,8 +7,9 @@ import { LiveEventSubscriber, RedisLiveEventPublisher } from '../../src/events/l
 import { liveEvents } from '../../src/db/tables.js';
 import { ApplicationFeed, redisChangeSource } from '../../src/graphql/application-feed.js';
 import { LiveRoomFeed, liveEventSource } from '../../src/graphql/live-room-feed.js';
+import { systemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
-import type { LiveApplicationView } from '../../src/services/live-application/index.js';
+import { type LiveApplicationView, LiveApplicationQueries } from '../../src/services/live-application/index.js';
 import { LiveEventsService } from '../../src/services/live-ops/live-events.service.js';
 import type { LiveEventView } from '../../src/services/live-ops/live-mirror.js';
 import { createTenantWithMerchants } from '../support/fixtures.js';
@@ -45,7 +46,8 @@ describe('a lost subscription connection', () => {
     await subscriber.start();
     const gaps: number[] = [];
     subscriber.onGap(tenantId, (since) => gaps.push(since));
-    const feed = new ApplicationFeed(redisChangeSource(subscriber, env.redis, env.redisPrefix));
+    const queries = new LiveApplicationQueries({ db: env.appDatabase.db, clock: systemClock });
+    const feed = new ApplicationFeed(redisChangeSource(subscriber, env.redis, env.redisPrefix, queries));
     const stream = feed.subscribe({ tenantId, scopes: new Set(['read'] as const) }, {});
     const publisher = new RedisChangePublisher(env.redis, env.redisPrefix);
 

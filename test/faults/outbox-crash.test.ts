@@ -96,7 +96,7 @@ describe('a process killed between commit and publish', () => {
     const resumed = subscribe(tenant.apiKey, queuedCursor);
     await expectEventually(() => expect(resumed.statuses().at(-1)).toBe('OPENED'));
     expect(new Set(resumed.statuses()).size).toBe(resumed.statuses().length);
-    const stream = await replayChanges(env.redis, env.redisPrefix, tenant.id, '0-0');
+    const { changes: stream } = await replayChanges(env.redis, env.redisPrefix, tenant.id, '0-0');
     expect(stream.map((c) => c.application.status)).toEqual(['QUEUED', 'SUBMITTED', 'OPENED']);
     expect(live.statuses()).toEqual(['QUEUED', 'SUBMITTED', 'OPENED']);
     live.dispose();

@@ -43,6 +43,10 @@ describe.concurrent('Redis restarted', () => {
       // Busy merchants spend their whole quota (3) on retries, then wait for the next quota day.
       const busy = await w.tenant({ merchants: 3, dailyQuotaPerApp: 3, scenario: { kind: 'busy', times: 'forever' } });
       const opening = await w.tenant({ merchants: 6, scenario: { kind: 'slow', delayMs: 300, inner: { kind: 'accept' } }, openAfterMs: 300 });
+      // A console following every change: what Redis loses on the restart comes back from Postgres.
+      const latest = new Map<string, string>();
+      const follower = opening.client.subscribe(w.app.url as string, (c) => latest.set(c.appId, c.status));
+      await follower.connected;
       await busy.client.applyAll(busy.appIds);
       await opening.client.applyAll(opening.appIds.slice(0, 4));
       await expectEventually(async () => expect(await w.calls(busy.appIds)).toBe(9), { timeoutMs: 15_000 });
@@ -55,6 +59,8 @@ describe.concurrent('Redis restarted', () => {
         timeoutMs: 30_000,
       });
       expect(report.figures.byStatus).toEqual({ QUEUED: 3, OPENED: 6 });
+      await expectEventually(() => expect(opening.appIds.map((a) => latest.get(a))).toEqual(opening.appIds.map(() => 'OPENED')), { timeoutMs: 15_000 });
+      await follower.dispose();
       // The reconciler put the lost jobs back; the busy ones must still wait for tomorrow.
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       expect(await w.calls(busy.appIds)).toBe(9);

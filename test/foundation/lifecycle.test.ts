@@ -209,5 +209,5 @@ function eventsOf(applicationId: string) {
 }
 
 async function feedOf(tenantId: string) {
-  return (await replayChanges(env.redis, env.redisPrefix, tenantId, '0-0')).map((c) => c.application);
+  return (await replayChanges(env.redis, env.redisPrefix, tenantId, '0-0')).changes.map((c) => c.application);
 }

@@ -2,4 +2,4 @@
 export type { HistoryEventView, LiveApplicationView } from './application.row.js';
 export { ACTIVE, SUBMISSION_TTL_MS, TRANSITIONS, type TransitionName } from './lifecycle.js';
 export { type ApplyInput, type ApplyResult, type AttemptRecord, type EndCode, LiveApplicationLifecycle, MAX_BATCH } from './lifecycle.service.js';
-export { type ApplicationFilter, LiveApplicationQueries } from './queries.service.js';
+export { type ApplicationFilter, type ChangedApplication, type ChangedSinceQuery, type ChangePosition, LiveApplicationQueries } from './queries.service.js';

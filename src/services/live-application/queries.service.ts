@@ -20,6 +20,35 @@ interface PageShape {
   cursor: boolean;
 }
 
+/** Where a read of changed applications stands: the last row's exact updated_at (Postgres's text) and id. */
+export interface ChangePosition {
+  updatedAt: string;
+  id: string;
+}
+
+export interface ChangedSinceQuery {
+  /** Applications whose last change is at or after this instant (ISO 8601). */
+  since: string;
+  /** The page after this position (from the previous page's last item). */
+  after?: ChangePosition | undefined;
+  appId?: string | null | undefined;
+  /** One application (its id); not a uuid: nothing. */
+  id?: string | null | undefined;
+  limit: number;
+}
+
+export interface ChangedApplication {
+  application: LiveApplicationView;
+  position: ChangePosition;
+}
+
+/** Which optional conditions a changed-since query has. */
+interface ChangedShape {
+  appId: boolean;
+  id: boolean;
+  after: boolean;
+}
+
 /**
  * Reads of live applications, each in the caller's tenant scope. The hot statements are built
  * once and prepared on the server (drizzle prepares only statements built with `.prepare()`): no
@@ -30,6 +59,7 @@ export class LiveApplicationQueries {
   private readonly countQueries = new Map<string, ReturnType<LiveApplicationQueries['buildCountQuery']>>();
   private historyQuery: ReturnType<LiveApplicationQueries['buildHistoryQuery']> | undefined;
   private getQuery: ReturnType<LiveApplicationQueries['buildGetQuery']> | undefined;
+  private readonly changedQueries = new Map<string, ReturnType<LiveApplicationQueries['buildChangedQuery']>>();
 
   constructor(private readonly deps: { db: Db; clock: Clock }) {}
 
@@ -81,6 +111,35 @@ export class LiveApplicationQueries {
     const prepared = query;
     const [row] = await inTenant(this.deps.db, ctx.tenantId, () => prepared.execute({ tenantId: ctx.tenantId, appId, statuses }));
     return row?.n ?? 0;
+  }
+
+  /**
+   * The current state of the applications that changed at or after `since`, oldest change first,
+   * keyset-paginated on (updated_at, id) over live_applications_changed_idx: what a subscription
+   * replays from Postgres when the change stream no longer holds every change it missed.
+   */
+  async changedSince(ctx: TenantContext, query: ChangedSinceQuery): Promise<ChangedApplication[]> {
+    if (query.id != null && !isUuid(query.id)) return [];
+    const shape: ChangedShape = { appId: Boolean(query.appId), id: query.id != null, after: query.after !== undefined };
+    const key = `${+shape.appId}${+shape.id}${+shape.after}`;
+    let prepared = this.changedQueries.get(key);
+    if (!prepared) {
+      prepared = this.buildChangedQuery(shape);
+      this.changedQueries.set(key, prepared);
+    }
+    const statement = prepared;
+    const rows = await inTenantStatement(this.deps.db, ctx.tenantId, () =>
+      statement.execute({
+        tenantId: ctx.tenantId,
+        since: query.since,
+        appId: query.appId,
+        id: query.id,
+        afterAt: query.after?.updatedAt,
+        afterId: query.after?.id,
+        limit: query.limit,
+      }),
+    );
+    return rows.map(({ positionAt, ...application }) => ({ application, position: { updatedAt: positionAt, id: application.id } }));
   }
 
   /** History of many applications in one query (the DataLoader batch function). */
@@ -136,6 +195,27 @@ export class LiveApplicationQueries {
       .orderBy(sql`${a.createdAt} desc nulls last`, sql`${a.id} desc nulls last`)
       .limit(sql.placeholder('limit'))
       .prepare(`live_applications_page_${+shape.appId}${+shape.statuses}${+shape.cursor}`);
+  }
+
+  /** `(updated_at, id) > (...)` is a row comparison: the index takes it as the range start. */
+  private buildChangedQuery(shape: ChangedShape) {
+    const a = liveApplications;
+    return this.deps.db
+      .select({ ...applicationView, positionAt: sql<string>`${a.updatedAt}::text` })
+      .from(a)
+      .where(
+        and(
+          eq(a.tenantId, sql.placeholder('tenantId')),
+          shape.appId ? eq(a.appId, sql.placeholder('appId')) : undefined,
+          shape.id ? eq(a.id, sql`${sql.placeholder('id')}::uuid`) : undefined,
+          shape.after
+            ? sql`(${a.updatedAt}, ${a.id}) > (${sql.placeholder('afterAt')}::timestamptz, ${sql.placeholder('afterId')}::uuid)`
+            : sql`${a.updatedAt} >= ${sql.placeholder('since')}::timestamptz`,
+        ),
+      )
+      .orderBy(a.updatedAt, a.id)
+      .limit(sql.placeholder('limit'))
+      .prepare(`live_applications_changed_${+shape.appId}${+shape.id}${+shape.after}`);
   }
 
   private buildCountQuery(byAppId: boolean, byStatus: boolean) {
