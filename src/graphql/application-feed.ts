@@ -18,23 +18,50 @@ export interface ChangeSource {
   listen(tenantId: string, listener: (change: ApplicationChange) => void, onGap?: (sinceMs: number) => void): () => void;
   /** Changes after `after` (exclusive), oldest first, at most `count`, and whether the stream has them all. */
   replay(tenantId: string, after: string, count: number): Promise<StreamReplay>;
-  /** The stream cursor of now: every change added before it was committed before, every later one gets a greater cursor. */
-  cursorNow(tenantId: string): Promise<string>;
-  /** The current state of the applications changed since an instant, oldest change first, in the caller's tenant. */
-  changedSince(ctx: TenantContext, query: ChangedSinceQuery): Promise<ChangedApplication[]>;
+  /**
+   * The current state of the applications changed since an instant, oldest change first, in the
+   * caller's tenant, and `asOf`: a stream cursor taken before the read, so every change up to it
+   * is in what the read returned (or a newer state of its application) and every later one has a
+   * greater cursor.
+   */
+  changedSince(ctx: TenantContext, query: ChangedSinceQuery): Promise<StoreRead>;
 }
 
+export interface StoreRead {
+  changes: ChangedApplication[];
+  asOf: string;
+}
+
+/**
+ * The Redis-backed source. Reads from Postgres are shared: subscribers of one tenant asking for
+ * the same page while it is being read (every subscriber of an instance replays a lost stream at
+ * once) get one read between them. Sharing is safe because `asOf` belongs to the read, not to
+ * whoever asked first: a subscriber joining late holds its live changes since its own replay began
+ * and replays the stream from `asOf` on.
+ */
 export function redisChangeSource(
   subscriber: ChangeSubscriber,
   redis: RedisClient,
   prefix: string,
   applications: Pick<LiveApplicationQueries, 'changedSince'>,
 ): ChangeSource {
+  const reading = new Map<string, Promise<StoreRead>>();
+  const read = async (ctx: TenantContext, query: ChangedSinceQuery): Promise<StoreRead> => {
+    const asOf = await streamCursorNow(redis, prefix, ctx.tenantId);
+    return { changes: await applications.changedSince(ctx, query), asOf };
+  };
   return {
     listen: (tenantId, listener, onGap) => listenWithGaps(subscriber, tenantId, listener, onGap),
     replay: (tenantId, after, count) => replayChanges(redis, prefix, tenantId, after, count),
-    cursorNow: (tenantId) => streamCursorNow(redis, prefix, tenantId),
-    changedSince: (ctx, query) => applications.changedSince(ctx, query),
+    changedSince: (ctx, query) => {
+      const key = JSON.stringify([ctx.tenantId, query.since, query.after?.updatedAt, query.after?.id, query.appId, query.id, query.limit]);
+      let shared = reading.get(key);
+      if (!shared) {
+        shared = read(ctx, query).finally(() => reading.delete(key));
+        reading.set(key, shared);
+      }
+      return shared;
+    },
   };
 }
 
@@ -62,6 +89,8 @@ const GAP_SLACK_MS = 2_000;
  * later (a publish that failed waits for its sweep: 5 s grace, every 2 s), and clocks differ.
  */
 const STORE_SLACK_MS = 60_000;
+/** ...rounded down to this, so subscribers with nearby cursors ask for the same read and share it. */
+const STORE_SINCE_STEP_MS = 10_000;
 
 /** Replaying from Postgres: the applications changed since `since`, page by page, then the stream from `asOf`. */
 interface StorePhase {
@@ -70,8 +99,8 @@ interface StorePhase {
   position?: ChangePosition;
   /** The cursor the stream could not replay from: each item read here carries it (resuming from it reads them again). */
   resume: string;
-  /** Every change up to this cursor is in what Postgres returns; the stream replays the rest. */
-  asOf: string;
+  /** The first page's `asOf`: every change up to it is in what Postgres returns; the stream replays the rest. */
+  asOf?: string;
 }
 
 type ReplayStart = string | StorePhase;
@@ -121,7 +150,7 @@ class FeedSubscription extends ReplayingSubscription<ApplicationChange, ReplaySt
    * stream is past `until`. A change of one of them that the stream still brings and that is not
    * newer is dropped (no step back to a state the subscriber has already seen superseded).
    */
-  private fromStore: { until: string; delivered: Map<string, { updatedAt: string; status: string }> } | undefined;
+  private fromStore: { until: string | undefined; delivered: Map<string, { updatedAt: string; status: string }> } | undefined;
 
   constructor(
     private readonly source: ChangeSource,
@@ -178,14 +207,13 @@ class FeedSubscription extends ReplayingSubscription<ApplicationChange, ReplaySt
     if (this.state !== 'open') return;
     if (!complete) {
       // Redis lost the stream or trimmed past `from`: Postgres has the current state of what changed.
-      const asOf = await this.source.cursorNow(this.ctx.tenantId);
-      if (this.state !== 'open') return;
       this.logger?.warn(
-        { tenantId: this.ctx.tenantId, after: from, asOf },
+        { tenantId: this.ctx.tenantId, after: from },
         'the change stream no longer holds every change after this cursor; replaying the applications changed since from Postgres',
       );
-      this.replayFrom = { since: new Date(Math.max(0, cursorMs(from) - STORE_SLACK_MS)).toISOString(), resume: from, asOf };
-      this.fromStore = { until: asOf, delivered: new Map() };
+      const sinceMs = Math.max(0, Math.floor((cursorMs(from) - STORE_SLACK_MS) / STORE_SINCE_STEP_MS) * STORE_SINCE_STEP_MS);
+      this.replayFrom = { since: new Date(sinceMs).toISOString(), resume: from };
+      this.fromStore = { until: undefined, delivered: new Map() };
       return;
     }
     for (const change of page) {
@@ -205,7 +233,7 @@ class FeedSubscription extends ReplayingSubscription<ApplicationChange, ReplaySt
   }
 
   private async replayStore(from: StorePhase): Promise<void> {
-    const page = await this.source.changedSince(this.ctx, {
+    const { changes: page, asOf: readAsOf } = await this.source.changedSince(this.ctx, {
       since: from.since,
       after: from.position,
       appId: this.filter.appId,
@@ -213,6 +241,8 @@ class FeedSubscription extends ReplayingSubscription<ApplicationChange, ReplaySt
       limit: this.replayPageSize,
     });
     if (this.state !== 'open') return;
+    const asOf = from.asOf ?? readAsOf;
+    if (this.fromStore) this.fromStore.until ??= asOf;
     const delivered = this.fromStore?.delivered;
     for (const { application } of page) {
       const change = { cursor: from.resume, application };
@@ -224,12 +254,12 @@ class FeedSubscription extends ReplayingSubscription<ApplicationChange, ReplaySt
     if (this.pending.size > this.maxPending) this.overflow();
     const last = page.at(-1);
     if (page.length === this.replayPageSize && last) {
-      this.replayFrom = { ...from, position: last.position };
+      this.replayFrom = { ...from, position: last.position, asOf };
       return;
     }
     // Postgres has answered for every change up to asOf: the stream replays from there.
-    this.replayFrom = from.asOf;
-    this.lastCursor = from.asOf;
+    this.replayFrom = asOf;
+    this.lastCursor = asOf;
   }
 
   protected onLive(change: ApplicationChange): void {
@@ -255,7 +285,7 @@ class FeedSubscription extends ReplayingSubscription<ApplicationChange, ReplaySt
   private supersededInStore(change: ApplicationChange): boolean {
     const store = this.fromStore;
     if (!store) return false;
-    if (cursorMs(change.cursor) > cursorMs(store.until) + STORE_SLACK_MS) {
+    if (store.until !== undefined && cursorMs(change.cursor) > cursorMs(store.until) + STORE_SLACK_MS) {
       this.fromStore = undefined; // the stream is well past what Postgres answered for
       return false;
     }

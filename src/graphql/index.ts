@@ -24,7 +24,7 @@
  * - a subscriber that fell more than `maxPendingPerSubscriber` applications behind:
  *   SUBSCRIBER_TOO_SLOW as the subscription's error; it resubscribes with `after`.
  */
-export { ApplicationFeed, type ChangeSource, redisChangeSource } from './application-feed.js';
+export { ApplicationFeed, type ChangeSource, redisChangeSource, type StoreRead } from './application-feed.js';
 export { type Authenticator, authenticate, authenticateKey } from './authenticate.js';
 export { GraphqlContext, type GraphqlServices } from './context.js';
 export { createGraphqlServer, type GraphqlServer, type GraphqlServerDeps } from './graphql-server.js';

@@ -54,9 +54,17 @@ async function forgetStream(tenantId: string): Promise<void> {
   await env.redis.del(keys.stream(tenantId), keys.origin(tenantId));
 }
 
+/** The feed over the real service; `reads` counts the reads it makes of Postgres. */
 function feedOf(subscriber: ChangeSubscriber, options: { replayPageSize?: number } = {}) {
   const queries = new LiveApplicationQueries({ db: env.appDatabase.db, clock: systemClock });
-  return new ApplicationFeed(redisChangeSource(subscriber, env.redis, env.redisPrefix, queries), options);
+  const counted = {
+    reads: 0,
+    changedSince: (...args: Parameters<LiveApplicationQueries['changedSince']>) => {
+      counted.reads += 1;
+      return queries.changedSince(...args);
+    },
+  };
+  return Object.assign(new ApplicationFeed(redisChangeSource(subscriber, env.redis, env.redisPrefix, counted), options), { counted });
 }
 
 describe('the stream says whether it holds every change after a cursor', () => {
@@ -189,6 +197,24 @@ describe('a subscription replays from Postgres what the stream lost', () => {
     } finally {
       connection.disconnect();
     }
+  });
+
+  it('shares one read of Postgres between the subscribers that replay the same loss at once', async () => {
+    const { tenant, appIds } = await createTenantWithMerchants(env.database.db, env.box, 1);
+    const a1 = appIds[0] as string;
+    const publisher = new RedisChangePublisher(env.redis, env.redisPrefix);
+    const cursor = await change(tenant.id, a1, 'QUEUED', publisher);
+    await change(tenant.id, a1, 'SUBMITTED', publisher);
+    await forgetStream(tenant.id);
+
+    const subscriber = new ChangeSubscriber(env.newRedis(), env.redisPrefix, silentLogger);
+    await subscriber.start();
+    const feed = feedOf(subscriber);
+    const streams = Array.from({ length: 50 }, () => feed.subscribe(ctxOf(tenant.id), { after: cursor }));
+    const first = await Promise.all(streams.map((s) => s.next()));
+    expect(new Set(first.map((r) => label(r.value?.application)))).toEqual(new Set([`${a1}:SUBMITTED`]));
+    expect(feed.counted.reads).toBeLessThan(streams.length);
+    await Promise.all(streams.map((s) => s.return?.()));
   });
 
   it('resuming after a cursor the stream trimmed away replays from Postgres rather than skipping', async () => {

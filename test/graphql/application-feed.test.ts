@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ApplicationChange, StreamReplay } from '../../src/events/change-feed.js';
-import { ApplicationFeed, type ChangeSource, compareCursors } from '../../src/graphql/application-feed.js';
-import type { ChangedApplication, LiveApplicationView } from '../../src/services/live-application/index.js';
+import { ApplicationFeed, type ChangeSource, compareCursors, type StoreRead } from '../../src/graphql/application-feed.js';
+import type { LiveApplicationView } from '../../src/services/live-application/index.js';
 import { applicationView } from '../support/application-view.js';
 
 /** An in-memory change feed: a kept stream plus live listeners, like Redis's stream + pub/sub. */
@@ -32,12 +32,8 @@ class MemorySource implements ChangeSource {
     return { complete: true, changes: this.stream.filter((c) => compareCursors(c.cursor, after) > 0).slice(0, count) };
   }
 
-  async cursorNow(): Promise<string> {
-    return this.stream.at(-1)?.cursor ?? '0-0';
-  }
-
   /** The stream here is never lost, so a subscription never asks. */
-  async changedSince(): Promise<ChangedApplication[]> {
+  async changedSince(): Promise<StoreRead> {
     throw new Error('MemorySource keeps every change: nothing is replayed from a store');
   }
 
