@@ -26,6 +26,7 @@
 import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { inspect, parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
@@ -391,11 +392,25 @@ async function main(): Promise<number> {
         if (series.length <= minute) series.push(rss);
       });
     }, 1_000);
+    // This process is the load generator, the simulator, the push relay, the receiver and the
+    // subscribers at once: its CPU and event-loop delay say whether it, not the gateway, set the pace.
+    const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+    loopDelay.enable();
+    let cpuMark = { usage: process.cpuUsage(), at: performance.now() };
+    const selfLoad = { cpuPeak: 0, delayP99PeakMs: 0 };
     const progress = setInterval(() => {
       webhookLedger.verifyArrived();
       const accepted = clients.reduce((n, c) => n + c.accepted.length, 0);
+      const usage = process.cpuUsage(cpuMark.usage);
+      const now = performance.now();
+      const cpu = (usage.user + usage.system) / 1000 / (now - cpuMark.at);
+      cpuMark = { usage: process.cpuUsage(), at: now };
+      const delayP99Ms = loopDelay.percentile(99) / 1e6;
+      loopDelay.reset();
+      selfLoad.cpuPeak = Math.max(selfLoad.cpuPeak, cpu);
+      selfLoad.delayP99PeakMs = Math.max(selfLoad.delayP99PeakMs, delayP99Ms);
       log(
-        `${Math.round((Date.now() - started) / 1000)} s: ${accepted} accepted, ${relay.records.length} pushes, ${subscribers.reduce((n, s) => n + s.events, 0)} deliveries, ${receiver.received.length} webhooks, ${reads.ok} reads`,
+        `${Math.round((Date.now() - started) / 1000)} s: ${accepted} accepted, ${relay.records.length} pushes, ${subscribers.reduce((n, s) => n + s.events, 0)} deliveries, ${receiver.received.length} webhooks, ${reads.ok} reads; soak process ${pct(cpu)} of a core, event-loop delay p99 ${delayP99Ms.toFixed(0)} ms`,
       );
     }, 10_000);
     /** A console retries what a fault refused (re-applying answers with the same application). */
@@ -750,7 +765,8 @@ async function main(): Promise<number> {
       `applications: ${accepted.length} accepted${refused > 0 ? `, ${refused} refused` : ''} — ${statuses}`,
       `applyliveinfo calls: ${f.applyCalls} (${f.unrecordedCalls} with no recorded outcome)`,
       `pushes: ${relay.records.length} (${f.pushesAcknowledged} acknowledged, ${f.pushesRefused} refused, ${redeliveries} redeliveries); inbox ${f.inboxRows} rows, ${f.inboxUnprocessed} unprocessed`,
-      `customer messages pushed: ${messages.sent}; reads: ${reads.ok} answered, ${reads.failed} failed`,
+      `customer messages pushed: ${messages.sent} (${(messages.sent / loadSeconds).toFixed(0)}/s of ${pushRate}/s asked); reads: ${reads.ok} answered (${(reads.ok / loadSeconds).toFixed(0)}/s of ${readRate}/s asked), ${reads.failed} failed`,
+      `the soak process itself (load, simulator, relay, receiver, subscribers): CPU up to ${pct(selfLoad.cpuPeak)} of a core over 10 s, event-loop delay p99 up to ${selfLoad.delayP99PeakMs.toFixed(0)} ms`,
       `webhooks: relay ${webhooks.figures.relaysReceived} of ${webhooks.figures.relaysExpected} acknowledged pushes verbatim, events ${webhooks.figures.eventsReceived} of ${webhooks.figures.eventsExpected} committed changes signed, ${webhooks.figures.duplicates} duplicates (at least once)`,
       `load: ${shares.join(', ')}: ${pct(loadShare)} of the bench capacity (${CAPACITY.source})`,
       `subscriptions: ${subscribers.length} subscribers, ${subscribers.reduce((n, s) => n + s.events, 0)} deliveries, ${subscribers.reduce((n, s) => n + s.reconnects(), 0)} reconnects (each resumed after its last cursor), ${outOfOrder} ended on an older status after the final one`,
