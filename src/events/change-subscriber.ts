@@ -1,11 +1,11 @@
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import { type ApplicationChange, changeFeedKeys, parseChangeMessage } from './change-feed.js';
-import { type GapListener, SubscriptionGaps } from './subscription-gaps.js';
+import { type GapListener, type LossListener, SubscriptionGaps } from './subscription-gaps.js';
 import { TenantListeners } from './tenant-listeners.js';
 
 export type ChangeListener = (change: ApplicationChange) => void;
-export type { GapListener };
+export type { GapListener, LossListener };
 
 /**
  * One Redis subscription per gateway instance, fanned out in process to listeners by tenant:
@@ -41,9 +41,9 @@ export class ChangeSubscriber {
     return this.started;
   }
 
-  /** Also tells `onGap` when changes may have been missed (see GapListener). */
-  onGap(tenantId: string, listener: GapListener): () => void {
-    return this.gaps.add(tenantId, listener);
+  /** Also tells `onGap` when changes may have been missed, and `onLost` when that began (see GapListener, LossListener). */
+  onGap(tenantId: string, listener: GapListener, onLost?: LossListener): () => void {
+    return this.gaps.add(tenantId, listener, onLost);
   }
 
   /** Returns the function that removes the listener. */

@@ -1,7 +1,7 @@
 import type { Logger } from '../lib/logger.js';
 import type { RedisClient } from '../lib/redis.js';
 import type { LiveEventPublisher, LiveEventView } from '../services/live-ops/live-mirror.js';
-import { type GapListener, SubscriptionGaps } from './subscription-gaps.js';
+import { type GapListener, type LossListener, SubscriptionGaps } from './subscription-gaps.js';
 import { TenantListeners } from './tenant-listeners.js';
 
 /**
@@ -93,9 +93,9 @@ export class LiveEventSubscriber {
     return this.listeners.add(tenantId, listener);
   }
 
-  /** Also tells `onGap` when events may have been missed (the connection was lost from `sinceMs`). */
-  onGap(tenantId: string, listener: GapListener): () => void {
-    return this.gaps.add(tenantId, listener);
+  /** Also tells `onGap` when events may have been missed (the connection was lost from `sinceMs`), and `onLost` when that began. */
+  onGap(tenantId: string, listener: GapListener, onLost?: LossListener): () => void {
+    return this.gaps.add(tenantId, listener, onLost);
   }
 
   get listenerCount(): number {

@@ -9,12 +9,20 @@ import { TenantListeners } from './tenant-listeners.js';
 export type GapListener = (sinceMs: number) => void;
 
 /**
+ * Called when the connection is lost (at `atMs`), before anything published meanwhile can be
+ * heard again: a listener that holds what it hears from now on until its GapListener has
+ * replayed the gap cannot let a message heard after the reconnect move it past what was missed.
+ */
+export type LossListener = (atMs: number) => void;
+
+/**
  * Watches an instance's subscription connection for the gaps a lost connection leaves: ioredis
  * subscribes again on reconnect (before 'ready'), and every message published meanwhile is
  * dropped. The feeds (applications, live rooms) each keep one, and replay the gap from their store.
  */
 export class SubscriptionGaps {
   private readonly listeners: TenantListeners<number>;
+  private readonly lossListeners: TenantListeners<number>;
   /** When the connection was lost; undefined while it is up. */
   private lostAt: number | undefined;
   private watching = false;
@@ -26,6 +34,7 @@ export class SubscriptionGaps {
     private readonly what: string,
   ) {
     this.listeners = new TenantListeners(logger, `${what} gap listener`);
+    this.lossListeners = new TenantListeners(logger, `${what} loss listener`);
   }
 
   /** Starts watching; call once the feed's pattern is subscribed. */
@@ -33,14 +42,21 @@ export class SubscriptionGaps {
     if (this.watching) return;
     this.watching = true;
     this.connection.on('close', () => {
-      this.lostAt ??= Date.now();
+      if (this.lostAt !== undefined) return; // a reconnect attempt failing: the same loss
+      this.lostAt = Date.now();
+      this.lossListeners.emitAll(this.lostAt);
     });
     this.connection.on('ready', () => void this.resubscribed());
   }
 
-  /** Returns the function that removes the listener. */
-  add(tenantId: string, listener: GapListener): () => void {
-    return this.listeners.add(tenantId, listener);
+  /** Returns the function that removes the listeners. */
+  add(tenantId: string, listener: GapListener, onLost?: LossListener): () => void {
+    const removeGap = this.listeners.add(tenantId, listener);
+    const removeLoss = onLost ? this.lossListeners.add(tenantId, onLost) : undefined;
+    return () => {
+      removeGap();
+      removeLoss?.();
+    };
   }
 
   private async resubscribed(): Promise<void> {

@@ -14,8 +14,11 @@ import { listenWithGaps, ReplayingSubscription } from './replaying-subscription.
  * tenant's stream) and, for what the stream lost, stored (the applications in Postgres).
  */
 export interface ChangeSource {
-  /** `onGap`: live changes from `sinceMs` on were missed (the subscription connection was lost); they are in the stream. */
-  listen(tenantId: string, listener: (change: ApplicationChange) => void, onGap?: (sinceMs: number) => void): () => void;
+  /**
+   * `onGap`: live changes from `sinceMs` on were missed (the subscription connection was lost);
+   * they are in the stream. `onLost`: that connection was just lost (before anything can be heard again).
+   */
+  listen(tenantId: string, listener: (change: ApplicationChange) => void, onGap?: (sinceMs: number) => void, onLost?: (atMs: number) => void): () => void;
   /** Changes after `after` (exclusive), oldest first, at most `count`, and whether the stream has them all. */
   replay(tenantId: string, after: string, count: number): Promise<StreamReplay>;
   /**
@@ -51,7 +54,7 @@ export function redisChangeSource(
     return { changes: await applications.changedSince(ctx, query), asOf };
   };
   return {
-    listen: (tenantId, listener, onGap) => listenWithGaps(subscriber, tenantId, listener, onGap),
+    listen: (tenantId, listener, onGap, onLost) => listenWithGaps(subscriber, tenantId, listener, onGap, onLost),
     replay: (tenantId, after, count) => replayChanges(redis, prefix, tenantId, after, count),
     changedSince: (ctx, query) => {
       const key = JSON.stringify([ctx.tenantId, query.since, query.after?.updatedAt, query.after?.id, query.appId, query.id, query.limit]);
@@ -166,7 +169,7 @@ class FeedSubscription extends ReplayingSubscription<ApplicationChange, ReplaySt
       this.lastCursor = filter.after;
       this.held = new Map();
     }
-    this.listen((onChange, onGap) => source.listen(ctx.tenantId, onChange, onGap));
+    this.listen((onChange, onGap, onLost) => source.listen(ctx.tenantId, onChange, onGap, onLost));
   }
 
   protected takePending(): ApplicationChange | undefined {

@@ -9,8 +9,8 @@ import { listenWithGaps, ReplayingSubscription } from './replaying-subscription.
 
 /** Where live events come from: live (every instance's publishes, one psubscribe) and kept (live_events in Postgres). */
 export interface LiveEventSource {
-  /** `onGap`: live events from `sinceMs` on were missed (the subscription connection was lost); they are in Postgres. */
-  listen(tenantId: string, listener: (event: LiveEventView) => void, onGap?: (sinceMs: number) => void): () => void;
+  /** `onGap`: live events from `sinceMs` on were missed (the subscription connection was lost); they are in Postgres. `onLost`: it was just lost. */
+  listen(tenantId: string, listener: (event: LiveEventView) => void, onGap?: (sinceMs: number) => void, onLost?: (atMs: number) => void): () => void;
   /** Events after `after` (exclusive), oldest first, at most `count`. */
   replay(ctx: TenantContext, after: string, count: number): Promise<LiveEventView[]>;
   /** The cursor of the last event created before `at`. */
@@ -20,7 +20,7 @@ export interface LiveEventSource {
 
 export function liveEventSource(subscriber: LiveEventSubscriber, events: LiveEventsService): LiveEventSource {
   return {
-    listen: (tenantId, listener, onGap) => listenWithGaps(subscriber, tenantId, listener, onGap),
+    listen: (tenantId, listener, onGap, onLost) => listenWithGaps(subscriber, tenantId, listener, onGap, onLost),
     replay: (ctx, after, count) => events.after(ctx, after, count),
     cursorBefore: (ctx, at) => events.cursorBefore(ctx, at),
     check: (filter) => events.check(filter),
@@ -98,7 +98,7 @@ class LiveRoomSubscription extends ReplayingSubscription<LiveEventView, string |
       this.replayedUpTo = Number(filter.after);
       this.held = [];
     }
-    this.listen((onEvent, onGap) => source.listen(ctx.tenantId, onEvent, onGap));
+    this.listen((onEvent, onGap, onLost) => source.listen(ctx.tenantId, onEvent, onGap, onLost));
   }
 
   protected takePending(): LiveEventView | undefined {

@@ -6,18 +6,19 @@ type Waiter<T> = (result: IteratorResult<T>) => void;
 /** A subscriber of one process (ChangeSubscriber, LiveEventSubscriber): live items per tenant, and the gaps in them. */
 interface TenantSubscriber<T> {
   listen(tenantId: string, listener: (item: T) => void): () => void;
-  onGap(tenantId: string, listener: (sinceMs: number) => void): () => void;
+  onGap(tenantId: string, listener: (sinceMs: number) => void, onLost?: (atMs: number) => void): () => void;
 }
 
-/** A feed source's `listen`: the tenant's live items and, when asked, its gaps; one call undoes both. */
+/** A feed source's `listen`: the tenant's live items and, when asked, its gaps (when they end, and when they began); one call undoes all. */
 export function listenWithGaps<T>(
   subscriber: TenantSubscriber<T>,
   tenantId: string,
   listener: (item: T) => void,
   onGap?: (sinceMs: number) => void,
+  onLost?: (atMs: number) => void,
 ): () => void {
   const unlisten = subscriber.listen(tenantId, listener);
-  const unGap = onGap ? subscriber.onGap(tenantId, onGap) : undefined;
+  const unGap = onGap ? subscriber.onGap(tenantId, onGap, onLost) : undefined;
   return () => {
     unlisten();
     unGap?.();
@@ -38,6 +39,12 @@ export abstract class ReplayingSubscription<T, From> implements AsyncIterableIte
   private waiter: Waiter<T> | undefined;
   /** The page being read: next() and a gap's catch-up never read two at once. */
   private replaying: Promise<void> | undefined;
+  /**
+   * Where the replay of a gap starts, taken when the connection was lost: live items heard after
+   * the reconnect but before the gap is reported are held, so they cannot move the start past
+   * what was missed. Undefined when no gap is open (or one began during a replay).
+   */
+  private lossFrom: From | undefined;
   private unlisten: () => void = () => undefined;
 
   protected constructor(
@@ -49,10 +56,11 @@ export abstract class ReplayingSubscription<T, From> implements AsyncIterableIte
   ) {}
 
   /** The subclass's constructor calls this last, once its own state is set. */
-  protected listen(subscribe: (onItem: (item: T) => void, onGap: (sinceMs: number) => void) => () => void): void {
+  protected listen(subscribe: (onItem: (item: T) => void, onGap: (sinceMs: number) => void, onLost: (atMs: number) => void) => () => void): void {
     this.unlisten = subscribe(
       (item) => this.onLive(item),
       (sinceMs) => this.onGap(sinceMs),
+      (atMs) => this.onLost(atMs),
     );
   }
 
@@ -123,11 +131,20 @@ export abstract class ReplayingSubscription<T, From> implements AsyncIterableIte
     return this.replaying;
   }
 
-  /** Live items were missed: replay from the last one delivered, holding live ones meanwhile, as a subscription with `after` starts. */
-  private onGap(sinceMs: number): void {
-    if (this.state !== 'open' || this.replayFrom !== undefined) return; // a replay in progress covers it
-    this.replayFrom = this.gapStart(sinceMs);
+  /** The connection is lost: the gap's replay will start from here, and live items are held from now on. */
+  private onLost(atMs: number): void {
+    if (this.state !== 'open' || this.replayFrom !== undefined || this.lossFrom !== undefined) return;
+    this.lossFrom = this.gapStart(atMs);
     this.hold();
+  }
+
+  /** Live items were missed: replay from where delivery stood when the connection was lost, holding live ones meanwhile, as a subscription with `after` starts. */
+  private onGap(sinceMs: number): void {
+    const from = this.lossFrom;
+    this.lossFrom = undefined;
+    if (this.state !== 'open' || this.replayFrom !== undefined) return; // a replay in progress covers it
+    this.replayFrom = from ?? this.gapStart(sinceMs);
+    if (from === undefined) this.hold();
     // A reader waiting for the next item gets the replayed ones as they are read.
     if (this.waiter) void this.catchUp();
   }

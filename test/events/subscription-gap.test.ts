@@ -45,7 +45,12 @@ describe('a lost subscription connection', () => {
     const subscriber = new ChangeSubscriber(sub, env.redisPrefix, silentLogger);
     await subscriber.start();
     const gaps: number[] = [];
-    subscriber.onGap(tenantId, (since) => gaps.push(since));
+    const losses: number[] = [];
+    subscriber.onGap(
+      tenantId,
+      (since) => gaps.push(since),
+      (at) => losses.push(at),
+    );
     const queries = new LiveApplicationQueries({ db: env.appDatabase.db, clock: systemClock });
     const feed = new ApplicationFeed(redisChangeSource(subscriber, env.redis, env.redisPrefix, queries));
     const stream = feed.subscribe({ tenantId, scopes: new Set(['read'] as const) }, {});
@@ -65,6 +70,8 @@ describe('a lost subscription connection', () => {
     const second = await stream.next();
     expect([first.value?.application, second.value?.application].map((a) => `${a?.id}:${a?.status}`)).toEqual(['a1:SUBMITTED', 'a2:QUEUED']);
     expect(gaps).toHaveLength(1);
+    // The loss was told as it happened, with the instant the gap is then reported from.
+    expect(losses).toEqual(gaps);
 
     // Live again: the next change arrives once, not a second time from the replay.
     await publisher.publish([{ outboxId: 4, application: application('a1', 'OPENED') }]);

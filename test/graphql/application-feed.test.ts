@@ -9,17 +9,25 @@ class MemorySource implements ChangeSource {
   readonly stream: ApplicationChange[] = [];
   readonly listeners = new Set<(c: ApplicationChange) => void>();
   readonly gapListeners = new Set<(sinceMs: number) => void>();
+  readonly lossListeners = new Set<(atMs: number) => void>();
   private seq = 0;
   /** Runs before each replay page is answered (to interleave live changes with a replay). */
   onReplay: (() => void) | undefined;
 
-  listen(_tenantId: string, listener: (c: ApplicationChange) => void, onGap?: (sinceMs: number) => void): () => void {
+  listen(_tenantId: string, listener: (c: ApplicationChange) => void, onGap?: (sinceMs: number) => void, onLost?: (atMs: number) => void): () => void {
     this.listeners.add(listener);
     if (onGap) this.gapListeners.add(onGap);
+    if (onLost) this.lossListeners.add(onLost);
     return () => {
       this.listeners.delete(listener);
       if (onGap) this.gapListeners.delete(onGap);
+      if (onLost) this.lossListeners.delete(onLost);
     };
+  }
+
+  /** The subscription connection was lost. */
+  lost(atMs = 0): void {
+    for (const l of this.lossListeners) l(atMs);
   }
 
   /** The subscription connection came back: what was published meanwhile reached no listener. */
@@ -153,6 +161,23 @@ describe('ApplicationFeed', () => {
     source.gap();
     source.publish('a4', 'QUEUED');
     expect(await take(sub, 1)).toEqual(['a4:QUEUED@1000-5']);
+    await sub.return?.();
+  });
+
+  it('replays a gap from where delivery stood when the connection was lost, though a change was heard after the reconnect first', async () => {
+    const source = new MemorySource();
+    const sub = new ApplicationFeed(source).subscribe(ctx, {});
+    source.publish('a1', 'SUBMITTED');
+    expect(await take(sub, 1)).toEqual(['a1:SUBMITTED@1000-1']);
+    source.lost();
+    // Published while the connection was down: in the stream, never heard live.
+    source.publish('a2', 'SUBMITTED', 't1', undefined, false);
+    // Heard once ioredis had subscribed again, before the gap is reported.
+    source.publish('a3', 'QUEUED');
+    source.gap();
+    expect(await take(sub, 2)).toEqual(['a2:SUBMITTED@1000-2', 'a3:QUEUED@1000-3']);
+    source.publish('a4', 'QUEUED');
+    expect(await take(sub, 1)).toEqual(['a4:QUEUED@1000-4']);
     await sub.return?.();
   });
 
