@@ -7,6 +7,9 @@ import { bullPrefix } from './quota-keys.js';
 
 export const WEBHOOK_QUEUE_NAME = 'webhook-delivery';
 
+/** A due delivery gets at most one sweep job per window (the sweep runs every 5 s). */
+export const SWEEP_JOB_WINDOW_MS = 60_000;
+
 /** Small JSON: the delivery row in Postgres is the truth (attempts, due time, status). */
 export interface WebhookJobData {
   tenantId: string;
@@ -29,12 +32,15 @@ export class WebhookQueue implements WebhookDeliveryQueue {
   /**
    * `source: 'sweep'` is the repair path: its job ids differ from the normal path's, so a due
    * delivery whose job still waits (delayed in real time while the injected clock says due, or
-   * stuck behind a backlog) gets a second job; the claim lets only one of them send.
+   * stuck behind a backlog) gets a second job; the claim lets only one of them send. They also
+   * change every SWEEP_JOB_WINDOW_MS: a sweep job that ended without moving the delivery on (it
+   * failed before its claim, Postgres unreachable; BullMQ keeps a failed job a day, and an add
+   * with its id is ignored) must not keep the delivery PENDING for good. The soak found one so.
    */
   async enqueue(deliveries: readonly DueDelivery[], source: 'normal' | 'sweep' = 'normal'): Promise<void> {
     if (deliveries.length === 0) return;
-    const suffix = source === 'sweep' ? '-s' : '';
     const now = this.options.clock.now();
+    const suffix = source === 'sweep' ? `-s${Math.floor(now / SWEEP_JOB_WINDOW_MS)}` : '';
     await this.queue.addBulk(
       deliveries.map((d) => ({
         name: 'deliver' as const,
