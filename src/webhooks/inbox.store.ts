@@ -125,16 +125,29 @@ export class InboxStore {
     return row;
   }
 
-  /** Starts the next attempt if nobody else has started it since `attempts` was read. */
-  async claim(row: Pick<InboxRow, 'tenantId' | 'id' | 'attempts'>): Promise<InboxRow | undefined> {
-    const [claimed] = await inTenantStatement(this.db, row.tenantId, (db) =>
-      db
-        .update(webhookInbox)
-        .set({ attempts: sql`${webhookInbox.attempts} + 1` })
-        .where(
-          and(eq(webhookInbox.tenantId, row.tenantId), eq(webhookInbox.id, row.id), eq(webhookInbox.attempts, row.attempts), isNull(webhookInbox.processedAt)),
-        )
-        .returning(),
+  /**
+   * Starts the next attempt if nobody else has started it since `attempts` was read. Found by its
+   * primary key (id, pushed_on: its day's partition only), with a generic plan, as markProcessed;
+   * row-level security keeps it to the tenant's rows.
+   */
+  async claim(row: Pick<InboxRow, 'tenantId' | 'id' | 'pushedOn' | 'attempts'>): Promise<InboxRow | undefined> {
+    const [claimed] = await inTenantStatement(
+      this.db,
+      row.tenantId,
+      (db) =>
+        db
+          .update(webhookInbox)
+          .set({ attempts: sql`${webhookInbox.attempts} + 1` })
+          .where(
+            and(
+              eq(webhookInbox.id, row.id),
+              eq(webhookInbox.pushedOn, row.pushedOn),
+              eq(webhookInbox.attempts, row.attempts),
+              isNull(webhookInbox.processedAt),
+            ),
+          )
+          .returning(),
+      GENERIC_PLANS,
     );
     return claimed;
   }
@@ -195,12 +208,17 @@ export class InboxStore {
     this.marks.delete(tenantId);
   }
 
-  async markFailed(row: Pick<InboxRow, 'tenantId' | 'id'>, error: string): Promise<void> {
-    await inTenantStatement(this.db, row.tenantId, (db) =>
-      db
-        .update(webhookInbox)
-        .set({ lastError: truncate(error) })
-        .where(and(eq(webhookInbox.tenantId, row.tenantId), eq(webhookInbox.id, row.id))),
+  /** By primary key, as claim. */
+  async markFailed(row: Pick<InboxRow, 'tenantId' | 'id' | 'pushedOn'>, error: string): Promise<void> {
+    await inTenantStatement(
+      this.db,
+      row.tenantId,
+      (db) =>
+        db
+          .update(webhookInbox)
+          .set({ lastError: truncate(error) })
+          .where(and(eq(webhookInbox.id, row.id), eq(webhookInbox.pushedOn, row.pushedOn))),
+      GENERIC_PLANS,
     );
   }
 
