@@ -181,6 +181,14 @@ function fanoutRows(f: FanoutFigures): Row[] {
       result: verdict(f.deliveredAllMs !== null && f.deliveredAllMs <= 1000),
     },
     {
+      figure: `4. a gap replayed to ${fmt(f.subscribers)} subscribers with the stream lost (from Postgres), ms from the cut to the last, vs from the stream`,
+      median: f.gapFromPostgresMs === null ? 'incomplete' : fmt(f.gapFromPostgresMs),
+      baseline: f.gapFromStreamMs === null ? 'incomplete' : fmt(f.gapFromStreamMs),
+      ratio: f.gapFromPostgresMs === null || f.gapFromStreamMs === null ? '' : `${(f.gapFromPostgresMs / f.gapFromStreamMs).toFixed(2)}x`,
+      target: 'info',
+      result: 'info',
+    },
+    {
       figure: '4. idle memory per subscriber, KB (RSS delta / subscribers)',
       median: fmt(kb, 1),
       baseline: '',

@@ -3,14 +3,16 @@
  * pinned to core 0) held by a client process of their own (core 1); one change published to
  * Redis as a worker would; the time until every subscriber has it, and the gateway's resident
  * memory per subscriber once idle (RSS after connecting minus RSS before, divided by the count).
- * Figure 5 rides along: the gateway's RSS idle after start-up with ROLE=all.
+ * Then a gap: the subscription connection cut (CLIENT KILL TYPE pubsub) after a change was
+ * committed but not published live, replayed from the stream and, with the stream lost, from
+ * Postgres. Figure 5 rides along: the gateway's RSS idle after start-up with ROLE=all.
  * `npx tsx bench/subscription-fanout.bench.ts`; about 40 s.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
-import { RedisChangePublisher } from '../src/events/change-feed.js';
+import { changeFeedKeys, RedisChangePublisher } from '../src/events/change-feed.js';
 import type { LiveApplicationView } from '../src/services/live-application/index.js';
 import { BENCH_REDIS_URL, type BenchDatabase, createBenchDatabase, createBenchTenant, deleteRedisPrefix } from './support/bench-db.js';
 import { type BenchProcess, pinSelf, spawnBenchProcess } from './support/processes.js';
@@ -30,6 +32,14 @@ export interface FanoutFigures {
   bytesPerSubscriber: number;
   /** Open-file limit of the processes (10,000 sockets each need one). */
   fileLimit: number;
+  /**
+   * A change the subscribers missed while the gateway's subscription connection was down,
+   * replayed when it is back: ms from the connection's loss (CLIENT KILL) to the last
+   * subscriber's arrival, with the change kept in the Redis stream (the usual gap), and with the
+   * stream lost (Redis restarted empty: read from Postgres, one read shared by all).
+   */
+  gapFromStreamMs: number | null;
+  gapFromPostgresMs: number | null;
 }
 
 export interface IdleRssFigure {
@@ -143,7 +153,41 @@ export async function runFanoutBench(options: FanoutOptions = {}): Promise<Fanou
       rssAfterBytes,
       bytesPerSubscriber: Math.round((rssAfterBytes - rssBeforeBytes) / Math.max(1, Number(connected.connected))),
       fileLimit,
+      gapFromStreamMs: null,
+      gapFromPostgresMs: null,
     };
+    // Gaps: the change is committed (its row in Postgres) but never published live; the
+    // subscription connection is then cut, and the subscribers get it from the gap's replay.
+    const stream = changeFeedKeys(prefix);
+    const gap = async (from: 'postgres' | 'stream'): Promise<number | null> => {
+      const sql = bench.database.sql as NonNullable<typeof bench.database.sql>;
+      const appId = `wx${randomBytes(8).toString('hex')}`;
+      const [row] = await sql`
+        insert into live_applications (tenant_id, app_id, status, attempts, created_at, updated_at)
+        values (${tenant.id}, ${appId}, 'QUEUED', 0, now(), now())
+        returning id`;
+      const application: LiveApplicationView = { ...change, id: String(row?.id), appId, status: 'QUEUED', updatedAt: new Date().toISOString() };
+      if (from === 'stream') await redis.xadd(stream.stream(tenant.id), '*', 'a', JSON.stringify(application));
+      else await redis.del(stream.stream(tenant.id), stream.origin(tenant.id));
+      clients.send({ mark: true });
+      await nextEvent(10_000);
+      const cutAt = performance.timeOrigin + performance.now();
+      await redis.client('KILL', 'TYPE', 'pubsub');
+      let gapReport: Record<string, unknown> = {};
+      for (let waited = 0; waited < 30_000; waited += 250) {
+        await sleep(250);
+        clients.send({ report: true });
+        gapReport = await nextEvent(10_000);
+        if (Number(gapReport.received) >= figures.connected) break;
+      }
+      log(`fan-out gap from ${from}: ${JSON.stringify(gapReport)}`);
+      return Number(gapReport.received) < figures.connected || gapReport.last === null ? null : Math.round(Number(gapReport.last) - cutAt);
+    };
+    // From Postgres first: it reads the applications changed since the subscribers' cursor, the
+    // one row here (the stream case's row would be a second).
+    figures.gapFromPostgresMs = await gap('postgres');
+    await sleep(1000);
+    figures.gapFromStreamMs = await gap('stream');
     log(`fan-out: ${JSON.stringify(figures)}`);
     return figures;
   } finally {

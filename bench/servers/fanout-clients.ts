@@ -2,7 +2,7 @@
  * The subscribers of the fan-out figure, in a process of their own: on `{"connect": {...}}` from
  * the parent it opens that many graphql-ws subscriptions (raw `ws`, a few hundred handshakes at
  * a time), then reports; every delivery's arrival time (epoch ms, sub-millisecond) is kept, and
- * `{"report": true}` sends the count and the first and last arrival.
+ * `{"report": true}` sends the count and the first and last arrival (since the last `{"mark": true}`).
  */
 import { subscribe } from '../support/ws-subscriber.js';
 import { announce, exitOnSignal, onParentMessage } from '../support/processes.js';
@@ -47,6 +47,11 @@ async function connect(c: ConnectCommand): Promise<void> {
 
 onParentMessage((message) => {
   if (message.connect) void connect(message.connect as ConnectCommand);
+  // The next figure counts from here.
+  if (message.mark) {
+    arrivals.length = 0;
+    announce('EVENT', { marked: true });
+  }
   if (message.report) {
     announce('EVENT', {
       received: arrivals.length,
