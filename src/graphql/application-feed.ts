@@ -19,8 +19,12 @@ export interface ChangeSource {
    * they are in the stream. `onLost`: that connection was just lost (before anything can be heard again).
    */
   listen(tenantId: string, listener: (change: ApplicationChange) => void, onGap?: (sinceMs: number) => void, onLost?: (atMs: number) => void): () => void;
-  /** Changes after `after` (exclusive), oldest first, at most `count`, and whether the stream has them all. */
-  replay(tenantId: string, after: string, count: number): Promise<StreamReplay>;
+  /**
+   * Changes after `after` (exclusive), oldest first, at most `count`, and whether the stream has
+   * them all. `holdingSince` (performance.now() ms): the caller has heard and held every live
+   * change since then, so a read of the same page issued since may answer it too.
+   */
+  replay(tenantId: string, after: string, count: number, holdingSince?: number): Promise<StreamReplay>;
   /**
    * The current state of the applications changed since an instant, oldest change first, in the
    * caller's tenant, and `asOf`: a stream cursor taken before the read, so every change up to it
@@ -36,30 +40,51 @@ export interface StoreRead {
 }
 
 /**
- * The Redis-backed source. Reads from Postgres are shared: subscribers of one tenant asking for
- * the same page while it is being read (every subscriber of an instance replays a lost stream at
- * once) get one read between them. Sharing is safe because `asOf` belongs to the read, not to
- * whoever asked first: a subscriber joining late holds its live changes since its own replay began
- * and replays the stream from `asOf` on.
+ * The Redis-backed source. Reads are shared: subscribers of one tenant asking for the same page
+ * while it is being read (every subscriber of an instance replays a gap at once when its
+ * subscription connection comes back) get one read between them. A stream read is shared with
+ * a subscriber only if it was issued after that subscriber began holding live changes: what was
+ * added after the read is then among what it holds. A Postgres read can be shared with any:
+ * `asOf` belongs to the read, not to whoever asked first, and a subscriber joining late replays
+ * the stream from `asOf` on.
  */
 export function redisChangeSource(
   subscriber: ChangeSubscriber,
   redis: RedisClient,
   prefix: string,
   applications: Pick<LiveApplicationQueries, 'changedSince'>,
+  logger?: Logger,
 ): ChangeSource {
   const reading = new Map<string, Promise<StoreRead>>();
+  const replaying = new Map<string, { issuedAt: number; read: Promise<StreamReplay> }>();
   const read = async (ctx: TenantContext, query: ChangedSinceQuery): Promise<StoreRead> => {
     const asOf = await streamCursorNow(redis, prefix, ctx.tenantId);
     return { changes: await applications.changedSince(ctx, query), asOf };
   };
   return {
     listen: (tenantId, listener, onGap, onLost) => listenWithGaps(subscriber, tenantId, listener, onGap, onLost),
-    replay: (tenantId, after, count) => replayChanges(redis, prefix, tenantId, after, count),
+    replay: (tenantId, after, count, holdingSince) => {
+      const key = `${tenantId} ${after} ${count}`;
+      const shared = replaying.get(key);
+      if (shared && holdingSince !== undefined && shared.issuedAt >= holdingSince) return shared.read;
+      const issuedAt = performance.now();
+      const read = replayChanges(redis, prefix, tenantId, after, count).finally(() => {
+        if (replaying.get(key)?.read === read) replaying.delete(key);
+      });
+      replaying.set(key, { issuedAt, read });
+      return read;
+    },
     changedSince: (ctx, query) => {
       const key = JSON.stringify([ctx.tenantId, query.since, query.after?.updatedAt, query.after?.id, query.appId, query.id, query.limit]);
       let shared = reading.get(key);
       if (!shared) {
+        // Once per read, not per subscriber: a Redis restart has every subscriber of the tenant here at once.
+        if (!query.after) {
+          logger?.warn(
+            { tenantId: ctx.tenantId, since: query.since },
+            'the change stream no longer holds every change subscribers missed (Redis lost or trimmed it); replaying the applications changed since from Postgres',
+          );
+        }
         shared = read(ctx, query).finally(() => reading.delete(key));
         reading.set(key, shared);
       }
@@ -148,6 +173,8 @@ class FeedSubscription extends ReplayingSubscription<ApplicationChange, ReplaySt
   private held: Map<string, ApplicationChange> | undefined;
   /** The newest cursor queued or delivered. */
   private lastCursor: string | undefined;
+  /** When `held` began (performance.now() ms): every live change since is in it. */
+  private holdingSince: number | undefined;
   /**
    * After a replay from Postgres: the state of each application it delivered, until the
    * stream is past `until`. A change of one of them that the stream still brings and that is not
@@ -168,6 +195,7 @@ class FeedSubscription extends ReplayingSubscription<ApplicationChange, ReplaySt
       this.replayFrom = filter.after;
       this.lastCursor = filter.after;
       this.held = new Map();
+      this.holdingSince = performance.now();
     }
     this.listen((onChange, onGap, onLost) => source.listen(ctx.tenantId, onChange, onGap, onLost));
   }
@@ -193,6 +221,7 @@ class FeedSubscription extends ReplayingSubscription<ApplicationChange, ReplaySt
 
   protected hold(): void {
     this.held = new Map();
+    this.holdingSince = performance.now();
   }
 
   protected clear(): void {
@@ -206,14 +235,10 @@ class FeedSubscription extends ReplayingSubscription<ApplicationChange, ReplaySt
   }
 
   private async replayStream(from: string): Promise<void> {
-    const { complete, changes: page } = await this.source.replay(this.ctx.tenantId, from, this.replayPageSize);
+    const { complete, changes: page } = await this.source.replay(this.ctx.tenantId, from, this.replayPageSize, this.holdingSince);
     if (this.state !== 'open') return;
     if (!complete) {
-      // Redis lost the stream or trimmed past `from`: Postgres has the current state of what changed.
-      this.logger?.warn(
-        { tenantId: this.ctx.tenantId, after: from },
-        'the change stream no longer holds every change after this cursor; replaying the applications changed since from Postgres',
-      );
+      // Redis lost the stream or trimmed past `from`: Postgres has the current state of what changed (the source logs it).
       const sinceMs = Math.max(0, Math.floor((cursorMs(from) - STORE_SLACK_MS) / STORE_SINCE_STEP_MS) * STORE_SINCE_STEP_MS);
       this.replayFrom = { since: new Date(sinceMs).toISOString(), resume: from };
       this.fromStore = { until: undefined, delivered: new Map() };

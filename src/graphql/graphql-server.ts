@@ -92,7 +92,7 @@ export interface GraphqlServer {
 export function createGraphqlServer(deps: GraphqlServerDeps): GraphqlServer {
   const { logger } = deps;
   const schema = graphqlSchema();
-  const feed = new ApplicationFeed(redisChangeSource(deps.changes.subscriber, deps.changes.redis, deps.changes.prefix, deps.services.applications), {
+  const feed = new ApplicationFeed(redisChangeSource(deps.changes.subscriber, deps.changes.redis, deps.changes.prefix, deps.services.applications, logger), {
     logger,
     ...(deps.maxPendingPerSubscriber === undefined ? {} : { maxPending: deps.maxPendingPerSubscriber }),
   });

@@ -217,6 +217,21 @@ describe('a subscription replays from Postgres what the stream lost', () => {
     await Promise.all(streams.map((s) => s.return?.()));
   });
 
+  it('shares a stream read only with subscribers that were holding live changes before it was issued', async () => {
+    const subscriber = new ChangeSubscriber(env.newRedis(), env.redisPrefix, silentLogger);
+    const queries = new LiveApplicationQueries({ db: env.appDatabase.db, clock: systemClock });
+    const source = redisChangeSource(subscriber, env.redis, env.redisPrefix, queries);
+    const tenantId = '00000000-0000-4000-8000-0000000000a2';
+    const heldBefore = performance.now();
+    const first = source.replay(tenantId, '0-0', 10, heldBefore);
+    // Holding since before the read went out: whatever the read misses, it has heard.
+    expect(source.replay(tenantId, '0-0', 10, heldBefore)).toBe(first);
+    // Holding only since after it (or not at all): it may have missed what was added in between.
+    expect(source.replay(tenantId, '0-0', 10, performance.now() + 1)).not.toBe(first);
+    expect(source.replay(tenantId, '0-0', 10)).not.toBe(first);
+    await first;
+  });
+
   it('resuming after a cursor the stream trimmed away replays from Postgres rather than skipping', async () => {
     const { tenant, appIds } = await createTenantWithMerchants(env.database.db, env.box, 1);
     const a1 = appIds[0] as string;
