@@ -165,7 +165,9 @@ export class ApplicationFeed {
  * changes coalesce per application (the latest state wins, moved to the back so cursors only
  * grow); a subscriber with more than `maxPending` applications waiting is dropped and its next
  * read fails with SUBSCRIBER_TOO_SLOW. Listeners only enqueue, so no subscriber slows another.
- * The replay and gap protocol is ReplayingSubscription's.
+ * The replay and gap protocol is ReplayingSubscription's. When the stream cannot vouch for a
+ * replay (Redis lost it, or trimmed past the cursor), the replay reads the current state of the
+ * applications changed since from Postgres (StorePhase), then the stream from that read's `asOf`.
  */
 class FeedSubscription extends ReplayingSubscription<ApplicationChange, ReplayStart> {
   private readonly pending = new Map<string, ApplicationChange>();
