@@ -256,6 +256,7 @@ class FeedSubscription extends ReplayingSubscription<ApplicationChange, ReplaySt
       return;
     }
     // Caught up: what arrived meanwhile and was not replayed goes out, then changes flow live.
+    if (!this.caughtUp(this.lastCursor ?? from)) return;
     const held = this.held ?? new Map<string, ApplicationChange>();
     this.replayFrom = undefined;
     this.held = undefined;

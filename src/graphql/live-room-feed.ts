@@ -139,6 +139,7 @@ class LiveRoomSubscription extends ReplayingSubscription<LiveEventView, string |
       this.replayFrom = last.cursor;
       return;
     }
+    if (!this.caughtUp(this.lastCursor ?? from)) return;
     const held = this.held ?? [];
     this.replayFrom = undefined;
     this.held = undefined;

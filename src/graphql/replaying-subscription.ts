@@ -28,7 +28,8 @@ export function listenWithGaps<T>(
 /**
  * The protocol both subscription feeds share (application-feed.ts, live-room-feed.ts): listen
  * first, replay from a cursor while holding live items, then go live; a gap in the live feed (its
- * connection was lost) replays again from the last item delivered, holding live items meanwhile;
+ * connection was lost) replays again from the last item delivered before the loss, holding live
+ * items from the loss on (a loss during a replay: from where that replay ended);
  * a subscriber too far behind is closed and its next read fails. A subclass says how its items
  * wait (pending and held), what one replay page does, and what the too-slow error says.
  */
@@ -45,6 +46,10 @@ export abstract class ReplayingSubscription<T, From> implements AsyncIterableIte
    * what was missed. Undefined when no gap is open (or one began during a replay).
    */
   private lossFrom: From | undefined;
+  /** The connection was lost while a replay ran: it must not go live at its end (see caughtUp). */
+  private lostWhileReplaying = false;
+  /** ...and the gap has been reported since: the replay goes on from its end instead. */
+  private gapWhileReplaying = false;
   private unlisten: () => void = () => undefined;
 
   protected constructor(
@@ -131,18 +136,47 @@ export abstract class ReplayingSubscription<T, From> implements AsyncIterableIte
     return this.replaying;
   }
 
+  /**
+   * A replay has read everything up to `end` and would go live, releasing what it held. True: go
+   * live. False: the connection was lost while it ran, so what was added after its last read may
+   * never be heard; it keeps holding, and replays on from `end` (now, if the gap was reported
+   * meanwhile, else when it is).
+   */
+  protected caughtUp(end: From): boolean {
+    if (!this.lostWhileReplaying) return true;
+    this.lostWhileReplaying = false;
+    if (this.gapWhileReplaying) {
+      this.gapWhileReplaying = false;
+      this.replayFrom = end;
+    } else {
+      this.replayFrom = undefined;
+      this.lossFrom = end;
+    }
+    return false;
+  }
+
   /** The connection is lost: the gap's replay will start from here, and live items are held from now on. */
   private onLost(atMs: number): void {
-    if (this.state !== 'open' || this.replayFrom !== undefined || this.lossFrom !== undefined) return;
+    if (this.state !== 'open' || this.lossFrom !== undefined) return;
+    if (this.replayFrom !== undefined) {
+      this.lostWhileReplaying = true;
+      this.gapWhileReplaying = false;
+      return;
+    }
     this.lossFrom = this.gapStart(atMs);
     this.hold();
   }
 
   /** Live items were missed: replay from where delivery stood when the connection was lost, holding live ones meanwhile, as a subscription with `after` starts. */
   private onGap(sinceMs: number): void {
+    if (this.state !== 'open') return;
+    if (this.replayFrom !== undefined) {
+      // The running replay goes on past its end if the loss came while it ran (caughtUp).
+      if (this.lostWhileReplaying) this.gapWhileReplaying = true;
+      return;
+    }
     const from = this.lossFrom;
     this.lossFrom = undefined;
-    if (this.state !== 'open' || this.replayFrom !== undefined) return; // a replay in progress covers it
     this.replayFrom = from ?? this.gapStart(sinceMs);
     if (from === undefined) this.hold();
     // A reader waiting for the next item gets the replayed ones as they are read.

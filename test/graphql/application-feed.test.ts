@@ -181,6 +181,27 @@ describe('ApplicationFeed', () => {
     await sub.return?.();
   });
 
+  it('replays a gap whose connection was lost while a replay ran, from where that replay ended', async () => {
+    const source = new MemorySource();
+    source.publish('a1', 'QUEUED');
+    let lost = false;
+    source.onReplay = () => {
+      if (!lost) source.lost();
+      lost = true;
+    };
+    const sub = new ApplicationFeed(source).subscribe(ctx, { after: '0-0' });
+    expect(await take(sub, 1)).toEqual(['a1:QUEUED@1000-1']);
+    // After that replay's read, while the connection is down: in the stream only.
+    source.publish('a2', 'QUEUED', 't1', undefined, false);
+    // Heard once the connection is back, before the gap is reported.
+    source.publish('a3', 'QUEUED');
+    source.gap();
+    expect(await take(sub, 2)).toEqual(['a2:QUEUED@1000-2', 'a3:QUEUED@1000-3']);
+    source.publish('a4', 'QUEUED');
+    expect(await take(sub, 1)).toEqual(['a4:QUEUED@1000-4']);
+    await sub.return?.();
+  });
+
   it('orders cursors numerically', () => {
     expect(['5-10', '5-9', '10-0', '9-99'].sort(compareCursors)).toEqual(['5-9', '5-10', '9-99', '10-0']);
   });
