@@ -9,6 +9,9 @@ import type { PushCrypt } from './rotating-crypt.js';
 import type { TenantCrypt, TenantCryptCache } from './tenant-crypt-cache.js';
 import { type OnOutcome, type OutcomeReason, type WebhookOutcome, WebhookRejection } from './webhook-outcome.js';
 
+/** On a `success` answer: `accepted` (stored now), `duplicate` (the inbox holds this push already) or `replayed`. */
+export const OUTCOME_HEADER = 'x-wxlive-outcome';
+
 export const AUTH_PATH = '/webhooks/wechat/:tenantId/auth';
 export const EVENTS_PATH = '/webhooks/wechat/:tenantId/events/:appId';
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024;
@@ -91,6 +94,8 @@ export function createWebhookRoutes(deps: WebhookRouteDeps): Route[] {
       const envelope = { query: rawQueryOf(ctx.req.url), body: raw, contentType: headerValue(ctx.req.headers['content-type']) };
       const { result, process } = await deps.intake.store({ tenantId: tenant.tenantId, kind, pathAppId, verified, envelope });
       report(ctx, tenant.tenantId, result.outcome, result.kind, result.inboxId === undefined ? undefined : `inbox ${result.inboxId}`);
+      // WeChat reads the body only; the outcome tells a stored push from a repeat of one, for whoever relays or tests.
+      ctx.res.setHeader(OUTCOME_HEADER, result.outcome);
       sendText(ctx.res, 200, 'success');
       process();
     });

@@ -26,6 +26,8 @@ export interface LedgerPush {
   deliveries?: number;
   /** What was sent, when the recorder keeps it (PushRelay): the query string and the body, byte for byte. */
   sent?: { query: string; body: Buffer };
+  /** The gateway's x-wxlive-outcome on its last answer (accepted, duplicate, replayed), when the recorder keeps it. */
+  outcome?: string | null;
 }
 
 /** An application id the API returned from applyLive or applyLiveBatch. */

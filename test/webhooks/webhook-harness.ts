@@ -153,8 +153,14 @@ export function eventsUrl(server: WebhookServer, tenantId: string, appId: string
 }
 
 export async function post(url: string, push: SignedPush): Promise<{ status: number; text: string }> {
+  const { status, text } = await postWithOutcome(url, push);
+  return { status, text };
+}
+
+/** As post, with the gateway's x-wxlive-outcome header (accepted, duplicate, replayed on a `success`). */
+export async function postWithOutcome(url: string, push: SignedPush): Promise<{ status: number; text: string; outcome: string | null }> {
   const response = await fetch(`${url}?${push.query.toString()}`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: push.body });
-  return { status: response.status, text: await response.text() };
+  return { status: response.status, text: await response.text(), outcome: response.headers.get('x-wxlive-outcome') };
 }
 
 export async function inboxCount(db: Database, tenantId: string): Promise<number> {

@@ -58,7 +58,7 @@ export class PushRelay {
     const match = /^\/webhooks\/wechat\/([^/]+)\/(auth|events\/([^/?]+))/.exec(path);
     const atMs = Date.now();
     const tries = 1 + (this.options.redeliveries ?? 3);
-    let answer: { status: number | null; body: string | null; error: string | null } = { status: null, body: null, error: null };
+    let answer: { status: number | null; body: string | null; error: string | null; outcome?: string | null } = { status: null, body: null, error: null };
     let deliveries = 0;
     for (let i = 0; i < tries; i++) {
       if (i > 0) await new Promise((resolve) => setTimeout(resolve, this.options.redeliveryPauseMs ?? 200));
@@ -71,7 +71,7 @@ export class PushRelay {
           ...(req.method === 'POST' ? { body: payload } : {}),
           signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000),
         });
-        answer = { status: response.status, body: await response.text(), error: null };
+        answer = { status: response.status, body: await response.text(), error: null, outcome: response.headers.get('x-wxlive-outcome') };
       } catch (error) {
         answer = { status: null, body: null, error: error instanceof Error ? error.message : String(error) };
       }
@@ -86,6 +86,7 @@ export class PushRelay {
       atMs,
       deliveries,
       sent: { query: path.includes('?') ? path.slice(path.indexOf('?') + 1) : '', body: raw },
+      outcome: answer.outcome ?? null,
     });
     return { status: answer.status ?? 502, body: answer.body ?? answer.error ?? '' };
   }

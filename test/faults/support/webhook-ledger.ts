@@ -36,6 +36,11 @@ export interface WebhookLedgerFigures {
   eventsReceived: number;
   /** Requests the receiver got whose webhook-id it had already seen (at-least-once). */
   duplicates: number;
+  /**
+   * Acknowledged pushes the gateway answered as repeats of a stored one (x-wxlive-outcome
+   * `duplicate`: the same de-duplication key), not stored, so not relayed themselves.
+   */
+  pushDuplicates: number;
 }
 
 export interface WebhookLedgerReport {
@@ -113,7 +118,7 @@ export class WebhookLedger {
 
   async check(): Promise<WebhookLedgerReport> {
     const problems: string[] = [];
-    const figures: WebhookLedgerFigures = { relaysExpected: 0, relaysReceived: 0, eventsExpected: 0, eventsReceived: 0, duplicates: 0 };
+    const figures: WebhookLedgerFigures = { relaysExpected: 0, relaysReceived: 0, eventsExpected: 0, eventsReceived: 0, duplicates: 0, pushDuplicates: 0 };
     const known = new Set(this.paths);
     for (const r of this.receiver.received) if (!known.has(r.path)) problems.push(`a request to ${r.path}, which is no endpoint's`);
     const seen = new Set<string>();
@@ -187,6 +192,12 @@ export class WebhookLedger {
       // Every push the gateway acknowledged (it is stored then) reached the endpoint as WeChat sent it.
       for (const push of this.sent) {
         if (push.tenantId !== e.tenant.tenantId || push.atMs < e.createdAt || push.status !== 200 || push.body !== 'success' || !push.sent) continue;
+        // Answered as a repeat at its first delivery: another push with its key is stored (and checked).
+        // A repeat after a redelivery is this push itself, stored by an earlier delivery: checked.
+        if (push.outcome === 'duplicate' && (push.deliveries ?? 1) === 1) {
+          figures.pushDuplicates += 1;
+          continue;
+        }
         figures.relaysExpected += 1;
         if (arrived(push.sent.query, push.sent.body)) figures.relaysReceived += 1;
         else
