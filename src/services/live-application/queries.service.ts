@@ -82,12 +82,7 @@ export class LiveApplicationQueries {
     const { appId, statuses } = filterValues(args.filter);
     const shape: PageShape = { appId: Boolean(appId), statuses: statuses.length > 0, cursor: cursor !== undefined };
     const key = `${+shape.appId}${+shape.statuses}${+shape.cursor}`;
-    let query = this.pageQueries.get(key);
-    if (!query) {
-      query = this.buildPageQuery(shape);
-      this.pageQueries.set(key, query);
-    }
-    const prepared = query;
+    const prepared = preparedFor(this.pageQueries, key, () => this.buildPageQuery(shape));
     const rows = await inTenant(this.deps.db, ctx.tenantId, () =>
       prepared.execute({ tenantId: ctx.tenantId, limit: limit + 1, appId, statuses, cursorAt: cursor?.createdAt.toISOString(), cursorId: cursor?.id }),
     );
@@ -103,12 +98,7 @@ export class LiveApplicationQueries {
   async count(ctx: TenantContext, filter?: ApplicationFilter | null): Promise<number> {
     const { appId, statuses } = filterValues(filter);
     const key = `${+Boolean(appId)}${+(statuses.length > 0)}`;
-    let query = this.countQueries.get(key);
-    if (!query) {
-      query = this.buildCountQuery(Boolean(appId), statuses.length > 0);
-      this.countQueries.set(key, query);
-    }
-    const prepared = query;
+    const prepared = preparedFor(this.countQueries, key, () => this.buildCountQuery(Boolean(appId), statuses.length > 0));
     const [row] = await inTenant(this.deps.db, ctx.tenantId, () => prepared.execute({ tenantId: ctx.tenantId, appId, statuses }));
     return row?.n ?? 0;
   }
@@ -122,12 +112,7 @@ export class LiveApplicationQueries {
     if (query.id != null && !isUuid(query.id)) return [];
     const shape: ChangedShape = { appId: Boolean(query.appId), id: query.id != null, after: query.after !== undefined };
     const key = `${+shape.appId}${+shape.id}${+shape.after}`;
-    let prepared = this.changedQueries.get(key);
-    if (!prepared) {
-      prepared = this.buildChangedQuery(shape);
-      this.changedQueries.set(key, prepared);
-    }
-    const statement = prepared;
+    const statement = preparedFor(this.changedQueries, key, () => this.buildChangedQuery(shape));
     const rows = await inTenantStatement(this.deps.db, ctx.tenantId, () =>
       statement.execute({
         tenantId: ctx.tenantId,
@@ -242,6 +227,16 @@ export class LiveApplicationQueries {
       .orderBy(e.applicationId, e.id)
       .prepare('live_application_history');
   }
+}
+
+/** The statement prepared for one shape of a query, built on first use. */
+function preparedFor<T>(statements: Map<string, T>, key: string, build: () => T): T {
+  let statement = statements.get(key);
+  if (!statement) {
+    statement = build();
+    statements.set(key, statement);
+  }
+  return statement;
 }
 
 function filterValues(filter: ApplicationFilter | null | undefined): { appId: string | null | undefined; statuses: ApplicationStatus[] } {
